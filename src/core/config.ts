@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/** The one module that reads `process.env`. Everything else receives a `Config`. */
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Secrets that may also be given as `<NAME>_FILE` (Docker/Compose secrets). */
+export const SECRET_VARIABLES = ['MONGODB_URI', 'JWT_SECRET', 'ADMIN_PASSWORD'] as const;
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a whole number between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const bool = z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).transform((v) => v === 'true');
+
+const schema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'test', 'production'], { error: 'must be development, test or production' })
+    .default('development'),
+  PORT: int(0, 65535).default(4000),
+  HOST: z.string().min(1, 'must not be empty').default('0.0.0.0'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .optional(),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// connection string')
+    .optional(),
+  MONGOD_BINARY: z.string().min(1).optional(),
+  DATA_DIR: z.string().min(1).default('.data'),
+  SHUTDOWN_TIMEOUT_MS: int(0, 120_000).default(10_000),
+  JWT_SECRET: z
+    .string()
+    .refine((s) => Buffer.byteLength(s, 'utf8') >= 32, 'must be at least 32 bytes long')
+    .optional(),
+  JWT_ISSUER: z.string().min(1).default('graphql-auth-items-api'),
+  JWT_AUDIENCE: z.string().min(1).default('graphql-auth-items-api'),
+  ACCESS_TOKEN_TTL: int(1, 86_400).default(900),
+  REFRESH_TOKEN_TTL: int(60, 365 * 86_400).default(30 * 86_400),
+  BCRYPT_COST: int(4, 15).default(12),
+  LOGIN_MAX_ATTEMPTS: int(1, 1000).default(5),
+  LOGIN_LOCK_SECONDS: int(1, 86_400).default(900),
+  ADMIN_EMAIL: z.string().min(3).optional(),
+  ADMIN_PASSWORD: z.string().min(1).optional(),
+  BASIC_AUTH_CACHE_SECONDS: int(0, 60).default(60),
+  SESSION_CLEANUP_INTERVAL_SECONDS: int(0, 86_400).default(3600),
+  PLAYGROUND: bool.optional(),
+});
+
+type Env = Record<string, string | undefined>;
+
+export interface Config {
+  readonly env: 'development' | 'test' | 'production';
+  readonly isProduction: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: string;
+  /** Absent outside production: the embedded database is started instead. */
+  readonly mongodbUri?: string;
+  readonly mongodBinary?: string;
+  readonly dataDir: string;
+  readonly shutdownTimeoutMs: number;
+  readonly jwt: {
+    readonly secret: string;
+    /** True when no JWT_SECRET was given and a per-process one was generated. */
+    readonly generated: boolean;
+    readonly issuer: string;
+    readonly audience: string;
+    readonly accessTokenTtl: number;
+    readonly refreshTokenTtl: number;
+  };
+  readonly bcryptCost: number;
+  readonly login: { readonly maxAttempts: number; readonly lockSeconds: number };
+  readonly admin?: { readonly email: string; readonly password: string };
+  readonly basicAuthCacheSeconds: number;
+  readonly sessionCleanupIntervalSeconds: number;
+  readonly playground: boolean;
+}
+
+/** Resolves `X_FILE` into `X`, so the schema only ever sees plain values. */
+function resolveSecretFiles(env: Env): Env {
+  const out: Env = { ...env };
+  for (const name of SECRET_VARIABLES) {
+    const file = env[`${name}_FILE`];
+    if (file === undefined || file === '') continue;
+    if (env[name] !== undefined && env[name] !== '') {
+      throw new ConfigError(`${name}: set either ${name} or ${name}_FILE, not both`);
+    }
+    try {
+      out[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new ConfigError(`${name}_FILE: cannot read "${file}" (${code})`);
+    }
+  }
+  return out;
+}
+
+/** Empty strings count as unset, as shells and Compose files often produce them. */
+function dropEmpty(env: Env): Env {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+function describe(issue: z.core.$ZodIssue, env: Env): string {
+  const name = String(issue.path[0] ?? 'configuration');
+  const value = env[name];
+  const shown = value === undefined || SECRET_VARIABLES.some((s) => name.startsWith(s)) ? '' : ` (got "${value}")`;
+  const message = issue.code === 'invalid_type' && value === undefined ? 'is required' : issue.message;
+  return `${name}: ${message}${shown}`;
+}
+
+export function loadConfig(source: Env = process.env): Config {
+  const env = dropEmpty(resolveSecretFiles(source));
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(describe(parsed.error.issues[0]!, env));
+  }
+  const v = parsed.data;
+  const isProduction = v.NODE_ENV === 'production';
+
+  if (isProduction) {
+    if (!v.MONGODB_URI) throw new ConfigError('MONGODB_URI: is required when NODE_ENV=production');
+    if (!v.JWT_SECRET) throw new ConfigError('JWT_SECRET: is required when NODE_ENV=production (at least 32 bytes)');
+    if (v.BCRYPT_COST < 10)
+      throw new ConfigError(`BCRYPT_COST: must be at least 10 when NODE_ENV=production (got "${v.BCRYPT_COST}")`);
+  }
+  if ((v.ADMIN_EMAIL === undefined) !== (v.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('ADMIN_EMAIL: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
+  }
+
+  const config: Config = {
+    env: v.NODE_ENV,
+    isProduction,
+    port: v.PORT,
+    host: v.HOST,
+    logLevel: v.LOG_LEVEL ?? (v.NODE_ENV === 'test' ? 'silent' : 'info'),
+    mongodbUri: v.MONGODB_URI,
+    mongodBinary: v.MONGOD_BINARY,
+    dataDir: path.resolve(v.DATA_DIR),
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    jwt: {
+      secret: v.JWT_SECRET ?? randomBytes(48).toString('base64url'),
+      generated: v.JWT_SECRET === undefined,
+      issuer: v.JWT_ISSUER,
+      audience: v.JWT_AUDIENCE,
+      accessTokenTtl: v.ACCESS_TOKEN_TTL,
+      refreshTokenTtl: v.REFRESH_TOKEN_TTL,
+    },
+    bcryptCost: v.BCRYPT_COST,
+    login: { maxAttempts: v.LOGIN_MAX_ATTEMPTS, lockSeconds: v.LOGIN_LOCK_SECONDS },
+    admin: v.ADMIN_EMAIL && v.ADMIN_PASSWORD ? { email: v.ADMIN_EMAIL, password: v.ADMIN_PASSWORD } : undefined,
+    basicAuthCacheSeconds: v.BASIC_AUTH_CACHE_SECONDS,
+    sessionCleanupIntervalSeconds: v.SESSION_CLEANUP_INTERVAL_SECONDS,
+    playground: v.PLAYGROUND ?? !isProduction,
+  };
+  return deepFreeze(config);
+}
+
+/** Returns a copy with the database URI filled in, e.g. once the embedded engine is up. */
+export function withDatabaseUri(config: Config, mongodbUri: string): Config {
+  return deepFreeze({ ...config, mongodbUri });
+}
+
+/** The variable names this module understands, for checks of Compose files and `.env.example`. */
+export const KNOWN_VARIABLES: readonly string[] = [
+  ...Object.keys(schema.shape),
+  ...SECRET_VARIABLES.map((s) => `${s}_FILE`),
+];
+
+function deepFreeze<T extends object>(obj: T): T {
+  for (const value of Object.values(obj)) {
+    if (value && typeof value === 'object') deepFreeze(value as object);
+  }
+  return Object.freeze(obj);
+}

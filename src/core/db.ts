@@ -1,0 +1,67 @@
+import mongoose from 'mongoose';
+import type { Logger } from './logger';
+
+// Filters built from client input can never carry a query operator, and unknown paths in a
+// filter are an error rather than silently ignored.
+mongoose.set('sanitizeFilter', true);
+mongoose.set('strictQuery', true);
+
+/** Puts a database name into a single-host connection string (`mongodb://h:p/` -> `/name`). */
+export function withDatabaseName(uri: string, name: string): string {
+  const match = /^(mongodb(?:\+srv)?:\/\/[^/?]+)\/?([^?]*)(\?.*)?$/.exec(uri);
+  if (!match) throw new Error('not a mongodb:// connection string');
+  return `${match[1]}/${name}${match[3] ?? ''}`;
+}
+
+export async function connectDatabase(uri: string, logger: Logger): Promise<typeof mongoose> {
+  const conn = await mongoose.connect(uri, {
+    // Fail requests within a few seconds when the database is away, instead of hanging.
+    serverSelectionTimeoutMS: 5000,
+    connectTimeoutMS: 5000,
+    socketTimeoutMS: 30_000,
+    // Indexes are created explicitly at start-up (see syncIndexes), not lazily per model.
+    autoIndex: false,
+    autoCreate: true,
+    maxPoolSize: 20,
+  });
+  const c = conn.connection;
+  c.on('disconnected', () => logger.warn('database disconnected'));
+  c.on('reconnected', () => logger.info('database reconnected'));
+  logger.info({ database: c.name, host: `${c.host}:${c.port}` }, 'database connected');
+  return conn;
+}
+
+/** Creates the indexes every registered model declares. Idempotent. */
+export async function syncIndexes(): Promise<void> {
+  for (const model of Object.values(mongoose.connection.models)) {
+    await model.createCollection().catch(ignoreNamespaceExists);
+    await model.createIndexes();
+  }
+}
+
+function ignoreNamespaceExists(err: unknown): void {
+  // 48 = NamespaceExists: another instance or an earlier run created it first.
+  if ((err as { code?: number }).code !== 48) throw err;
+}
+
+/** True when the database answers a ping within the timeout. */
+export async function pingDatabase(timeoutMs = 2000): Promise<boolean> {
+  const db = mongoose.connection.db;
+  if (mongoose.connection.readyState !== 1 || !db) return false;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('ping timeout')), timeoutMs);
+    });
+    await Promise.race([db.admin().ping(), timeout]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function disconnectDatabase(): Promise<void> {
+  await mongoose.disconnect();
+}

@@ -1,0 +1,67 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Context } from '../context';
+import type { Config } from './config';
+
+/** Codes that are meant for clients: everything else is an unexpected failure. */
+const CLIENT_CODES = new Set([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'CONFLICT',
+  'TOO_MANY_REQUESTS',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+export function isClientError(err: unknown): boolean {
+  const original = unwrapResolverError(err);
+  if (!(original instanceof GraphQLError)) return false;
+  const code = original.extensions?.code;
+  // A GraphQLError without a code is graphql-js's own (e.g. variable coercion): client input.
+  return code === undefined || (typeof code === 'string' && CLIENT_CODES.has(code));
+}
+
+/**
+ * Unexpected errors become a generic INTERNAL_SERVER_ERROR in production, so no collection,
+ * index, driver or file name reaches a client. The full error is logged by the plugin below.
+ */
+export function formatError(config: Pick<Config, 'isProduction'>) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    if (isClientError(error)) {
+      if (!config.isProduction) return formatted;
+      const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    if (!config.isProduction)
+      return { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
+    return {
+      message: 'Internal server error',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+  };
+}
+
+/** Logs every unexpected error once, with the request id (from the request's child logger). */
+export function errorLoggingPlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const err of errors) {
+            if (isClientError(err)) continue;
+            contextValue.logger?.error({ err: unwrapResolverError(err), path: err.path }, 'unexpected GraphQL error');
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import 'reflect-metadata';
+import path from 'node:path';
+import { ConfigError, loadConfig, withDatabaseUri, type Config } from './core/config';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './core/embedded-db';
+import { withDatabaseName } from './core/db';
+import { createLogger } from './core/logger';
+import { createServer, type AppServer } from './server';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Invalid configuration: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config);
+  if (config.jwt.generated) {
+    logger.warn('JWT_SECRET is not set: using a random secret for this process; tokens will not survive a restart');
+  }
+
+  let embedded: EmbeddedDatabase | undefined;
+  let server: AppServer | undefined;
+  let shuttingDown = false;
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    shuttingDown = true;
+    logger.info({ signal }, 'shutting down: draining requests');
+    const force = setTimeout(() => {
+      logger.error('shutdown took too long: exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 10_000);
+    force.unref();
+    try {
+      await server?.stop();
+      await embedded?.stop();
+      logger.info('stopped');
+      logger.flush?.();
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  try {
+    if (!config.mongodbUri) {
+      embedded = await startEmbeddedDatabase({
+        dataDir: config.dataDir,
+        mongodBinary: config.mongodBinary,
+        logger,
+        persistent: true,
+      });
+      logger.info(
+        { engine: embedded.engine, pid: embedded.pid, dataDir: path.relative(process.cwd(), embedded.dataDir) || '.' },
+        `embedded database started (${embedded.engine})`,
+      );
+      config = withDatabaseUri(config, withDatabaseName(embedded.uri, 'graphql_api'));
+    }
+    server = await createServer(config, { logger });
+    const url = await server.listen();
+    logger.info({ url }, 'listening');
+    logger.info(`GraphQL   ${url}/graphql`);
+    logger.info(`Health    ${url}/health`);
+    logger.info(`Readiness ${url}/ready`);
+  } catch (err) {
+    logger.fatal({ err }, 'failed to start');
+    await server?.stop().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 200).unref();
+  }
+}
+
+void main();

@@ -1,0 +1,120 @@
+import 'reflect-metadata';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import type { Context } from './context';
+import type { Config } from './core/config';
+import { connectDatabase, disconnectDatabase, pingDatabase, syncIndexes } from './core/db';
+import { formatError, errorLoggingPlugin } from './core/format-error';
+import { jsonErrors, notFound, requestId, requestLogger } from './core/http';
+import { createLogger, type Logger } from './core/logger';
+import { buildAppSchema } from './schema';
+
+export interface AppServer {
+  readonly app: express.Express;
+  readonly httpServer: http.Server;
+  readonly logger: Logger;
+  /** True once shutdown began: `/ready` answers 503 while in-flight requests finish. */
+  readonly draining: boolean;
+  listen(port?: number, host?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  logger?: Logger;
+}
+
+/**
+ * Builds the whole application (database connection, schema, Apollo, routes) without
+ * listening. `src/index.ts` and the tests both start the service through this function.
+ */
+export async function createServer(config: Config, options: ServerOptions = {}): Promise<AppServer> {
+  const logger = options.logger ?? createLogger(config);
+  if (!config.mongodbUri) throw new Error('createServer needs config.mongodbUri');
+
+  await connectDatabase(config.mongodbUri, logger);
+  const schema = await buildAppSchema();
+  await syncIndexes();
+
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+  let draining = false;
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    formatError: formatError(config),
+    includeStacktraceInErrorResponses: !config.isProduction,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
+      ApolloServerPluginLandingPageDisabled(),
+      errorLoggingPlugin(),
+    ],
+  });
+  await apollo.start();
+
+  app.use(requestLogger(logger));
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/ready', async (_req, res) => {
+    const up = !draining && (await pingDatabase());
+    res
+      .status(up ? 200 : 503)
+      .json(
+        up ? { status: 'ok', database: 'up' } : { status: 'unavailable', database: draining ? 'draining' : 'down' },
+      );
+  });
+
+  app.use(
+    '/graphql',
+    express.json({ limit: '100kb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }): Promise<Context> => ({
+        req,
+        res,
+        requestId: requestId(req),
+        logger: req.log ?? logger,
+        user: null,
+      }),
+    }),
+  );
+
+  app.use(notFound);
+  app.use(jsonErrors(logger));
+
+  let stopped: Promise<void> | undefined;
+  return {
+    app,
+    httpServer,
+    logger,
+    get draining() {
+      return draining;
+    },
+    listen(port = config.port, host = config.host) {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          const address = httpServer.address() as AddressInfo;
+          const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+          resolve(`http://${shownHost}:${address.port}`);
+        });
+      });
+    },
+    stop() {
+      stopped ??= (async () => {
+        draining = true;
+        // Stops accepting connections, lets in-flight requests finish within the grace period.
+        await apollo.stop();
+        if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));
+        await disconnectDatabase();
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { getModelForClass, index, modelOptions, prop, Severity } from '@typegoose/typegoose';
+import type { Types } from 'mongoose';
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+
+export enum Role {
+  USER = 'USER',
+  ADMIN = 'ADMIN',
+}
+registerEnumType(Role, {
+  name: 'Role',
+  description: 'What a user may do: USER manages their own items, ADMIN everything.',
+});
+
+@ObjectType('User', { description: 'A person who can sign in.' })
+@modelOptions({ schemaOptions: { collection: 'users', timestamps: true }, options: { allowMixed: Severity.ERROR } })
+// Emails are stored normalised (trimmed, lower-case), so a plain unique index enforces
+// uniqueness in any letter case and serves every login lookup.
+@index({ email: 1 }, { unique: true })
+// Admin listing of users pages by _id (keyset); the default _id index serves it.
+export class User {
+  @Field(() => ID, { name: 'id' })
+  readonly _id!: Types.ObjectId;
+
+  @Field()
+  @prop({ required: true, type: String })
+  email!: string;
+
+  /** bcrypt hash; never part of the schema or a response. */
+  @prop({ required: true, type: String, select: false })
+  passwordHash!: string;
+
+  @Field(() => Role)
+  @prop({ required: true, enum: Role, type: String, default: Role.USER })
+  role!: Role;
+
+  @Field()
+  @prop({ required: true, type: Boolean, default: false })
+  disabled!: boolean;
+
+  /** Bumped to invalidate every access token issued so far (logoutAll, password change, disable). */
+  @prop({ required: true, type: Number, default: 0 })
+  tokenVersion!: number;
+
+  /** Consecutive failed logins; reset by a success or by an admin. */
+  @prop({ required: true, type: Number, default: 0 })
+  failedLoginAttempts!: number;
+
+  @prop({ type: Date, default: null })
+  lockedUntil?: Date | null;
+
+  @Field()
+  readonly createdAt!: Date;
+
+  readonly updatedAt!: Date;
+}
+
+export const UserModel = getModelForClass(User);

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import mongoose from 'mongoose';
+import type { Logger } from 'pino';
+import { loadConfig, type Config } from '../../src/core/config';
+import { withDatabaseName } from '../../src/core/db';
+import { createServer, type AppServer } from '../../src/server';
+import { graphqlClient, type GraphQLClient } from './graphql';
+
+export interface TestServer extends GraphQLClient {
+  url: string;
+  config: Config;
+  server: AppServer;
+  stop(): Promise<void>;
+}
+
+/** A name for this test file's own database, so files never see each other's data. */
+export function testDatabaseName(): string {
+  const file = path.basename(expect.getState().testPath ?? 'test', '.test.ts').replace(/[^A-Za-z0-9]/g, '_');
+  return `t_${file}_${randomBytes(3).toString('hex')}`.slice(0, 60);
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  const base = process.env.TEST_MONGODB_URI;
+  if (!base)
+    throw new Error('TEST_MONGODB_URI is not set: run the tests through jest (global setup starts the database)');
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    // The lowest cost bcrypt allows keeps the suite fast; production refuses anything below 10.
+    BCRYPT_COST: '4',
+    MONGODB_URI: withDatabaseName(base, testDatabaseName()),
+    ...env,
+  });
+}
+
+/** Starts the real server (same builder as `npm start`) on an ephemeral loopback port. */
+export async function startTestServer(env: Record<string, string> = {}, logger?: Logger): Promise<TestServer> {
+  const config = testConfig(env);
+  const server = await createServer(config, { logger });
+  const url = await server.listen(0, '127.0.0.1');
+  return {
+    ...graphqlClient(url),
+    url,
+    config,
+    server,
+    async stop() {
+      if (mongoose.connection.readyState === 1) await mongoose.connection.dropDatabase().catch(() => undefined);
+      await server.stop();
+    },
+  };
+}

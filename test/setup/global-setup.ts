@@ -1,0 +1,28 @@
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { startEmbeddedDatabase } from '../../src/core/embedded-db';
+
+/**
+ * One database engine for the whole run; each test file then uses its own database in it.
+ * MONGODB_URI, when set, points the suite at an existing server instead.
+ */
+export default async function globalSetup(): Promise<void> {
+  if (process.env.MONGODB_URI) {
+    process.env.TEST_MONGODB_URI = process.env.MONGODB_URI;
+    return;
+  }
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'api-test-db-'));
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
+  const db = await startEmbeddedDatabase({
+    dataDir,
+    logger,
+    mongodBinary: process.env.MONGOD_BINARY,
+    persistent: false,
+  });
+  process.env.TEST_MONGODB_URI = db.uri;
+  process.env.TEST_DB_ENGINE = db.engine;
+  process.env.TEST_DB_PID = String(db.pid ?? '');
+  (globalThis as Record<string, unknown>).__TEST_DB__ = { db, dataDir };
+}

@@ -1,0 +1,129 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, KNOWN_VARIABLES, loadConfig } from '../../src/core/config';
+
+const SECRET = 'x'.repeat(40);
+const PROD = { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db:27017/app', JWT_SECRET: SECRET };
+
+function errorOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults outside production', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ env: 'development', port: 4000, host: '0.0.0.0', logLevel: 'info', bcryptCost: 12 });
+    expect(config.mongodbUri).toBeUndefined();
+    expect(config.jwt).toMatchObject({ accessTokenTtl: 900, refreshTokenTtl: 30 * 86400, generated: true });
+    expect(config.login).toEqual({ maxAttempts: 5, lockSeconds: 900 });
+    expect(config.playground).toBe(true);
+  });
+
+  it('generates a different random JWT secret per process when none is given', () => {
+    const a = loadConfig({}).jwt.secret;
+    const b = loadConfig({}).jwt.secret;
+    expect(Buffer.byteLength(a)).toBeGreaterThanOrEqual(32);
+    expect(a).not.toEqual(b);
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.jwt)).toBe(true);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ PORT: '', MONGODB_URI: '' })).toMatchObject({ port: 4000, mongodbUri: undefined });
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /^PORT: must be a whole number between 0 and 65535 \(got "abc"\)$/],
+    [{ PORT: '70000' }, /^PORT: must be at most 65535/],
+    [{ NODE_ENV: 'staging' }, /^NODE_ENV: must be development, test or production/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: must be one of/],
+    [{ MONGODB_URI: 'postgres://x' }, /^MONGODB_URI: must be a mongodb:\/\/ or mongodb\+srv:\/\/ connection string$/],
+    [{ JWT_SECRET: 'short' }, /^JWT_SECRET: must be at least 32 bytes long$/],
+    [{ ACCESS_TOKEN_TTL: '0' }, /^ACCESS_TOKEN_TTL: must be at least 1/],
+    [{ BCRYPT_COST: '3' }, /^BCRYPT_COST: must be at least 4/],
+    [{ ADMIN_EMAIL: 'a@b.co' }, /^ADMIN_EMAIL: ADMIN_EMAIL and ADMIN_PASSWORD must be set together$/],
+    [{ PLAYGROUND: 'yes' }, /^PLAYGROUND: must be "true" or "false"/],
+  ])('rejects %j with one clear line naming the variable', (env, expected) => {
+    const message = errorOf(env as Record<string, string>);
+    expect(message).toMatch(expected);
+    expect(message).not.toContain('\n');
+  });
+
+  it('never echoes a secret value in an error', () => {
+    expect(errorOf({ JWT_SECRET: 'hunter2-short' })).not.toContain('hunter2');
+  });
+
+  describe('in production', () => {
+    it('accepts a complete configuration', () => {
+      const config = loadConfig(PROD);
+      expect(config).toMatchObject({ isProduction: true, mongodbUri: PROD.MONGODB_URI, playground: false });
+      expect(config.jwt).toMatchObject({ secret: SECRET, generated: false });
+    });
+
+    it.each(['MONGODB_URI', 'JWT_SECRET'])('requires %s', (name) => {
+      const env: Record<string, string> = { ...PROD };
+      delete env[name];
+      expect(errorOf(env)).toMatch(new RegExp(`^${name}: is required when NODE_ENV=production`));
+    });
+
+    it('refuses a bcrypt cost below 10', () => {
+      expect(errorOf({ ...PROD, BCRYPT_COST: '9' })).toMatch(
+        /^BCRYPT_COST: must be at least 10 when NODE_ENV=production/,
+      );
+    });
+  });
+
+  describe('secrets from files (X_FILE)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'config-test-'));
+
+    it('reads the secret from the file, without its trailing newline', () => {
+      const file = path.join(dir, 'jwt');
+      writeFileSync(file, `${SECRET}\n`);
+      expect(loadConfig({ JWT_SECRET_FILE: file }).jwt.secret).toBe(SECRET);
+    });
+
+    it('validates the value read from the file like a direct one', () => {
+      const file = path.join(dir, 'short');
+      writeFileSync(file, 'short');
+      expect(errorOf({ JWT_SECRET_FILE: file })).toMatch(/^JWT_SECRET: must be at least 32 bytes long$/);
+    });
+
+    it('names the _FILE variable when the file cannot be read', () => {
+      expect(errorOf({ MONGODB_URI_FILE: path.join(dir, 'missing') })).toMatch(
+        /^MONGODB_URI_FILE: cannot read ".*missing" \(ENOENT\)$/,
+      );
+    });
+
+    it('refuses both X and X_FILE at once', () => {
+      expect(errorOf({ JWT_SECRET: SECRET, JWT_SECRET_FILE: '/dev/null' })).toMatch(
+        /^JWT_SECRET: set either JWT_SECRET or JWT_SECRET_FILE, not both$/,
+      );
+    });
+  });
+
+  it('lists every variable it understands, including the _FILE forms', () => {
+    expect(KNOWN_VARIABLES).toEqual(
+      expect.arrayContaining([
+        'PORT',
+        'HOST',
+        'NODE_ENV',
+        'LOG_LEVEL',
+        'MONGODB_URI',
+        'JWT_SECRET',
+        'JWT_SECRET_FILE',
+        'MONGODB_URI_FILE',
+      ]),
+    );
+  });
+});
