@@ -1,18 +1,26 @@
 import type { Request, Response } from 'express';
+import type { Config } from './core/config';
 import type { Logger } from './core/logger';
 
 export interface AuthUser {
   id: string;
   email: string;
   role: 'USER' | 'ADMIN';
+  /** The session the access token belongs to; absent for HTTP Basic. */
+  sessionId?: string;
 }
 
 /** What every resolver and permission rule receives. Authentication only; no authorization here. */
 export interface Context {
   req: Request;
   res: Response;
+  config: Config;
   requestId: string;
   logger: Logger;
   /** The signed-in user, or null for an anonymous caller. */
   user: AuthUser | null;
+  /** How the caller authenticated, if at all. */
+  authMethod: 'bearer' | 'basic' | null;
+  /** Per-request DataLoaders, created lazily by the features that use them. */
+  loaders: Map<string, unknown>;
 }

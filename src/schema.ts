@@ -1,17 +1,25 @@
 import 'reflect-metadata';
 import { DateTimeResolver } from 'graphql-scalars';
 import type { GraphQLSchema } from 'graphql';
+import { applyMiddleware } from 'graphql-middleware';
 import { buildSchema } from 'type-graphql';
+import { AuthResolver } from './auth/auth.resolver';
+import { permissions } from './permissions';
 import { UserResolver } from './users/user.resolver';
 
-export const resolvers = [UserResolver] as const;
+export const resolvers = [AuthResolver, UserResolver] as const;
 
-/** Builds the executable schema from the type-graphql resolvers (no permissions applied). */
-export async function buildAppSchema(): Promise<GraphQLSchema> {
+/** The schema as type-graphql builds it, without permissions (for printing the SDL). */
+export async function buildBareSchema(): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers,
     // Input validation lives in the services (zod), so class-validator is not used.
     validate: false,
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
   });
+}
+
+/** The executable schema: type-graphql resolvers wrapped by the graphql-shield permissions. */
+export async function buildAppSchema(): Promise<GraphQLSchema> {
+  return applyMiddleware(await buildBareSchema(), permissions);
 }

@@ -6,10 +6,13 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
+import { createAuthenticator } from './auth/auth.context';
+import { deleteExpiredSessions, ensureAdmin } from './auth/auth.service';
+import { oauthRouter } from './auth/oauth.route';
 import type { Context } from './context';
 import type { Config } from './core/config';
 import { connectDatabase, disconnectDatabase, pingDatabase, syncIndexes } from './core/db';
-import { formatError, errorLoggingPlugin } from './core/format-error';
+import { formatError, errorLoggingPlugin, retryAfterPlugin } from './core/format-error';
 import { jsonErrors, notFound, requestId, requestLogger } from './core/http';
 import { createLogger, type Logger } from './core/logger';
 import { buildAppSchema } from './schema';
@@ -39,6 +42,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   await connectDatabase(config.mongodbUri, logger);
   const schema = await buildAppSchema();
   await syncIndexes();
+  await ensureAdmin(config, logger);
+  const authenticate = createAuthenticator(config);
+  const cleanup =
+    config.sessionCleanupIntervalSeconds > 0
+      ? setInterval(() => {
+          deleteExpiredSessions().catch((err) => logger.warn({ err }, 'session cleanup failed'));
+        }, config.sessionCleanupIntervalSeconds * 1000).unref()
+      : undefined;
 
   const app = express();
   app.disable('x-powered-by');
@@ -53,6 +64,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       ApolloServerPluginLandingPageDisabled(),
       errorLoggingPlugin(),
+      retryAfterPlugin(),
     ],
   });
   await apollo.start();
@@ -75,15 +87,23 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     '/graphql',
     express.json({ limit: '100kb' }),
     expressMiddleware(apollo, {
-      context: async ({ req, res }): Promise<Context> => ({
-        req,
-        res,
-        requestId: requestId(req),
-        logger: req.log ?? logger,
-        user: null,
-      }),
+      context: async ({ req, res }): Promise<Context> => {
+        const { user, method } = await authenticate(req);
+        return {
+          req,
+          res,
+          config,
+          requestId: requestId(req),
+          logger: req.log ?? logger,
+          user,
+          authMethod: method,
+          loaders: new Map(),
+        };
+      },
     }),
   );
+
+  app.use(oauthRouter(config, logger));
 
   app.use(notFound);
   app.use(jsonErrors(logger));
@@ -109,6 +129,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     stop() {
       stopped ??= (async () => {
         draining = true;
+        clearInterval(cleanup);
         // Stops accepting connections, lets in-flight requests finish within the grace period.
         await apollo.stop();
         if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));

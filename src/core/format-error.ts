@@ -65,3 +65,20 @@ export function errorLoggingPlugin(): ApolloServerPlugin<Context> {
     },
   };
 }
+
+/** A TOO_MANY_REQUESTS error also sets the HTTP `Retry-After` header, as HTTP clients expect. */
+export function retryAfterPlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response, errors }) {
+          const seconds = (errors ?? [])
+            .map((e) => unwrapResolverError(e))
+            .filter((e): e is GraphQLError => e instanceof GraphQLError && e.extensions?.code === 'TOO_MANY_REQUESTS')
+            .map((e) => Number(e.extensions.retryAfter) || 1);
+          if (seconds.length) response.http.headers.set('retry-after', String(Math.max(...seconds)));
+        },
+      };
+    },
+  };
+}

@@ -1,12 +1,39 @@
-import { Ctx, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
-import { User } from './user.model';
+import { Role, User } from './user.model';
 import * as userService from './user.service';
+import { UserConnection } from './user.types';
 
 @Resolver(() => User)
 export class UserResolver {
   @Query(() => User, { nullable: true, description: 'The signed-in user; null when anonymous.' })
   async me(@Ctx() ctx: Context): Promise<User | null> {
     return ctx.user ? userService.findById(ctx.user.id) : null;
+  }
+
+  @Query(() => UserConnection, { description: 'ADMIN: every user, oldest first.' })
+  users(
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+  ): Promise<UserConnection> {
+    return userService.listUsers(first, after);
+  }
+
+  @Mutation(() => User, { description: 'ADMIN: changes a role; applies from the next request.' })
+  setUserRole(@Arg('userId', () => ID) userId: string, @Arg('role', () => Role) role: Role): Promise<User> {
+    return userService.setUserRole(userId, role);
+  }
+
+  @Mutation(() => User, { description: 'ADMIN: disables (revoking all tokens) or re-enables a user.' })
+  setUserDisabled(
+    @Arg('userId', () => ID) userId: string,
+    @Arg('disabled', () => Boolean) disabled: boolean,
+  ): Promise<User> {
+    return userService.setUserDisabled(userId, disabled);
+  }
+
+  @Mutation(() => User, { description: 'ADMIN: clears a login lockout.' })
+  unlockUser(@Arg('userId', () => ID) userId: string): Promise<User> {
+    return userService.unlockUser(userId);
   }
 }

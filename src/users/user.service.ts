@@ -1,7 +1,98 @@
-import { isValidObjectId } from 'mongoose';
-import { User, UserModel } from './user.model';
+import type { Types } from 'mongoose';
+import { revokeAllSessions } from '../auth/auth.service';
+import { op } from '../core/db';
+import { BadUserInputError, ConflictError, NotFoundError } from '../core/errors';
+import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
+import { Role, User, UserModel } from './user.model';
+
+const OBJECT_ID = /^[0-9a-f]{24}$/i;
+
+function assertId(id: string, field: string): void {
+  if (!OBJECT_ID.test(id)) throw new BadUserInputError(field, `${field} is not a valid id`);
+}
 
 export async function findById(id: string): Promise<User | null> {
-  if (!isValidObjectId(id)) return null;
+  if (!OBJECT_ID.test(id)) return null;
   return UserModel.findById(id).lean<User>().exec();
+}
+
+/** Users in creation order (by _id), keyset-paged: served by the default _id index. */
+export async function listUsers(
+  first: number | null | undefined,
+  after: string | null | undefined,
+): Promise<Connection<User>> {
+  const limit = pageSize(first);
+  const afterId = after
+    ? (decodeCursor(after, (v) => v.length === 1 && typeof v[0] === 'string' && OBJECT_ID.test(v[0]))[0] as string)
+    : null;
+  const [rows, totalCount] = await Promise.all([
+    UserModel.find(afterId ? { _id: op({ $gt: afterId }) } : {})
+      .sort({ _id: 1 })
+      .limit(limit + 1)
+      .lean<User[]>(),
+    UserModel.countDocuments({}),
+  ]);
+  return toConnection(rows, limit, totalCount, afterId !== null, (u) => encodeCursor([String(u._id)]));
+}
+
+const ACTIVE_ADMIN = { role: Role.ADMIN, disabled: false };
+
+/**
+ * Applies a change that may remove an admin, then makes sure one active admin remains; if not,
+ * the change is undone. Checking after writing (not before) stays correct when two admins
+ * demote each other at the same moment: both see zero and both roll back.
+ */
+async function keepingAnAdmin(
+  userId: string,
+  change: Partial<Pick<User, 'role' | 'disabled'>>,
+  undo: Partial<Pick<User, 'role' | 'disabled'>>,
+  extra: Record<string, unknown> = {},
+): Promise<User> {
+  const before = await UserModel.findOneAndUpdate(
+    { _id: userId },
+    { $set: change, ...extra },
+    { new: false },
+  ).lean<User>();
+  if (!before) throw new NotFoundError('No such user');
+  const wasActiveAdmin = before.role === Role.ADMIN && !before.disabled;
+  if (wasActiveAdmin && (await UserModel.countDocuments(ACTIVE_ADMIN)) === 0) {
+    await UserModel.updateOne({ _id: userId }, { $set: undo });
+    throw new ConflictError('The last remaining admin cannot be demoted or disabled');
+  }
+  return { ...before, ...change } as User;
+}
+
+export async function setUserRole(userId: string, role: Role): Promise<User> {
+  assertId(userId, 'userId');
+  const current = await UserModel.findById(userId, { role: 1 }).lean<User>();
+  if (!current) throw new NotFoundError('No such user');
+  if (current.role === role) return (await findById(userId))!;
+  return keepingAnAdmin(userId, { role }, { role: current.role });
+}
+
+export async function setUserDisabled(userId: string, disabled: boolean): Promise<User> {
+  assertId(userId, 'userId');
+  const current = await UserModel.findById(userId, { disabled: 1 }).lean<User>();
+  if (!current) throw new NotFoundError('No such user');
+  if (current.disabled === disabled) return (await findById(userId))!;
+  // Disabling also revokes every token and session the user holds.
+  const user = await keepingAnAdmin(
+    userId,
+    { disabled },
+    { disabled: current.disabled },
+    disabled ? { $inc: { tokenVersion: 1 } } : {},
+  );
+  if (disabled) await revokeAllSessions(userId);
+  return user;
+}
+
+export async function unlockUser(userId: string): Promise<User> {
+  assertId(userId, 'userId');
+  const user = await UserModel.findOneAndUpdate(
+    { _id: userId as unknown as Types.ObjectId },
+    { $set: { failedLoginAttempts: 0, lockedUntil: null } },
+    { new: true },
+  ).lean<User>();
+  if (!user) throw new NotFoundError('No such user');
+  return user;
 }

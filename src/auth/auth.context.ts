@@ -1,0 +1,92 @@
+import { createHmac } from 'node:crypto';
+import { HeaderMap } from '@apollo/server';
+import type { Request } from 'express';
+import { GraphQLError } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import type { AuthUser } from '../context';
+import type { Config } from '../core/config';
+import { TooManyRequestsError } from '../core/errors';
+import { authenticateBearer, currentUser, verifyCredentials } from './auth.service';
+
+/** Longest Authorization header we look at; anything longer is refused without parsing. */
+const MAX_HEADER_LENGTH = 4096;
+
+export interface Authentication {
+  user: AuthUser | null;
+  method: 'bearer' | 'basic' | null;
+}
+
+/** A 401 with a `WWW-Authenticate` challenge, as HTTP asks for a refused credential. */
+export function invalidCredentials(scheme: 'Bearer' | 'Basic', description: string): GraphQLError {
+  const challenge =
+    scheme === 'Bearer'
+      ? `Bearer realm="graphql", error="invalid_token", error_description="${description}"`
+      : 'Basic realm="graphql", charset="UTF-8"';
+  return new GraphQLError(description, {
+    extensions: {
+      code: 'UNAUTHENTICATED',
+      http: { status: 401, headers: new HeaderMap([['www-authenticate', challenge]]) },
+    },
+  });
+}
+
+function tooManyAttempts(err: TooManyRequestsError): GraphQLError {
+  return new GraphQLError(err.message, {
+    extensions: {
+      code: 'TOO_MANY_REQUESTS',
+      retryAfter: err.retryAfterSeconds,
+      http: { status: 429, headers: new HeaderMap([['retry-after', String(err.retryAfterSeconds)]]) },
+    },
+  });
+}
+
+/**
+ * Decodes the Authorization header into a user. No header is anonymous; a header that is
+ * present but not valid is always an error (401), never silently anonymous.
+ */
+export function createAuthenticator(config: Config) {
+  // Successful Basic checks, keyed by an HMAC of the header so no credential sits in memory.
+  const basicCache = new LRUCache<string, { id: string; tokenVersion: number }>({
+    max: 10_000,
+    ttl: Math.max(1, config.basicAuthCacheSeconds) * 1000,
+  });
+  const cacheKey = (header: string) => createHmac('sha256', config.jwt.secret).update(header).digest('base64url');
+
+  async function basic(encoded: string, header: string): Promise<AuthUser> {
+    const key = cacheKey(header);
+    const cached = config.basicAuthCacheSeconds > 0 ? basicCache.get(key) : undefined;
+    if (cached) {
+      const user = await currentUser(cached.id, cached.tokenVersion);
+      if (user) return user;
+      basicCache.delete(key);
+    }
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw invalidCredentials('Basic', 'Malformed Basic credentials');
+    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 1) throw invalidCredentials('Basic', 'Malformed Basic credentials');
+    try {
+      const user = await verifyCredentials(config, decoded.slice(0, colon), decoded.slice(colon + 1));
+      if (config.basicAuthCacheSeconds > 0)
+        basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion });
+      return { id: String(user._id), email: user.email, role: user.role };
+    } catch (err) {
+      if (err instanceof TooManyRequestsError) throw tooManyAttempts(err);
+      throw invalidCredentials('Basic', 'Invalid Basic credentials');
+    }
+  }
+
+  return async function authenticate(req: Request): Promise<Authentication> {
+    const header = req.headers.authorization;
+    if (header === undefined) return { user: null, method: null };
+    if (header.length > MAX_HEADER_LENGTH) throw invalidCredentials('Bearer', 'Authorization header too long');
+    const match = /^(\S+) +(\S+)$/.exec(header.trim());
+    const scheme = match?.[1]?.toLowerCase();
+    if (scheme === 'bearer') {
+      const user = await authenticateBearer(config, match![2]!);
+      if (!user) throw invalidCredentials('Bearer', 'Invalid or expired access token');
+      return { user, method: 'bearer' };
+    }
+    if (scheme === 'basic') return { user: await basic(match![2]!, header), method: 'basic' };
+    throw invalidCredentials('Bearer', 'Unsupported or malformed Authorization header');
+  };
+}

@@ -1,0 +1,38 @@
+import { Field, InputType, Int, ObjectType } from 'type-graphql';
+import { User } from '../users/user.model';
+
+@InputType('RegisterInput')
+export class RegisterInput {
+  @Field({ description: 'A valid address, at most 254 characters; stored trimmed and lower-case.' })
+  email!: string;
+
+  @Field({ description: 'At least 8 characters, at most 72 bytes in UTF-8, and not easy to guess.' })
+  password!: string;
+}
+
+@InputType('LoginInput')
+export class LoginInput {
+  @Field()
+  email!: string;
+
+  @Field()
+  password!: string;
+}
+
+@ObjectType('AuthPayload', { description: 'A fresh access token and refresh token pair.' })
+export class AuthPayload {
+  @Field({ description: 'JWT for the `Authorization: Bearer` header.' })
+  accessToken!: string;
+
+  @Field({ description: 'Opaque; exchange it with `refreshToken` for a new pair. Single use.' })
+  refreshToken!: string;
+
+  @Field({ description: 'Always `Bearer`.' })
+  tokenType!: string;
+
+  @Field(() => Int, { description: "The access token's lifetime in seconds." })
+  expiresIn!: number;
+
+  @Field(() => User)
+  user!: User;
+}

@@ -1,0 +1,80 @@
+import express, { type Request, type Response, type Router } from 'express';
+import { GraphQLError } from 'graphql';
+import type { Config } from '../core/config';
+import type { Logger } from '../core/logger';
+import * as auth from './auth.service';
+
+type OAuthError = 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type';
+
+function fail(res: Response, error: OAuthError, description: string): void {
+  res
+    .status(400)
+    .set('Cache-Control', 'no-store')
+    .set('Pragma', 'no-cache')
+    .json({ error, error_description: description });
+}
+
+function field(req: Request, name: string): string | undefined {
+  const value = (req.body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * OAuth 2.0 token endpoint (RFC 6749 §4.3 password grant, §6 refresh) for tools that speak
+ * OAuth. It calls the same service functions as the GraphQL mutations, lockout included.
+ */
+export function oauthRouter(config: Config, logger: Logger): Router {
+  const router = express.Router();
+  router.post(
+    '/oauth/token',
+    express.urlencoded({ extended: false, limit: '10kb', parameterLimit: 20 }),
+    async (req, res) => {
+      if (!req.is('application/x-www-form-urlencoded')) {
+        return fail(res, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
+      }
+      const grantType = field(req, 'grant_type');
+      const client = { userAgent: req.headers['user-agent'] ?? null };
+      try {
+        let result: auth.AuthResult;
+        if (grantType === 'password') {
+          const username = field(req, 'username');
+          const password = field(req, 'password');
+          if (!username || !password) return fail(res, 'invalid_request', 'username and password are required');
+          result = await auth.login(config, { email: username, password }, client);
+        } else if (grantType === 'refresh_token') {
+          const token = field(req, 'refresh_token');
+          if (!token) return fail(res, 'invalid_request', 'refresh_token is required');
+          result = await auth.refresh(config, token, client, req.log ?? logger);
+        } else if (grantType === undefined) {
+          return fail(res, 'invalid_request', 'grant_type is required');
+        } else {
+          return fail(res, 'unsupported_grant_type', 'Supported grant types: password, refresh_token');
+        }
+        res.status(200).set('Cache-Control', 'no-store').set('Pragma', 'no-cache').json({
+          access_token: result.accessToken,
+          token_type: result.tokenType,
+          expires_in: result.expiresIn,
+          refresh_token: result.refreshToken,
+        });
+      } catch (err) {
+        const code = err instanceof GraphQLError ? err.extensions.code : undefined;
+        if (code === 'BAD_USER_INPUT')
+          return fail(res, 'invalid_request', err instanceof Error ? err.message : 'invalid');
+        if (code === 'UNAUTHENTICATED' || code === 'FORBIDDEN')
+          return fail(res, 'invalid_grant', 'Invalid credentials or refresh token');
+        if (code === 'TOO_MANY_REQUESTS') {
+          const retryAfter = Number((err as GraphQLError).extensions.retryAfter ?? 60);
+          res
+            .status(429)
+            .set('Retry-After', String(retryAfter))
+            .set('Cache-Control', 'no-store')
+            .json({ error: 'too_many_requests', error_description: 'Too many attempts, try again later' });
+          return;
+        }
+        (req.log ?? logger).error({ err }, 'oauth token endpoint failed');
+        res.status(500).set('Cache-Control', 'no-store').json({ error: 'server_error' });
+      }
+    },
+  );
+  return router;
+}

@@ -1,0 +1,86 @@
+import { createHash, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import type { Config } from '../core/config';
+
+export interface AccessClaims {
+  sub: string;
+  role: string;
+  /** The user's token version when issued; a bump revokes every older token. */
+  tv: number;
+  /** The session this token was issued with (absent for tokens not tied to a session). */
+  sid?: string;
+}
+
+export interface VerifiedAccess extends AccessClaims {
+  iat: number;
+  exp: number;
+}
+
+const keys = new WeakMap<Config['jwt'], KeyObject>();
+
+/**
+ * A KeyObject built once: given a string, jsonwebtoken first tries to parse it as a PEM key on
+ * every call, which costs far more than the HMAC itself.
+ */
+function keyFor(jwtConfig: Config['jwt']): KeyObject {
+  let key = keys.get(jwtConfig);
+  if (!key) {
+    key = createSecretKey(Buffer.from(jwtConfig.secret, 'utf8'));
+    keys.set(jwtConfig, key);
+  }
+  return key;
+}
+
+export function signAccessToken(claims: AccessClaims, jwtConfig: Config['jwt']): string {
+  return jwt.sign({ role: claims.role, tv: claims.tv, ...(claims.sid ? { sid: claims.sid } : {}) }, keyFor(jwtConfig), {
+    algorithm: 'HS256',
+    subject: claims.sub,
+    issuer: jwtConfig.issuer,
+    audience: jwtConfig.audience,
+    expiresIn: jwtConfig.accessTokenTtl,
+  });
+}
+
+/** Verifies signature (HS256 only), exp (required), nbf, iss and aud. Returns null when anything is off. */
+export function verifyAccessToken(token: string, jwtConfig: Config['jwt']): VerifiedAccess | null {
+  try {
+    const payload = jwt.verify(token, keyFor(jwtConfig), {
+      algorithms: ['HS256'],
+      issuer: jwtConfig.issuer,
+      audience: jwtConfig.audience,
+    });
+    if (typeof payload !== 'object' || payload === null) return null;
+    const { sub, role, tv, sid, iat, exp } = payload as Record<string, unknown>;
+    if (typeof exp !== 'number' || typeof iat !== 'number') return null;
+    if (typeof sub !== 'string' || typeof role !== 'string' || typeof tv !== 'number') return null;
+    if (sid !== undefined && typeof sid !== 'string') return null;
+    return { sub, role, tv, sid, iat, exp };
+  } catch {
+    return null;
+  }
+}
+
+/** Refresh tokens: `<sessionId>.<256 random bits>`; only a SHA-256 of the random part is stored. */
+export function newRefreshSecret(): { secret: string; hash: string } {
+  const secret = randomBytes(32).toString('base64url');
+  return { secret, hash: sha256(secret) };
+}
+
+export function formatRefreshToken(sessionId: string, secret: string): string {
+  return `${sessionId}.${secret}`;
+}
+
+export function parseRefreshToken(token: string): { sessionId: string; secret: string } | null {
+  const match = /^([0-9a-f]{24})\.([A-Za-z0-9_-]{43})$/.exec(token);
+  return match ? { sessionId: match[1]!, secret: match[2]! } : null;
+}
+
+export function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+export function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
