@@ -4,10 +4,11 @@ import type { GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { buildSchema } from 'type-graphql';
 import { AuthResolver } from './auth/auth.resolver';
+import { ItemResolver } from './items/item.resolver';
 import { permissions } from './permissions';
 import { UserResolver } from './users/user.resolver';
 
-export const resolvers = [AuthResolver, UserResolver] as const;
+export const resolvers = [AuthResolver, UserResolver, ItemResolver] as const;
 
 /** The schema as type-graphql builds it, without permissions (for printing the SDL). */
 export async function buildBareSchema(): Promise<GraphQLSchema> {

@@ -1,6 +1,7 @@
 import { shield, deny } from 'graphql-shield';
 import type { IRules } from 'graphql-shield';
 import { authPermissions } from '../auth/auth.rules';
+import { itemPermissions } from '../items/item.rules';
 import { userPermissions } from '../users/user.rules';
 import { deniedError } from './rules';
 
@@ -27,7 +28,7 @@ export function mergeRules(...maps: RuleMap[]): Record<string, RuleMap | unknown
   return out;
 }
 
-export const ruleTree = mergeRules(authPermissions, userPermissions);
+export const ruleTree = mergeRules(authPermissions, userPermissions, itemPermissions);
 
 /**
  * Deny by default: a field without a rule is refused. Errors thrown by resolvers keep their

@@ -1,0 +1,77 @@
+import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoose';
+import type { Types } from 'mongoose';
+import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+
+/**
+ * Indexes and the queries they serve (every list is keyset-paged on <order key>, _id):
+ * - createdAt/updatedAt/nameKey/priceKey + _id: `items` with no filter, in each order;
+ * - ownerId + each order key: `mine: true` / `ownerId` (owner + order);
+ * - category + createdAt: `category` filter (category + order, default order);
+ * - tags + createdAt: `tags` filter (multikey);
+ * - the default _id index: `item(id)`, update, delete and the owner lookups' `$in`.
+ * `search` is a case-insensitive substring match: no index serves it (FerretDB has no text
+ * indexes), so it is applied on top of the other conditions.
+ */
+@ObjectType('Item', { description: 'A record kept by a signed-in user.' })
+@modelOptions({ schemaOptions: { collection: 'items', timestamps: true } })
+@index({ createdAt: -1, _id: -1 })
+@index({ updatedAt: -1, _id: -1 })
+@index({ nameKey: 1, _id: 1 })
+@index({ priceKey: 1, _id: 1 })
+@index({ ownerId: 1, createdAt: -1, _id: -1 })
+@index({ ownerId: 1, updatedAt: -1, _id: -1 })
+@index({ ownerId: 1, nameKey: 1, _id: 1 })
+@index({ ownerId: 1, priceKey: 1, _id: 1 })
+@index({ category: 1, createdAt: -1, _id: -1 })
+@index({ tags: 1, createdAt: -1, _id: -1 })
+export class Item {
+  @Field(() => ID, { name: 'id' })
+  readonly _id!: Types.ObjectId;
+
+  @Field()
+  @prop({ required: true, type: String })
+  name!: string;
+
+  /** Lower-cased name: the NAME order is case-insensitive without needing collations. */
+  @prop({ required: true, type: String })
+  nameKey!: string;
+
+  @Field(() => String, { nullable: true })
+  @prop({ type: String, default: null })
+  description?: string | null;
+
+  @Field(() => String, { nullable: true })
+  @prop({ type: String, default: null })
+  category?: string | null;
+
+  @Field(() => [String])
+  @prop({ type: () => [String], default: [] })
+  tags!: string[];
+
+  @Field(() => Float, { nullable: true })
+  @prop({ type: Number, default: null })
+  price?: number | null;
+
+  /** price, or -1 when there is none: a total order for keyset paging (prices are >= 0). */
+  @prop({ required: true, type: Number })
+  priceKey!: number;
+
+  @Field(() => Int)
+  @prop({ required: true, type: Number, default: 0 })
+  quantity!: number;
+
+  @Field(() => Int, { description: 'Starts at 1 and grows by 1 on every update.' })
+  @prop({ required: true, type: Number, default: 1 })
+  version!: number;
+
+  @prop({ required: true, type: String })
+  ownerId!: string;
+
+  @Field()
+  readonly createdAt!: Date;
+
+  @Field()
+  readonly updatedAt!: Date;
+}
+
+export const ItemModel = getModelForClass(Item);

@@ -1,0 +1,62 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { AuthUser, Context } from '../context';
+import { InternalServerError, UnauthenticatedError } from '../core/errors';
+import { User } from '../users/user.model';
+import { userLoader } from '../users/user.loader';
+import { CreateItemInput, ItemConnection, ItemFilter, ItemOrder, UpdateItemInput } from './item.inputs';
+import { Item } from './item.model';
+import * as items from './item.service';
+
+function signedIn(ctx: Context): AuthUser {
+  if (!ctx.user) throw new UnauthenticatedError();
+  return ctx.user;
+}
+
+@Resolver(() => Item)
+export class ItemResolver {
+  @Query(() => Item, { nullable: true, description: 'One item; null when it does not exist.' })
+  item(@Arg('id', () => ID) id: string): Promise<Item | null> {
+    return items.findItem(id);
+  }
+
+  @Query(() => ItemConnection, { description: 'Items, newest first unless ordered otherwise; keyset-paged.' })
+  items(
+    @Ctx() ctx: Context,
+    @Arg('filter', () => ItemFilter, { nullable: true }) filter: ItemFilter | null,
+    @Arg('orderBy', () => ItemOrder, { nullable: true }) orderBy: ItemOrder | null,
+    @Arg('first', () => Int, { nullable: true, description: '20 when omitted, at most 100.' }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+  ): Promise<ItemConnection> {
+    return items.listItems(signedIn(ctx), { filter, orderBy, first, after });
+  }
+
+  @Mutation(() => Item, { description: 'Creates an item owned by the caller.' })
+  createItem(@Arg('input', () => CreateItemInput) input: CreateItemInput, @Ctx() ctx: Context): Promise<Item> {
+    return items.createItem(signedIn(ctx), { ...input });
+  }
+
+  @Mutation(() => Item, {
+    description: 'Owner or ADMIN. With expectedVersion, applies only if the version still matches (else CONFLICT).',
+  })
+  updateItem(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateItemInput) input: UpdateItemInput,
+    @Arg('expectedVersion', () => Int, { nullable: true }) expectedVersion: number | null,
+    @Ctx() ctx: Context,
+  ): Promise<Item> {
+    return items.updateItem(signedIn(ctx), id, { ...input }, expectedVersion);
+  }
+
+  @Mutation(() => ID, { description: 'Owner or ADMIN. Returns the deleted id.' })
+  deleteItem(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<string> {
+    return items.deleteItem(signedIn(ctx), id);
+  }
+
+  @FieldResolver(() => User)
+  async owner(@Root() item: Item, @Ctx() ctx: Context): Promise<User> {
+    const owner = await userLoader(ctx).load(item.ownerId);
+    // Users are never deleted, so a missing owner is a data fault, not a client error.
+    if (!owner) throw new InternalServerError('Item owner not found');
+    return owner;
+  }
+}

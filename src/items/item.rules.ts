@@ -1,0 +1,29 @@
+import { rule } from 'graphql-shield';
+import type { Context } from '../context';
+import { ForbiddenError, UnauthenticatedError } from '../core/errors';
+import { allow, isAuthenticated } from '../permissions/rules';
+import { canModify } from './item.service';
+
+/** Owner or ADMIN; a missing or malformed id is left to the resolver (NOT_FOUND / BAD_USER_INPUT). */
+export const isItemOwnerOrAdmin = rule({ cache: 'strict' })(async (_parent, args: { id: string }, ctx: Context) => {
+  if (!ctx.user) return new UnauthenticatedError();
+  return (await canModify(ctx.user, args.id))
+    ? true
+    : new ForbiddenError('Only the owner or an admin may change this item');
+});
+
+export const itemPermissions = {
+  Query: {
+    item: isAuthenticated,
+    items: isAuthenticated,
+  },
+  Mutation: {
+    createItem: isAuthenticated,
+    updateItem: isItemOwnerOrAdmin,
+    deleteItem: isItemOwnerOrAdmin,
+  },
+  // Reachable only through the fields above, all of which already require a signed-in caller.
+  Item: allow,
+  ItemEdge: allow,
+  ItemConnection: allow,
+};
