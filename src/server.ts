@@ -29,6 +29,8 @@ export interface AppServer {
 
 export interface ServerOptions {
   logger?: Logger;
+  /** Emit the driver's command events (tests count database round trips with them). */
+  monitorCommands?: boolean;
 }
 
 /**
@@ -39,7 +41,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const logger = options.logger ?? createLogger(config);
   if (!config.mongodbUri) throw new Error('createServer needs config.mongodbUri');
 
-  await connectDatabase(config.mongodbUri, logger);
+  await connectDatabase(config.mongodbUri, logger, { monitorCommands: options.monitorCommands });
   const schema = await buildAppSchema();
   await syncIndexes();
   await ensureAdmin(config, logger);

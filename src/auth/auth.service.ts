@@ -101,7 +101,7 @@ export async function login(
 export async function verifyCredentials(config: Config, rawEmail: string, password: string): Promise<User> {
   const { email } = parseInput(loginSchema, { email: rawEmail, password });
   assertHashable(password, 'password');
-  const user = await UserModel.findOne({ email }).select('+passwordHash').lean<User>();
+  const user = await UserModel.findOne({ email }).lean<User>();
   if (!user) {
     await verifyPassword(password, await dummyHash(config.bcryptCost));
     throw new UnauthenticatedError(INVALID_CREDENTIALS);
@@ -127,7 +127,7 @@ async function recordFailedLogin(config: Config, user: User, now: number): Promi
   const updated = await UserModel.findOneAndUpdate(
     { _id: user._id },
     lockExpired ? { $set: { failedLoginAttempts: 1, lockedUntil: null } } : { $inc: { failedLoginAttempts: 1 } },
-    { new: true, projection: { failedLoginAttempts: 1 } },
+    { returnDocument: 'after' },
   ).lean<Pick<User, 'failedLoginAttempts'>>();
   if (updated && updated.failedLoginAttempts >= config.login.maxAttempts) {
     await UserModel.updateOne(
@@ -194,7 +194,7 @@ export async function refresh(config: Config, token: string, client: ClientInfo,
         ...(client.userAgent ? { userAgent: client.userAgent.slice(0, 512) } : {}),
       },
     },
-    { new: true, projection: { _id: 1 } },
+    { returnDocument: 'after' },
   ).lean();
   if (!rotated) {
     // Another request rotated the same token first: that is reuse too.
@@ -255,7 +255,7 @@ export async function changePassword(
   newPassword: string,
   client: ClientInfo,
 ): Promise<AuthResult> {
-  const user = await UserModel.findById(caller.id).select('+passwordHash').lean<User>();
+  const user = await UserModel.findById(caller.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
   assertHashable(currentPassword, 'currentPassword');
   if (!(await verifyPassword(currentPassword, user.passwordHash))) {
@@ -269,7 +269,7 @@ export async function changePassword(
   const updated = await UserModel.findOneAndUpdate(
     { _id: user._id },
     { $set: { passwordHash }, $inc: { tokenVersion: 1 } },
-    { new: true },
+    { returnDocument: 'after' },
   ).lean<User>();
   if (!updated) throw new UnauthenticatedError();
   await revokeAllSessions(caller.id, caller.sessionId);
@@ -280,7 +280,7 @@ export async function changePassword(
     const kept = await SessionModel.findOneAndUpdate(
       { _id: caller.sessionId, userId: caller.id, revokedAt: null },
       { $set: { tokenHash: next.hash, lastUsedAt: new Date() } },
-      { projection: { _id: 1 } },
+      {},
     ).lean();
     if (kept) return authResult(config, updated, caller.sessionId, next.secret);
   }

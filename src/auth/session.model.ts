@@ -2,6 +2,8 @@ import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoos
 import type { Types } from 'mongoose';
 import { Field, ID, ObjectType } from 'type-graphql';
 
+// findOneAndUpdate here never passes a projection: FerretDB v1 does not implement `fields`
+// on findAndModify.
 @ObjectType('Session', { description: 'A signed-in device or client: one refresh token chain.' })
 @modelOptions({ schemaOptions: { collection: 'sessions', timestamps: { createdAt: true, updatedAt: false } } })
 // Serves "my active sessions" and revoking all of a user's sessions.

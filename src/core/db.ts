@@ -21,7 +21,11 @@ export function op<T extends object>(condition: T): T {
   return mongoose.trusted(condition) as T;
 }
 
-export async function connectDatabase(uri: string, logger: Logger): Promise<typeof mongoose> {
+export async function connectDatabase(
+  uri: string,
+  logger: Logger,
+  options: { monitorCommands?: boolean } = {},
+): Promise<typeof mongoose> {
   const conn = await mongoose.connect(uri, {
     // Fail requests within a few seconds when the database is away, instead of hanging.
     serverSelectionTimeoutMS: 5000,
@@ -31,6 +35,8 @@ export async function connectDatabase(uri: string, logger: Logger): Promise<type
     autoIndex: false,
     autoCreate: true,
     maxPoolSize: 20,
+    // Command events, for tests that count the database round trips of a request.
+    monitorCommands: options.monitorCommands ?? false,
   });
   const c = conn.connection;
   c.on('disconnected', () => logger.warn('database disconnected'));

@@ -222,7 +222,7 @@ export async function updateItem(
   const updated = await ItemModel.findOneAndUpdate(
     filter,
     { $set: set, $inc: { version: 1 } },
-    { new: true },
+    { returnDocument: 'after' },
   ).lean<Item>();
   if (updated) return updated;
 

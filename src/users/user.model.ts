@@ -25,8 +25,12 @@ export class User {
   @prop({ required: true, type: String })
   email!: string;
 
-  /** bcrypt hash; never part of the schema or a response. */
-  @prop({ required: true, type: String, select: false })
+  /**
+   * bcrypt hash; never part of the GraphQL schema. Not `select: false`: mongoose would then send
+   * a projection with findAndModify, which FerretDB v1 does not implement. Reads that return
+   * users to clients use PUBLIC_USER_FIELDS instead.
+   */
+  @prop({ required: true, type: String })
   passwordHash!: string;
 
   @Field(() => Role)
@@ -55,3 +59,6 @@ export class User {
 }
 
 export const UserModel = getModelForClass(User);
+
+/** The projection for reads whose users may reach a client: no hash, no lockout state. */
+export const PUBLIC_USER_FIELDS = { email: 1, role: 1, disabled: 1, createdAt: 1 } as const;

@@ -3,7 +3,7 @@ import { revokeAllSessions } from '../auth/auth.service';
 import { op } from '../core/db';
 import { BadUserInputError, ConflictError, NotFoundError } from '../core/errors';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
-import { Role, User, UserModel } from './user.model';
+import { PUBLIC_USER_FIELDS, Role, User, UserModel } from './user.model';
 
 const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
@@ -13,7 +13,7 @@ function assertId(id: string, field: string): void {
 
 export async function findById(id: string): Promise<User | null> {
   if (!OBJECT_ID.test(id)) return null;
-  return UserModel.findById(id).lean<User>().exec();
+  return UserModel.findById(id, PUBLIC_USER_FIELDS).lean<User>().exec();
 }
 
 /** Users in creation order (by _id), keyset-paged: served by the default _id index. */
@@ -26,7 +26,7 @@ export async function listUsers(
     ? (decodeCursor(after, (v) => v.length === 1 && typeof v[0] === 'string' && OBJECT_ID.test(v[0]))[0] as string)
     : null;
   const [rows, totalCount] = await Promise.all([
-    UserModel.find(afterId ? { _id: op({ $gt: afterId }) } : {})
+    UserModel.find(afterId ? { _id: op({ $gt: afterId }) } : {}, PUBLIC_USER_FIELDS)
       .sort({ _id: 1 })
       .limit(limit + 1)
       .lean<User[]>(),
@@ -51,7 +51,7 @@ async function keepingAnAdmin(
   const before = await UserModel.findOneAndUpdate(
     { _id: userId },
     { $set: change, ...extra },
-    { new: false },
+    { returnDocument: 'before' },
   ).lean<User>();
   if (!before) throw new NotFoundError('No such user');
   const wasActiveAdmin = before.role === Role.ADMIN && !before.disabled;
@@ -91,7 +91,7 @@ export async function unlockUser(userId: string): Promise<User> {
   const user = await UserModel.findOneAndUpdate(
     { _id: userId as unknown as Types.ObjectId },
     { $set: { failedLoginAttempts: 0, lockedUntil: null } },
-    { new: true },
+    { returnDocument: 'after' },
   ).lean<User>();
   if (!user) throw new NotFoundError('No such user');
   return user;

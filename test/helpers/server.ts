@@ -4,7 +4,7 @@ import mongoose from 'mongoose';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/core/config';
 import { withDatabaseName } from '../../src/core/db';
-import { createServer, type AppServer } from '../../src/server';
+import { createServer, type AppServer, type ServerOptions } from '../../src/server';
 import { graphqlClient, type GraphQLClient } from './graphql';
 
 export interface TestServer extends GraphQLClient {
@@ -36,9 +36,13 @@ export function testConfig(env: Record<string, string> = {}): Config {
 }
 
 /** Starts the real server (same builder as `npm start`) on an ephemeral loopback port. */
-export async function startTestServer(env: Record<string, string> = {}, logger?: Logger): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  logger?: Logger,
+  options: Omit<ServerOptions, 'logger'> = {},
+): Promise<TestServer> {
   const config = testConfig(env);
-  const server = await createServer(config, { logger });
+  const server = await createServer(config, { ...options, logger });
   const url = await server.listen(0, '127.0.0.1');
   return {
     ...graphqlClient(url),

@@ -1,0 +1,177 @@
+import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
+import { SetContextLink } from '@apollo/client/link/context';
+import { relayStylePagination } from '@apollo/client/utilities';
+import {
+  CreateItemDocument,
+  DeleteItemDocument,
+  ItemsDocument,
+  LoginDocument,
+  LogoutDocument,
+  MeDocument,
+  RefreshTokenDocument,
+  RegisterDocument,
+  UpdateItemDocument,
+  type ItemsQuery,
+} from '../../schema/generated/graphql';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+/**
+ * A real frontend consumer: Apollo Client with the generated typed documents only, an auth link
+ * that refreshes an expired access token, and relay-style pagination on Query.items.
+ */
+describe('an Apollo Client consumer with the generated typed documents', () => {
+  let api: TestServer;
+  const email = `consumer-${Date.now()}@example.com`;
+  const password = 'Consumer-Horse-Battery-42';
+
+  // What a browser app would keep in memory.
+  const tokens = { access: '', refresh: '', expiresAt: 0 };
+  let refreshes = 0;
+
+  function store(payload: { accessToken: string; refreshToken: string; expiresIn: number }): void {
+    tokens.access = payload.accessToken;
+    tokens.refresh = payload.refreshToken;
+    tokens.expiresAt = Date.now() + payload.expiresIn * 1000;
+  }
+
+  let client: ApolloClient;
+  let bare: ApolloClient;
+
+  beforeAll(async () => {
+    // A two-second access token, so the test can watch it expire and be refreshed.
+    api = await startTestServer({ ACCESS_TOKEN_TTL: '2' });
+    const http = new HttpLink({ uri: `${api.url}/graphql` });
+    bare = new ApolloClient({ link: http, cache: new InMemoryCache() });
+
+    const auth = new SetContextLink(async (prevContext) => {
+      if (tokens.refresh && Date.now() >= tokens.expiresAt - 200) {
+        const { data } = await bare.mutate({
+          mutation: RefreshTokenDocument,
+          variables: { refreshToken: tokens.refresh },
+        });
+        store(data!.refreshToken);
+        refreshes++;
+      }
+      const headers = { ...(prevContext.headers as Record<string, string>) };
+      if (tokens.access) headers.authorization = `Bearer ${tokens.access}`;
+      return { headers };
+    });
+    client = new ApolloClient({
+      link: auth.concat(http),
+      cache: new InMemoryCache({
+        typePolicies: { Query: { fields: { items: relayStylePagination(['filter', 'orderBy']) } } },
+      }),
+    });
+  });
+  afterAll(async () => {
+    client?.stop();
+    bare?.stop();
+    await api.stop();
+  });
+
+  it('registers, signs in and sends the access token with a link', async () => {
+    const registered = await client.mutate({ mutation: RegisterDocument, variables: { input: { email, password } } });
+    expect(registered.data?.register.user.email).toBe(email);
+    const login = await client.mutate({ mutation: LoginDocument, variables: { input: { email, password } } });
+    store(login.data!.login);
+    expect(login.data!.login.tokenType).toBe('Bearer');
+    const me = await client.query({ query: MeDocument, fetchPolicy: 'network-only' });
+    expect(me.data?.me?.email).toBe(email);
+  });
+
+  const created: string[] = [];
+
+  it('creates 45 items and reads them back page by page with fetchMore, each once and in order', async () => {
+    for (let i = 0; i < 45; i++) {
+      const { data } = await client.mutate({
+        mutation: CreateItemDocument,
+        variables: { input: { name: `Item ${String(i).padStart(2, '0')}`, tags: ['consumer'], quantity: i } },
+      });
+      created.push(data!.createItem.id);
+    }
+    const variables = {
+      filter: { mine: true },
+      orderBy: { field: 'NAME' as const, direction: 'ASC' as const },
+      first: 10,
+    };
+    const query = client.watchQuery({ query: ItemsDocument, variables });
+    const subscription = query.subscribe(() => undefined);
+    try {
+      let result: ItemsQuery = (await query.refetch()).data!;
+      let pages = 1;
+      while (result.items.pageInfo.hasNextPage) {
+        const more = await query.fetchMore({ variables: { after: result.items.pageInfo.endCursor } });
+        expect(more.data?.items.edges.length).toBeGreaterThan(0);
+        // relayStylePagination merges every page into one list in the cache.
+        result = client.readQuery({ query: ItemsDocument, variables })!;
+        pages++;
+      }
+      expect(pages).toBe(5);
+      checkAll(result);
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+
+  function checkAll(result: ItemsQuery): void {
+    const names = result.items.edges.map((e) => e.node.name);
+    expect(names).toHaveLength(45);
+    expect(new Set(result.items.edges.map((e) => e.node.id)).size).toBe(45);
+    expect(names).toEqual([...names].sort());
+    expect(result.items.totalCount).toBe(45);
+  }
+
+  it('updates an item with expectedVersion', async () => {
+    const { data } = await client.mutate({
+      mutation: UpdateItemDocument,
+      variables: { id: created[0]!, input: { name: 'Item 00 renamed' }, expectedVersion: 1 },
+    });
+    expect(data?.updateItem).toMatchObject({ id: created[0], name: 'Item 00 renamed', version: 2 });
+  });
+
+  it('deletes an item and evicts it from the cache', async () => {
+    const id = created[1]!;
+    const { data } = await client.mutate({
+      mutation: DeleteItemDocument,
+      variables: { id },
+      update(cache, { data: deleted }) {
+        cache.evict({ id: cache.identify({ __typename: 'Item', id: deleted!.deleteItem }) });
+        cache.gc();
+      },
+    });
+    expect(data?.deleteItem).toBe(id);
+    const cached = client.readQuery({
+      query: ItemsDocument,
+      variables: { filter: { mine: true }, orderBy: { field: 'NAME', direction: 'ASC' }, first: 10 },
+    });
+    const ids = cached!.items.edges.map((e) => e.node?.id);
+    expect(ids).toHaveLength(44);
+    expect(ids).not.toContain(id);
+    expect((client.cache.extract() as Record<string, unknown>)[`Item:${id}`]).toBeUndefined();
+  });
+
+  it('refreshes the access token once it has expired, and keeps working', async () => {
+    const before = tokens.access;
+    await new Promise((r) => setTimeout(r, 2200));
+    // The expired token itself is refused by the server...
+    const raw = await api.gql('{ me { id } }', undefined, { authorization: `Bearer ${before}` });
+    expect(raw.status).toBe(401);
+    // ...and the client's link swaps it for a fresh one before sending.
+    const me = await client.query({ query: MeDocument, fetchPolicy: 'network-only' });
+    expect(me.data?.me?.email).toBe(email);
+    expect(refreshes).toBeGreaterThanOrEqual(1);
+    expect(tokens.access).not.toBe(before);
+  });
+
+  it('signs out: the refresh token stops working', async () => {
+    const { data } = await client.mutate({ mutation: LogoutDocument, variables: { refreshToken: tokens.refresh } });
+    expect(data?.logout).toBe(true);
+    const refused = await bare
+      .mutate({ mutation: RefreshTokenDocument, variables: { refreshToken: tokens.refresh } })
+      .then(
+        () => null,
+        (err: { errors?: Array<{ extensions?: { code?: string } }> }) => err,
+      );
+    expect(refused?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
