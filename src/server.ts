@@ -15,6 +15,7 @@ import { connectDatabase, disconnectDatabase, pingDatabase, syncIndexes } from '
 import { formatError, errorLoggingPlugin, retryAfterPlugin } from './core/format-error';
 import { jsonErrors, notFound, requestId, requestLogger } from './core/http';
 import { createLogger, type Logger } from './core/logger';
+import { playgroundRouter } from './core/playground';
 import { buildAppSchema } from './schema';
 
 export interface AppServer {
@@ -84,6 +85,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         up ? { status: 'ok', database: 'up' } : { status: 'unavailable', database: draining ? 'draining' : 'down' },
       );
   });
+
+  if (config.playground) app.use(playgroundRouter());
 
   app.use(
     '/graphql',

@@ -4,7 +4,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from './logger';
-import { PROJECT_ROOT, startFerretdb } from './ferretdb';
+import { startFerretdb } from './ferretdb';
+import { PROJECT_ROOT } from './paths';
 
 const run = promisify(execFile);
 

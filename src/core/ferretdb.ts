@@ -6,14 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from './logger';
+import { PROJECT_ROOT } from './paths';
 
 const run = promisify(execFile);
 
 export const FERRETDB_VERSION = 'v1.24.2';
 const MODULE = 'github.com/FerretDB/FerretDB';
-
-/** Repository root, from src/core (ts-jest) or dist/core (compiled). */
-export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 
 export function ferretdbBinaryPath(cacheDir = path.join(PROJECT_ROOT, '.cache')): string {
   return path.join(cacheDir, 'ferretdb', FERRETDB_VERSION, 'ferretdb');

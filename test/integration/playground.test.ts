@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser } from 'playwright-core';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
+const CHROMIUM = '/usr/bin/chromium';
+
+describe('the GraphiQL playground', () => {
+  let api: TestServer;
+  const email = `playground-${Date.now()}@example.com`;
+  const password = 'Playground-Horse-Battery-7';
+
+  beforeAll(async () => {
+    // The same bundle step as `npm run build`.
+    await promisify(execFile)(process.execPath, [path.join(ROOT, 'playground', 'build.mjs')], { cwd: ROOT });
+    api = await startTestServer();
+    await api.gql('mutation($i: RegisterInput!) { register(input: $i) { accessToken } }', { i: { email, password } });
+  }, 60_000);
+  afterAll(() => api.stop());
+
+  it('is served at /playground and to browsers at GET /graphql, from the server itself', async () => {
+    for (const url of [`${api.url}/playground`, `${api.url}/graphql`]) {
+      const res = await fetch(url, { headers: { accept: 'text/html,application/xhtml+xml' } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/text\/html/);
+      const html = await res.text();
+      expect(html).toContain('/playground/assets/main.js');
+      expect(html).not.toMatch(/https?:\/\//);
+    }
+    const script = await fetch(`${api.url}/playground/assets/main.js`);
+    expect(script.status).toBe(200);
+  });
+
+  it('leaves GraphQL requests over GET to Apollo', async () => {
+    const res = await fetch(`${api.url}/graphql?query=${encodeURIComponent('{ me { id } }')}`, {
+      headers: { accept: 'application/json', 'apollo-require-preflight': 'true' },
+    });
+    expect(await res.json()).toEqual({ data: { me: null } });
+  });
+
+  describe('in a real browser (headless Chromium)', () => {
+    let browser: Browser;
+
+    beforeAll(async () => {
+      if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+        ],
+      });
+    }, 60_000);
+    afterAll(() => browser?.close());
+
+    it('signs in, runs { me { email role } } with the Authorization header, and requests no other host', async () => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      const hosts = new Set<string>();
+      page.on('request', (req) => {
+        const url = new URL(req.url());
+        if (url.protocol === 'http:' || url.protocol === 'https:') hosts.add(url.host);
+      });
+      const query = '{ me { email role } }';
+      await page.goto(`${api.url}/playground?query=${encodeURIComponent(query)}`);
+      await page.fill('input[name=email]', email);
+      await page.fill('input[name=password]', password);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[data-testid=signed-in]');
+      await page.click('.graphiql-execute-button');
+      const result = page.locator('.result-window');
+      await result.getByText(email).waitFor({ timeout: 15_000 });
+      const text = await result.innerText();
+      expect(text).toContain(`"email": "${email}"`);
+      expect(text).toContain('"role": "USER"');
+
+      // The schema docs come from introspection, in GraphiQL's documentation explorer.
+      await page.click('[aria-label="Show Documentation Explorer"]');
+      await page.getByText('Root Types').waitFor();
+      await page.locator('.graphiql-doc-explorer').getByText('Mutation').first().waitFor();
+
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'playground.png') });
+      expect([...hosts]).toEqual([new URL(api.url).host]);
+      await page.close();
+    }, 60_000);
+  });
+});
+
+describe('the playground when disabled', () => {
+  let api: TestServer;
+  beforeAll(async () => {
+    api = await startTestServer({ PLAYGROUND: 'false' });
+  });
+  afterAll(() => api.stop());
+
+  it('is not served', async () => {
+    const res = await fetch(`${api.url}/playground`, { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(404);
+  });
+});
