@@ -2,9 +2,10 @@ import 'reflect-metadata';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
 import { createAuthenticator } from './auth/auth.context';
 import { deleteExpiredSessions, ensureAdmin } from './auth/auth.service';
@@ -12,10 +13,12 @@ import { oauthRouter } from './auth/oauth.route';
 import type { Context } from './context';
 import type { Config } from './core/config';
 import { connectDatabase, disconnectDatabase, pingDatabase, syncIndexes } from './core/db';
-import { formatError, errorLoggingPlugin, retryAfterPlugin } from './core/format-error';
+import { errorLoggingPlugin, formatError, retryAfterPlugin } from './core/format-error';
 import { jsonErrors, notFound, requestId, requestLogger } from './core/http';
 import { createLogger, type Logger } from './core/logger';
 import { playgroundRouter } from './core/playground';
+import { deleteExpiredCounters } from './core/rate-limit';
+import { corsPolicy, securityHeaders, tokenLimit } from './core/security';
 import { buildAppSchema } from './schema';
 
 export interface AppServer {
@@ -34,6 +37,29 @@ export interface ServerOptions {
   monitorCommands?: boolean;
 }
 
+/** graphql-armor's limits (the token limit runs before Apollo, see tokenLimit). */
+function armor(config: Config) {
+  const { limits } = config;
+  return new ApolloArmor({
+    maxDepth: { n: limits.maxDepth },
+    maxAliases: { n: limits.maxAliases },
+    maxDirectives: { n: limits.maxDirectives },
+    costLimit: { maxCost: limits.maxCost },
+    maxTokens: { enabled: false },
+    blockFieldSuggestion: { enabled: true },
+  }).protect();
+}
+
+/** Removes expired sessions and rate-limit counters (FerretDB has no TTL indexes). */
+function startHousekeeping(config: Config, logger: Logger): NodeJS.Timeout | undefined {
+  if (config.sessionCleanupIntervalSeconds === 0) return undefined;
+  return setInterval(() => {
+    Promise.all([deleteExpiredSessions(), deleteExpiredCounters()]).catch((err) =>
+      logger.warn({ err }, 'housekeeping failed'),
+    );
+  }, config.sessionCleanupIntervalSeconds * 1000).unref();
+}
+
 /**
  * Builds the whole application (database connection, schema, Apollo, routes) without
  * listening. `src/index.ts` and the tests both start the service through this function.
@@ -47,23 +73,29 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   await syncIndexes();
   await ensureAdmin(config, logger);
   const authenticate = createAuthenticator(config);
-  const cleanup =
-    config.sessionCleanupIntervalSeconds > 0
-      ? setInterval(() => {
-          deleteExpiredSessions().catch((err) => logger.warn({ err }, 'session cleanup failed'));
-        }, config.sessionCleanupIntervalSeconds * 1000).unref()
-      : undefined;
+  const housekeeping = startHousekeeping(config, logger);
 
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', config.http.trustProxy);
   const httpServer = http.createServer(app);
+  // Slow or idle clients cannot hold a connection for ever.
+  httpServer.headersTimeout = config.http.headersTimeoutMs;
+  httpServer.requestTimeout = config.http.requestTimeoutMs;
+  httpServer.keepAliveTimeout = config.http.keepAliveTimeoutMs;
   let draining = false;
 
+  const armored = armor(config);
   const apollo = new ApolloServer<Context>({
     schema,
+    introspection: config.introspection,
+    validationRules: armored.validationRules,
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
     formatError: formatError(config),
     includeStacktraceInErrorResponses: !config.isProduction,
     plugins: [
+      ...armored.plugins,
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       ApolloServerPluginLandingPageDisabled(),
       errorLoggingPlugin(),
@@ -72,12 +104,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   });
   await apollo.start();
 
+  const headers = securityHeaders();
   app.use(requestLogger(logger));
+  app.use(corsPolicy(config));
 
-  app.get('/health', (_req, res) => {
+  app.get('/health', headers.api, (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/ready', async (_req, res) => {
+  app.get('/ready', headers.api, async (_req, res) => {
     const up = !draining && (await pingDatabase());
     res
       .status(up ? 200 : 503)
@@ -86,11 +120,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       );
   });
 
-  if (config.playground) app.use(playgroundRouter());
+  if (config.playground) app.use(headers.playground, playgroundRouter());
 
   app.use(
     '/graphql',
-    express.json({ limit: '100kb' }),
+    headers.api,
+    express.json({ limit: config.http.bodyLimit }),
+    tokenLimit(config.limits.maxTokens),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<Context> => {
         const { user, method } = await authenticate(req);
@@ -107,10 +143,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       },
     }),
   );
+  app.use(headers.api, oauthRouter(config, logger));
 
-  app.use(oauthRouter(config, logger));
-
-  app.use(notFound);
+  app.use(headers.api, notFound);
   app.use(jsonErrors(logger));
 
   let stopped: Promise<void> | undefined;
@@ -134,7 +169,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     stop() {
       stopped ??= (async () => {
         draining = true;
-        clearInterval(cleanup);
+        clearInterval(housekeeping);
         // Stops accepting connections, lets in-flight requests finish within the grace period.
         await apollo.stop();
         if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));

@@ -6,7 +6,7 @@ import * as auth from './auth.service';
 import { Session } from './session.model';
 
 function client(ctx: Context): auth.ClientInfo {
-  return { userAgent: ctx.req.headers['user-agent'] ?? null };
+  return { userAgent: ctx.req.headers['user-agent'] ?? null, ip: ctx.req.ip };
 }
 
 /** Shield guarantees a user on these fields; this keeps TypeScript honest about it. */

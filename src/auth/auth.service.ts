@@ -13,6 +13,7 @@ import {
   isDuplicateKeyError,
 } from '../core/errors';
 import type { Logger } from '../core/logger';
+import { limitAttempt } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
 import { Role, User, UserModel } from '../users/user.model';
 import { assertHashable, dummyHash, hashPassword, validateNewPassword, verifyPassword } from './password';
@@ -32,6 +33,8 @@ const INVALID_CREDENTIALS = 'Invalid email or password';
 
 export interface ClientInfo {
   userAgent?: string | null;
+  /** The client's address (as Express sees it, TRUST_PROXY applied), for rate limits. */
+  ip?: string;
 }
 
 export interface AuthResult {
@@ -67,6 +70,7 @@ export async function register(
   client: ClientInfo,
 ): Promise<AuthResult> {
   const { email, password } = parseInput(credentialsSchema, input);
+  await limitAttempt(config, 'register', client.ip, email);
   validateNewPassword(password, 'password', [email, email.split('@')[0]!]);
   if (await UserModel.exists({ email })) throw emailTaken();
   const passwordHash = await hashPassword(password, config.bcryptCost);
@@ -90,6 +94,8 @@ export async function login(
   input: { email: string; password: string },
   client: ClientInfo,
 ): Promise<AuthResult> {
+  const account = typeof input.email === 'string' ? input.email.trim().toLowerCase().slice(0, 254) : undefined;
+  await limitAttempt(config, 'login', client.ip, account);
   const user = await verifyCredentials(config, input.email, input.password);
   return startSession(config, user, client);
 }
@@ -171,6 +177,7 @@ function authResult(config: Config, user: User, sessionId: string, secret: strin
 export async function refresh(config: Config, token: string, client: ClientInfo, logger?: Logger): Promise<AuthResult> {
   const invalid = () => new UnauthenticatedError('Invalid or expired refresh token');
   const parsed = parseRefreshToken(token);
+  await limitAttempt(config, 'refreshToken', client.ip, parsed?.sessionId);
   if (!parsed) throw invalid();
   const session = await SessionModel.findById(parsed.sessionId).lean<Session>();
   if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now()) throw invalid();
@@ -255,6 +262,7 @@ export async function changePassword(
   newPassword: string,
   client: ClientInfo,
 ): Promise<AuthResult> {
+  await limitAttempt(config, 'changePassword', client.ip, caller.id);
   const user = await UserModel.findById(caller.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
   assertHashable(currentPassword, 'currentPassword');

@@ -2,6 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { GraphQLError } from 'graphql';
 import type { Config } from '../core/config';
 import type { Logger } from '../core/logger';
+import { limitAttempt } from '../core/rate-limit';
 import * as auth from './auth.service';
 
 type OAuthError = 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type';
@@ -33,8 +34,9 @@ export function oauthRouter(config: Config, logger: Logger): Router {
         return fail(res, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
       }
       const grantType = field(req, 'grant_type');
-      const client = { userAgent: req.headers['user-agent'] ?? null };
+      const client = { userAgent: req.headers['user-agent'] ?? null, ip: req.ip };
       try {
+        await limitAttempt(config, 'oauth', req.ip);
         let result: auth.AuthResult;
         if (grantType === 'password') {
           const username = field(req, 'username');

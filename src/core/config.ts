@@ -55,6 +55,36 @@ const schema = z.object({
   BASIC_AUTH_CACHE_SECONDS: int(0, 60).default(60),
   SESSION_CLEANUP_INTERVAL_SECONDS: int(0, 86_400).default(3600),
   PLAYGROUND: bool.optional(),
+  INTROSPECTION: bool.optional(),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)?$/i, 'must be a size such as 100kb or 1mb')
+    .default('100kb'),
+  CORS_ORIGINS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ error: 'must be a comma-separated list of origins such as https://app.example.com' })))
+    .default([]),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d+|[\w.:/, -]+)$/, 'must be true, false, a hop count or a list of proxy addresses')
+    .default('false'),
+  MAX_DEPTH: int(1, 100).default(10),
+  MAX_ALIASES: int(1, 1000).default(15),
+  MAX_DIRECTIVES: int(1, 1000).default(50),
+  MAX_TOKENS: int(10, 100_000).default(1000),
+  MAX_COST: int(1, 1_000_000).default(5000),
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
+  RATE_LIMIT_PER_IP: int(1, 1_000_000).default(30),
+  RATE_LIMIT_PER_ACCOUNT: int(1, 1_000_000).default(10),
+  HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+  REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(5_000),
 });
 
 type Env = Record<string, string | undefined>;
@@ -85,6 +115,24 @@ export interface Config {
   readonly basicAuthCacheSeconds: number;
   readonly sessionCleanupIntervalSeconds: number;
   readonly playground: boolean;
+  readonly introspection: boolean;
+  readonly http: {
+    readonly bodyLimit: string;
+    readonly corsOrigins: readonly string[];
+    /** Express's `trust proxy` setting: false, true, a hop count, or proxy addresses. */
+    readonly trustProxy: boolean | number | string;
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+  };
+  readonly limits: {
+    readonly maxDepth: number;
+    readonly maxAliases: number;
+    readonly maxDirectives: number;
+    readonly maxTokens: number;
+    readonly maxCost: number;
+  };
+  readonly rateLimit: { readonly windowSeconds: number; readonly perIp: number; readonly perAccount: number };
 }
 
 /** Resolves `X_FILE` into `X`, so the schema only ever sees plain values. */
@@ -162,8 +210,36 @@ export function loadConfig(source: Env = process.env): Config {
     basicAuthCacheSeconds: v.BASIC_AUTH_CACHE_SECONDS,
     sessionCleanupIntervalSeconds: v.SESSION_CLEANUP_INTERVAL_SECONDS,
     playground: v.PLAYGROUND ?? !isProduction,
+    introspection: v.INTROSPECTION ?? !isProduction,
+    http: {
+      bodyLimit: v.BODY_LIMIT,
+      corsOrigins: v.CORS_ORIGINS,
+      trustProxy: parseTrustProxy(v.TRUST_PROXY),
+      headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,
+    },
+    limits: {
+      maxDepth: v.MAX_DEPTH,
+      maxAliases: v.MAX_ALIASES,
+      maxDirectives: v.MAX_DIRECTIVES,
+      maxTokens: v.MAX_TOKENS,
+      maxCost: v.MAX_COST,
+    },
+    rateLimit: {
+      windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS,
+      perIp: v.RATE_LIMIT_PER_IP,
+      perAccount: v.RATE_LIMIT_PER_ACCOUNT,
+    },
   };
   return deepFreeze(config);
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
 }
 
 /** Returns a copy with the database URI filled in, e.g. once the embedded engine is up. */

@@ -30,6 +30,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
     JWT_SECRET: randomBytes(48).toString('base64url'),
     // The lowest cost bcrypt allows keeps the suite fast; production refuses anything below 10.
     BCRYPT_COST: '4',
+    // Every request in the suite comes from 127.0.0.1; the rate-limit tests set their own limits.
+    RATE_LIMIT_PER_IP: '1000000',
+    RATE_LIMIT_PER_ACCOUNT: '1000000',
     MONGODB_URI: withDatabaseName(base, testDatabaseName()),
     ...env,
   });

@@ -31,7 +31,12 @@ describe('an Apollo Client consumer with the generated typed documents', () => {
   function store(payload: { accessToken: string; refreshToken: string; expiresIn: number }): void {
     tokens.access = payload.accessToken;
     tokens.refresh = payload.refreshToken;
-    tokens.expiresAt = Date.now() + payload.expiresIn * 1000;
+    // The token's own `exp` (whole seconds) is what the server checks; expiresIn is the same lifetime.
+    const claims = JSON.parse(Buffer.from(payload.accessToken.split('.')[1]!, 'base64url').toString()) as {
+      exp: number;
+    };
+    expect(claims.exp * 1000).toBeLessThanOrEqual(Date.now() + payload.expiresIn * 1000);
+    tokens.expiresAt = claims.exp * 1000;
   }
 
   let client: ApolloClient;
@@ -44,7 +49,7 @@ describe('an Apollo Client consumer with the generated typed documents', () => {
     bare = new ApolloClient({ link: http, cache: new InMemoryCache() });
 
     const auth = new SetContextLink(async (prevContext) => {
-      if (tokens.refresh && Date.now() >= tokens.expiresAt - 200) {
+      if (tokens.refresh && Date.now() >= tokens.expiresAt - 250) {
         const { data } = await bare.mutate({
           mutation: RefreshTokenDocument,
           variables: { refreshToken: tokens.refresh },

@@ -1,0 +1,68 @@
+import cors from 'cors';
+import type { RequestHandler } from 'express';
+import helmet from 'helmet';
+import { MaxTokensParserWLexer } from '@escape.tech/graphql-armor-max-tokens';
+import type { Config } from './config';
+
+/** Security headers. The playground page gets a policy that lets its own bundle run. */
+export function securityHeaders(): { api: RequestHandler; playground: RequestHandler } {
+  return {
+    api: helmet(),
+    playground: helmet({
+      contentSecurityPolicy: {
+        directives: {
+          'default-src': ["'self'"],
+          'script-src': ["'self'"],
+          // GraphiQL and CodeMirror set inline styles; fonts are inlined as data: URLs.
+          'style-src': ["'self'", "'unsafe-inline'"],
+          'font-src': ["'self'", 'data:'],
+          'img-src': ["'self'", 'data:'],
+          'connect-src': ["'self'"],
+          'worker-src': ["'self'", 'blob:'],
+        },
+      },
+    }),
+  };
+}
+
+/** CORS for the listed origins only (none by default); credentials only for those origins. */
+export function corsPolicy(config: Config): RequestHandler {
+  const allowed = new Set(config.http.corsOrigins);
+  return cors({
+    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+    credentials: true,
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: [
+      'content-type',
+      'authorization',
+      'apollo-require-preflight',
+      'x-apollo-operation-name',
+      'x-request-id',
+    ],
+    exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate'],
+    maxAge: 600,
+  });
+}
+
+/**
+ * graphql-armor's token limit, applied before Apollo: inside Apollo 5 a failure in the parsing
+ * hook becomes a 500, while a document over the limit is the client's fault (400).
+ */
+export function tokenLimit(maxTokens: number): RequestHandler {
+  return (req, res, next) => {
+    const body = req.body as { query?: unknown } | undefined;
+    const source = req.method === 'GET' ? req.query.query : body?.query;
+    if (typeof source !== 'string') return next();
+    let exceeded: Error | undefined;
+    try {
+      const onReject = [(_ctx: unknown, err: Error) => void (exceeded = err)];
+      new MaxTokensParserWLexer(source, { n: maxTokens, onReject }).parseDocument();
+    } catch {
+      // Other syntax errors are left to Apollo, which reports them as GRAPHQL_PARSE_FAILED.
+    }
+    if (!exceeded) return next();
+    res
+      .status(400)
+      .json({ errors: [{ message: exceeded.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] });
+  };
+}
