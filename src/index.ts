@@ -33,10 +33,13 @@ async function main(): Promise<void> {
     }
     shuttingDown = true;
     logger.info({ signal }, 'shutting down: draining requests');
-    const force = setTimeout(() => {
-      logger.error('shutdown took too long: exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs + 10_000);
+    const force = setTimeout(
+      () => {
+        logger.error('shutdown took too long: exiting');
+        process.exit(1);
+      },
+      config.shutdownDelayMs + config.shutdownTimeoutMs + 10_000,
+    );
     force.unref();
     try {
       await server?.stop();

@@ -1,17 +1,19 @@
 import 'reflect-metadata';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
+import { GraphQLError } from 'graphql';
 import { createAuthenticator } from './auth/auth.context';
 import { deleteExpiredSessions, ensureAdmin } from './auth/auth.service';
 import { oauthRouter } from './auth/oauth.route';
 import type { Context } from './context';
 import type { Config } from './core/config';
+import { DATABASE_UNAVAILABLE_MESSAGE, InternalServerError, isDatabaseUnavailable } from './core/errors';
 import { connectDatabase, disconnectDatabase, pingDatabase, syncIndexes } from './core/db';
 import { errorLoggingPlugin, formatError, retryAfterPlugin } from './core/format-error';
 import { jsonErrors, notFound, requestId, requestLogger } from './core/http';
@@ -48,6 +50,19 @@ function armor(config: Config) {
     maxTokens: { enabled: false },
     blockFieldSuggestion: { enabled: true },
   }).protect();
+}
+
+/**
+ * Authentication needs the database; when that fails the request cannot proceed. Answer 503
+ * with a generic message (the details go to the log), never a 500 with driver text.
+ */
+function contextFailure(err: unknown, log: Logger): GraphQLError {
+  if (err instanceof GraphQLError) return err;
+  log.error({ err }, 'authentication failed unexpectedly');
+  const unavailable = isDatabaseUnavailable(err);
+  return new InternalServerError(unavailable ? DATABASE_UNAVAILABLE_MESSAGE : 'Internal server error', {
+    http: { status: unavailable ? 503 : 500, headers: new HeaderMap(unavailable ? [['retry-after', '5']] : []) },
+  });
 }
 
 /** Removes expired sessions and rate-limit counters (FerretDB has no TTL indexes). */
@@ -92,6 +107,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     validationRules: armored.validationRules,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
+    // src/index.ts owns signal handling (drain delay, database shutdown, exit code).
+    stopOnTerminationSignals: false,
     formatError: formatError(config),
     includeStacktraceInErrorResponses: !config.isProduction,
     plugins: [
@@ -129,7 +146,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     tokenLimit(config.limits.maxTokens),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<Context> => {
-        const { user, method } = await authenticate(req);
+        const { user, method } = await authenticate(req).catch((err: unknown) => {
+          throw contextFailure(err, req.log ?? logger);
+        });
         return {
           req,
           res,
@@ -170,6 +189,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       stopped ??= (async () => {
         draining = true;
         clearInterval(housekeeping);
+        // Keep accepting for a moment while /ready says 503, so load balancers stop routing here.
+        if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
         // Stops accepting connections, lets in-flight requests finish within the grace period.
         await apollo.stop();
         if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));

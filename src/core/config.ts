@@ -39,6 +39,7 @@ const schema = z.object({
   MONGOD_BINARY: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default('.data'),
   SHUTDOWN_TIMEOUT_MS: int(0, 120_000).default(10_000),
+  SHUTDOWN_DELAY_MS: int(0, 60_000).default(0),
   JWT_SECRET: z
     .string()
     .refine((s) => Buffer.byteLength(s, 'utf8') >= 32, 'must be at least 32 bytes long')
@@ -100,6 +101,8 @@ export interface Config {
   readonly mongodBinary?: string;
   readonly dataDir: string;
   readonly shutdownTimeoutMs: number;
+  /** How long /ready answers 503 before the listener closes (for load balancers to notice). */
+  readonly shutdownDelayMs: number;
   readonly jwt: {
     readonly secret: string;
     /** True when no JWT_SECRET was given and a per-process one was generated. */
@@ -196,6 +199,7 @@ export function loadConfig(source: Env = process.env): Config {
     mongodBinary: v.MONGOD_BINARY,
     dataDir: path.resolve(v.DATA_DIR),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    shutdownDelayMs: v.SHUTDOWN_DELAY_MS,
     jwt: {
       secret: v.JWT_SECRET ?? randomBytes(48).toString('base64url'),
       generated: v.JWT_SECRET === undefined,

@@ -40,9 +40,10 @@ export class TooManyRequestsError extends GraphQLError {
   }
 }
 
+/** A failure on our side, with a message written for clients (never driver or file names). */
 export class InternalServerError extends GraphQLError {
-  constructor(message = 'Internal server error') {
-    super(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+  constructor(message = 'Internal server error', extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { code: 'INTERNAL_SERVER_ERROR', ...extensions } });
   }
 }
 
@@ -50,3 +51,24 @@ export class InternalServerError extends GraphQLError {
 export function isDuplicateKeyError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }
+
+const UNAVAILABLE = new Set([
+  'MongoServerSelectionError',
+  'MongooseServerSelectionError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoNotConnectedError',
+  'MongoTopologyClosedError',
+  'MongoPoolClearedError',
+]);
+
+/** True for errors that mean "the database cannot be reached", rather than a bug. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.name && UNAVAILABLE.has(e.name)) return true;
+    if (typeof e.message === 'string' && /buffering timed out|Client must be connected/.test(e.message)) return true;
+  }
+  return false;
+}
+
+export const DATABASE_UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable; try again shortly';

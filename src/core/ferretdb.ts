@@ -110,10 +110,10 @@ export interface RunningFerretdb {
   stop(): Promise<void>;
 }
 
-export async function startFerretdb(dataDir: string, logger: Logger): Promise<RunningFerretdb> {
+export async function startFerretdb(dataDir: string, logger: Logger, fixedPort?: number): Promise<RunningFerretdb> {
   const binary = await ensureFerretdbBinary(logger);
   await mkdir(dataDir, { recursive: true });
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const child = spawnGuarded(
     binary,
     [

@@ -3,6 +3,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Context } from '../context';
 import type { Config } from './config';
+import { DATABASE_UNAVAILABLE_MESSAGE, InternalServerError, isDatabaseUnavailable } from './errors';
 
 /** Codes that are meant for clients: everything else is an unexpected failure. */
 const CLIENT_CODES = new Set([
@@ -39,8 +40,25 @@ export function formatError(config: Pick<Config, 'isProduction'>) {
       const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
-    if (!config.isProduction)
+    const original = unwrapResolverError(error);
+    // Our own InternalServerError messages are written for clients; driver errors never are.
+    const message =
+      original instanceof InternalServerError
+        ? original.message
+        : isDatabaseUnavailable(original)
+          ? DATABASE_UNAVAILABLE_MESSAGE
+          : undefined;
+    if (message) {
+      return {
+        message,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      };
+    }
+    if (!config.isProduction) {
       return { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
+    }
     return {
       message: 'Internal server error',
       locations: formatted.locations,

@@ -16,6 +16,7 @@ export function requestLogger(logger: Logger): RequestHandler {
       return id;
     },
     customLogLevel(_req, res, err) {
+      if (res.statusCode === 503) return 'warn';
       if (err || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400) return 'info';
       return 'debug';

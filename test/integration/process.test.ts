@@ -53,7 +53,7 @@ async function waitUntil(check: () => boolean | Promise<boolean>, ms: number): P
 }
 
 /** Starts the compiled service the way `npm start` does, with the embedded database. */
-function startService(dataDir: string): Promise<Started> {
+function startService(dataDir: string, env: Record<string, string> = {}): Promise<Started> {
   const child = spawn(process.execPath, ['dist/index.js'], {
     cwd: ROOT,
     env: {
@@ -64,6 +64,7 @@ function startService(dataDir: string): Promise<Started> {
       PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
+      ...env,
     },
   });
   const lines: Array<Record<string, unknown>> = [];
@@ -143,4 +144,42 @@ describe('the service process (npm start)', () => {
     await svc.exit;
     expect(await waitUntil(() => engineProcesses.every((p) => !alive(p)), 5000)).toBe(true);
   }, 120_000);
+
+  it('on SIGTERM finishes a slow in-flight request, answers /ready 503 while draining, refuses new connections, exits 0', async () => {
+    // A high bcrypt cost makes login take most of a second: the slow in-flight request.
+    const svc = await startService(dataDir, {
+      BCRYPT_COST: '14',
+      SHUTDOWN_DELAY_MS: '1000',
+      SHUTDOWN_TIMEOUT_MS: '10000',
+    });
+    const gql = (query: string) =>
+      fetch(`${svc.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query }),
+      });
+    const input = '{ email: "drain@example.com", password: "Draining-Horse-Battery-3" }';
+    expect((await gql(`mutation { register(input: ${input}) { accessToken } }`)).status).toBe(200);
+
+    const slow = gql(`mutation { login(input: ${input}) { accessToken } }`);
+    await new Promise((r) => setTimeout(r, 150));
+    const signalled = Date.now();
+    svc.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+
+    const ready = await fetch(`${svc.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'unavailable', database: 'draining' });
+
+    const res = await slow;
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { data: { login: { accessToken: string } } };
+    expect(body.data.login.accessToken).toEqual(expect.any(String));
+
+    await new Promise((r) => setTimeout(r, 1200));
+    await expect(fetch(`${svc.url}/health`)).rejects.toThrow();
+
+    expect(await svc.exit).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(1000 + 10_000);
+  }, 60_000);
 });
