@@ -1,6 +1,8 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { AuthUser, Context } from '../context';
 import { InternalServerError, UnauthenticatedError } from '../core/errors';
+import { selectsField } from '../core/selection';
 import { User } from '../users/user.model';
 import { userLoader } from '../users/user.loader';
 import { CreateItemInput, ItemConnection, ItemFilter, ItemOrder, UpdateItemInput } from './item.inputs';
@@ -26,8 +28,11 @@ export class ItemResolver {
     @Arg('orderBy', () => ItemOrder, { nullable: true }) orderBy: ItemOrder | null,
     @Arg('first', () => Int, { nullable: true, description: '20 when omitted, at most 100.' }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<ItemConnection> {
-    return items.listItems(signedIn(ctx), { filter, orderBy, first, after });
+    // Counting is a second query over every match: only run it when totalCount is asked for.
+    const count = selectsField(info, 'totalCount');
+    return items.listItems(signedIn(ctx), { filter, orderBy, first, after }, { count });
   }
 
   @Mutation(() => Item, { description: 'Creates an item owned by the caller.' })

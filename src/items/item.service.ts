@@ -143,6 +143,7 @@ const LIST_PROJECTION = {
 export async function listItems(
   caller: AuthUser,
   args: { filter?: ItemFilter | null; orderBy?: ItemOrder | null; first?: number | null; after?: string | null },
+  options: { count?: boolean } = {},
 ): Promise<Connection<Item>> {
   const limit = pageSize(args.first);
   const spec = orderSpec(args.orderBy);
@@ -157,7 +158,7 @@ export async function listItems(
           .sort({ [spec.key]: spec.direction, _id: spec.direction })
           .limit(limit + 1)
           .lean<Item[]>(),
-    ItemModel.countDocuments(matchAll),
+    options.count === false ? Promise.resolve(-1) : ItemModel.countDocuments(matchAll),
   ]);
   return toConnection(rows, limit, totalCount, Boolean(args.after), (item) => cursorOf(item, spec));
 }

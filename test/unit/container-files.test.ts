@@ -1,0 +1,246 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { KNOWN_VARIABLES, loadConfig } from '../../src/core/config';
+
+/**
+ * No Docker engine runs where the tests run, so the container files are checked statically:
+ * their structure, and that everything they hand to the API is configuration it understands.
+ */
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
+
+type Service = {
+  image?: string;
+  build?: unknown;
+  ports?: Array<string | number | { target: number | string; published?: number | string; host_ip?: string }>;
+  environment?: Record<string, string | number | boolean | null> | string[];
+  env_file?: unknown;
+  secrets?: Array<string | { source: string; target?: string }>;
+  depends_on?: string[] | Record<string, { condition?: string }>;
+  healthcheck?: {
+    test?: string | string[];
+    interval?: string;
+    timeout?: string;
+    retries?: number;
+    start_period?: string;
+  };
+  volumes?: Array<string | { type?: string; source?: string; target?: string }>;
+  profiles?: string[];
+};
+type Compose = {
+  services: Record<string, Service>;
+  secrets?: Record<string, { file?: string; environment?: string }>;
+  volumes?: Record<string, unknown>;
+};
+
+/** `environment` in either map form or list form (`KEY=VALUE`, or a bare `KEY` passed through). */
+function environmentOf(service: Service): Record<string, string | undefined> {
+  const env = service.environment ?? {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(
+      env.map((entry) => {
+        const eq = entry.indexOf('=');
+        return eq === -1 ? [entry, undefined] : [entry.slice(0, eq), entry.slice(eq + 1)];
+      }),
+    );
+  }
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? undefined : String(v)]));
+}
+
+/** Host ports a service publishes, from short (`[ip:]host:container[/proto]`) or long syntax. */
+function publishedPorts(service: Service): Array<{ published: number; target: number; hostIp?: string }> {
+  return (service.ports ?? []).map((port) => {
+    if (typeof port === 'object') {
+      return { published: Number(port.published), target: Number(port.target), hostIp: port.host_ip };
+    }
+    const parts = String(port)
+      .replace(/\/(tcp|udp)$/, '')
+      .split(':');
+    const target = Number(parts.pop());
+    const published = parts.length ? Number(parts.pop()) : target;
+    return { published, target, hostIp: parts.length ? parts.join(':') : undefined };
+  });
+}
+
+function secretNames(service: Service): string[] {
+  return (service.secrets ?? []).map((s) => (typeof s === 'string' ? s : s.source));
+}
+
+function dependencyCondition(service: Service, name: string): string | undefined {
+  const deps = service.depends_on;
+  if (!deps) return undefined;
+  if (Array.isArray(deps)) return deps.includes(name) ? 'service_started' : undefined;
+  return deps[name] ? (deps[name].condition ?? 'service_started') : undefined;
+}
+
+/** Dockerfile instructions, with comments dropped and `\` continuations joined. */
+function dockerInstructions(text: string): Array<{ keyword: string; args: string }> {
+  const logical = text
+    .split(/\r?\n/)
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n')
+    .replace(/\\\r?\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  return logical.map((line) => {
+    const [keyword, ...rest] = line.split(/\s+/);
+    return { keyword: keyword!.toUpperCase(), args: rest.join(' ') };
+  });
+}
+
+describe('docker-compose.yml', () => {
+  const compose = parse(read('docker-compose.yml')) as Compose;
+  const { api, mongo } = compose.services;
+  const mongoExpress = compose.services['mongo-express'];
+  const apiEnv = environmentOf(api!);
+
+  it('defines the api, mongo and mongo-express services', () => {
+    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['api', 'mongo', 'mongo-express']));
+    expect(api!.build).toBeDefined();
+    expect(mongo!.image).toMatch(/^mongo:/);
+    expect(mongoExpress!.image).toMatch(/^mongo-express:/);
+  });
+
+  it('publishes the api on port 4000', () => {
+    expect(publishedPorts(api!)).toContainEqual(expect.objectContaining({ published: 4000, target: 4000 }));
+  });
+
+  it('starts api only once mongo is healthy', () => {
+    expect(dependencyCondition(api!, 'mongo')).toBe('service_healthy');
+  });
+
+  it('gives the api its JWT secret from a Compose secret or env file, never inline', () => {
+    expect(apiEnv.JWT_SECRET ?? '').toBe('');
+    const file = apiEnv.JWT_SECRET_FILE;
+    if (file === undefined) {
+      expect(api!.env_file).toBeDefined();
+      return;
+    }
+    const match = /^\/run\/secrets\/([\w.-]+)$/.exec(file);
+    expect(match).not.toBeNull();
+    const name = match![1]!;
+    expect(secretNames(api!)).toContain(name);
+    expect(compose.secrets?.[name]?.file).toBeDefined();
+  });
+
+  it('keeps secret files out of git', () => {
+    for (const secret of Object.values(compose.secrets ?? {})) {
+      if (secret.file) expect(path.posix.normalize(secret.file)).toMatch(/^secrets\//);
+    }
+    expect(read('secrets/.gitignore').split(/\r?\n/)).toEqual(expect.arrayContaining(['*', '!.gitignore']));
+  });
+
+  it('reports mongo healthy only after a ping succeeds', () => {
+    const check = mongo!.healthcheck;
+    expect(check?.test).toBeDefined();
+    expect([check!.test].flat().join(' ')).toMatch(/mongosh.*ping/);
+    expect(check).toEqual(
+      expect.objectContaining({
+        interval: expect.any(String),
+        timeout: expect.any(String),
+        retries: expect.any(Number),
+        start_period: expect.any(String),
+      }),
+    );
+  });
+
+  it('keeps mongo data in a named volume declared at top level', () => {
+    const dataVolume = (mongo!.volumes ?? [])
+      .map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v))
+      .find((v) => v.target === '/data/db');
+    expect(dataVolume?.source).toMatch(/^[\w-]+$/); // a name, not a ./host/path
+    expect(compose.volumes).toHaveProperty([dataVolume!.source!]);
+  });
+
+  it('runs mongo-express only under the admin profile, on port 8083, once mongo is healthy', () => {
+    expect(mongoExpress!.profiles).toEqual(['admin']);
+    expect(publishedPorts(mongoExpress!)).toContainEqual(expect.objectContaining({ published: 8083, target: 8081 }));
+    expect(dependencyCondition(mongoExpress!, 'mongo')).toBe('service_healthy');
+  });
+
+  it('sets only environment variables the api understands', () => {
+    const unknown = Object.keys(apiEnv).filter((name) => !KNOWN_VARIABLES.includes(name));
+    expect(unknown).toEqual([]);
+  });
+
+  it('gives the api an environment that loadConfig accepts', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'compose-secrets-'));
+    try {
+      const env: Record<string, string | undefined> = { ...apiEnv };
+      for (const [name, value] of Object.entries(env)) {
+        if (!name.endsWith('_FILE') || value === undefined) continue;
+        const file = path.join(dir, name);
+        writeFileSync(file, name === 'JWT_SECRET_FILE' ? `${'s'.repeat(48)}\n` : 'placeholder\n');
+        env[name] = file;
+      }
+      const config = loadConfig(env);
+      expect(config).toMatchObject({ env: 'production', isProduction: true, port: 4000, host: '0.0.0.0' });
+      expect(config.mongodbUri).toMatch(/^mongodb:\/\/mongo:27017\//);
+      expect(config.jwt).toMatchObject({ secret: 's'.repeat(48), generated: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  const instructions = dockerInstructions(read('Dockerfile'));
+  const froms = instructions.map((ins, i) => ({ ...ins, i })).filter((ins) => ins.keyword === 'FROM');
+  const finalStage = instructions.slice(froms.at(-1)!.i);
+  const args = (keyword: string) => finalStage.filter((ins) => ins.keyword === keyword).map((ins) => ins.args);
+
+  it('builds in one stage and runs from another', () => {
+    expect(froms.length).toBeGreaterThanOrEqual(2);
+    expect(args('COPY').some((a) => /--from=/.test(a) && /dist/.test(a))).toBe(true);
+  });
+
+  it('installs only production dependencies in the final stage', () => {
+    const installs = args('RUN').filter((a) => /\bnpm (ci|install|i)\b/.test(a));
+    expect(installs.length).toBeGreaterThan(0);
+    for (const install of installs) expect(install).toContain('--omit=dev');
+    expect(args('ENV').join(' ')).toMatch(/NODE_ENV=production/);
+  });
+
+  it('runs as a non-root user', () => {
+    const user = args('USER').at(-1);
+    expect(user).toBeDefined();
+    expect(user!.split(':')[0]).not.toMatch(/^(root|0)$/);
+  });
+
+  it('exposes port 4000 and checks /health', () => {
+    expect(args('EXPOSE').join(' ')).toMatch(/\b4000\b/);
+    const healthcheck = args('HEALTHCHECK').at(-1);
+    expect(healthcheck).toMatch(/\/health\b/);
+    expect(args('CMD').at(-1)).toMatch(/dist\/index\.js/);
+  });
+});
+
+describe('.env.example', () => {
+  const assigned = read('.env.example')
+    .split(/\r?\n/)
+    .map((line) => /^#?\s*([A-Z][A-Z0-9_]*)=/.exec(line)?.[1])
+    .filter((name): name is string => name !== undefined);
+
+  it('documents every variable the configuration understands', () => {
+    expect(KNOWN_VARIABLES.filter((name) => !assigned.includes(name))).toEqual([]);
+  });
+
+  it('mentions only variables the configuration understands', () => {
+    expect(assigned.filter((name) => !KNOWN_VARIABLES.includes(name))).toEqual([]);
+  });
+
+  it('loads as-is with its defaults', () => {
+    const env = Object.fromEntries(
+      read('.env.example')
+        .split(/\r?\n/)
+        .map((line) => /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => [m[1]!, m[2]!]),
+    );
+    expect(() => loadConfig(env)).not.toThrow();
+  });
+});
