@@ -92,6 +92,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   const app = express();
   app.disable('x-powered-by');
+  // GraphQL responses are per-request POST answers: hashing each body for an ETag is wasted work.
+  app.set('etag', false);
   app.set('trust proxy', config.http.trustProxy);
   const httpServer = http.createServer(app);
   // Slow or idle clients cannot hold a connection for ever.

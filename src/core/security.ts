@@ -28,7 +28,7 @@ export function securityHeaders(): { api: RequestHandler; playground: RequestHan
 /** CORS for the listed origins only (none by default); credentials only for those origins. */
 export function corsPolicy(config: Config): RequestHandler {
   const allowed = new Set(config.http.corsOrigins);
-  return cors({
+  const policy = cors({
     origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     credentials: true,
     methods: ['GET', 'POST', 'OPTIONS'],
@@ -42,6 +42,8 @@ export function corsPolicy(config: Config): RequestHandler {
     exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate'],
     maxAge: 600,
   });
+  // Requests without an Origin (same-origin, curl, servers) need no CORS headers.
+  return (req, res, next) => (req.headers.origin === undefined ? next() : policy(req, res, next));
 }
 
 /**

@@ -1,0 +1,213 @@
+// Same-work baseline: the practical limit of this stack for the benchmarked operations.
+// Node's http, graphql-js `execute` on the same SDL, an LRU of parsed and validated documents,
+// HS256 verification with a KeyObject, and the raw mongodb driver with projections and batched
+// `$in` lookups, doing the same database round trips as the service for each operation.
+import { createHash, createSecretKey, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import bcrypt from 'bcrypt';
+import DataLoader from 'dataloader';
+import { buildSchema, execute, parse, validate } from 'graphql';
+import jwt from 'jsonwebtoken';
+import { LRUCache } from 'lru-cache';
+import { MongoClient, ObjectId } from 'mongodb';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const env = process.env;
+const key = createSecretKey(Buffer.from(env.JWT_SECRET, 'utf8'));
+const issuer = env.JWT_ISSUER ?? 'graphql-auth-items-api';
+const audience = env.JWT_AUDIENCE ?? 'graphql-auth-items-api';
+const ttl = Number(env.ACCESS_TOKEN_TTL ?? 900);
+const windowMs = 60_000;
+
+const client = await MongoClient.connect(env.MONGODB_URI, { maxPoolSize: 20 });
+const db = client.db();
+const users = db.collection('users');
+const items = db.collection('items');
+const sessions = db.collection('sessions');
+const counters = db.collection('rate_limits');
+
+const USER_FIELDS = { email: 1, role: 1, disabled: 1, createdAt: 1 };
+const ITEM_FIELDS = {
+  name: 1,
+  nameKey: 1,
+  description: 1,
+  category: 1,
+  tags: 1,
+  price: 1,
+  priceKey: 1,
+  quantity: 1,
+  version: 1,
+  ownerId: 1,
+  createdAt: 1,
+  updatedAt: 1,
+};
+
+const schema = buildSchema(readFileSync(path.join(root, 'schema', 'schema.graphql'), 'utf8'));
+const id = (doc) => String(doc._id);
+schema.getType('User').getFields().id.resolve = id;
+schema.getType('Item').getFields().id.resolve = id;
+schema.getType('Item').getFields().owner.resolve = (item, _args, ctx) => ctx.owners.load(item.ownerId);
+
+async function hit(k) {
+  const now = new Date();
+  const doc = await counters.findOneAndUpdate(
+    { _id: k, resetAt: { $gt: now } },
+    { $inc: { count: 1 } },
+    { returnDocument: 'after' },
+  );
+  if (doc) return doc;
+  return counters.findOneAndUpdate(
+    { _id: k },
+    { $set: { count: 1, resetAt: new Date(now.getTime() + windowMs) } },
+    { upsert: true, returnDocument: 'after' },
+  );
+}
+
+const rootValue = {
+  me: (_args, ctx) => users.findOne({ _id: new ObjectId(ctx.user.id) }, { projection: USER_FIELDS }),
+  items: async ({ first }) => {
+    const limit = first ?? 20;
+    const rows = await items
+      .find({}, { projection: ITEM_FIELDS })
+      .sort({ createdAt: -1, _id: -1 })
+      .limit(limit + 1)
+      .toArray();
+    const page = rows.slice(0, limit);
+    const edges = page.map((node) => ({
+      node,
+      cursor: Buffer.from(JSON.stringify([node.createdAt.getTime(), String(node._id)])).toString('base64url'),
+    }));
+    return {
+      edges,
+      totalCount: -1,
+      pageInfo: {
+        hasNextPage: rows.length > limit,
+        hasPreviousPage: false,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+    };
+  },
+  createItem: async ({ input }, ctx) => {
+    const now = new Date();
+    const doc = {
+      name: input.name.trim(),
+      nameKey: input.name.trim().toLowerCase(),
+      description: input.description ?? null,
+      category: input.category ?? null,
+      tags: input.tags ?? [],
+      price: input.price ?? null,
+      priceKey: input.price ?? -1,
+      quantity: input.quantity ?? 0,
+      version: 1,
+      ownerId: ctx.user.id,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const { insertedId } = await items.insertOne(doc);
+    return { ...doc, _id: insertedId };
+  },
+  login: async ({ input }, ctx) => {
+    const email = input.email.trim().toLowerCase();
+    await Promise.all([hit(`login:ip:${ctx.ip}`), hit(`login:account:${email}`)]);
+    const user = await users.findOne({ email });
+    if (!user || !(await bcrypt.compare(input.password, user.passwordHash)))
+      throw new Error('Invalid email or password');
+    const secret = randomBytes(32).toString('base64url');
+    const now = new Date();
+    const { insertedId } = await sessions.insertOne({
+      userId: String(user._id),
+      tokenHash: createHash('sha256').update(secret).digest('hex'),
+      createdAt: now,
+      lastUsedAt: null,
+      expiresAt: new Date(now.getTime() + 30 * 86400_000),
+      userAgent: null,
+      revokedAt: null,
+    });
+    const accessToken = jwt.sign({ role: user.role, tv: user.tokenVersion, sid: String(insertedId) }, key, {
+      algorithm: 'HS256',
+      subject: String(user._id),
+      issuer,
+      audience,
+      expiresIn: ttl,
+    });
+    return { accessToken, refreshToken: `${insertedId}.${secret}`, tokenType: 'Bearer', expiresIn: ttl, user };
+  },
+};
+
+const documents = new LRUCache({ max: 1000 });
+
+function prepare(query) {
+  let entry = documents.get(query);
+  if (!entry) {
+    try {
+      const document = parse(query);
+      entry = { document, errors: validate(schema, document) };
+    } catch (err) {
+      entry = { errors: [err] };
+    }
+    documents.set(query, entry);
+  }
+  return entry;
+}
+
+async function authenticate(header) {
+  if (!header?.startsWith('Bearer ')) return null;
+  const claims = jwt.verify(header.slice(7), key, { algorithms: ['HS256'], issuer, audience });
+  const user = await users.findOne(
+    { _id: new ObjectId(claims.sub) },
+    { projection: { email: 1, role: 1, disabled: 1, tokenVersion: 1 } },
+  );
+  if (!user || user.disabled || user.tokenVersion !== claims.tv) throw new Error('invalid token');
+  return { id: claims.sub, role: user.role };
+}
+
+function send(res, status, payload) {
+  const body = JSON.stringify(payload);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', async () => {
+    try {
+      const { query, variables } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const { document, errors } = prepare(query);
+      if (errors.length) return send(res, 400, { errors: errors.map((e) => ({ message: e.message })) });
+      let user = null;
+      try {
+        user = await authenticate(req.headers.authorization);
+      } catch {
+        return send(res, 401, { errors: [{ message: 'invalid token', extensions: { code: 'UNAUTHENTICATED' } }] });
+      }
+      const owners = new DataLoader(async (ids) => {
+        const found = await users
+          .find({ _id: { $in: ids.map((i) => new ObjectId(i)) } }, { projection: USER_FIELDS })
+          .toArray();
+        const byId = new Map(found.map((u) => [String(u._id), u]));
+        return ids.map((i) => byId.get(i) ?? null);
+      });
+      const result = await execute({
+        schema,
+        document,
+        rootValue,
+        variableValues: variables,
+        contextValue: { user, owners, ip: req.socket.remoteAddress },
+      });
+      send(res, 200, result);
+    } catch (err) {
+      send(res, 500, { errors: [{ message: String(err?.message ?? err) }] });
+    }
+  });
+});
+server.keepAliveTimeout = 5000;
+server.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1');
+process.on('SIGTERM', () => server.close(() => client.close().then(() => process.exit(0))));

@@ -1,0 +1,463 @@
+// `npm run bench`: the service beside its same-work baseline and the transport ceiling, on one
+// embedded database, driven by autocannon over loopback (A, B, A, B…; median of the runs).
+//   --users N --items N --big-items N [--huge] --connections N --duration S --runs N --warmup S
+//   --only me,items,login,mixed,createItem,growth   --profile (CPU profiles of the service)
+import { fork } from 'node:child_process';
+import { createSecretKey, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import bcrypt from 'bcrypt';
+import jwt from 'jsonwebtoken';
+import { MongoClient, ObjectId } from 'mongodb';
+import pino from 'pino';
+import { renderChart } from './chart.mjs';
+
+const require = (await import('node:module')).createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { startEmbeddedDatabase } = require(path.join(root, 'dist/core/embedded-db.js'));
+const { withDatabaseName } = require(path.join(root, 'dist/core/db.js'));
+
+const { values: flags } = parseArgs({
+  options: {
+    users: { type: 'string', default: '50' },
+    items: { type: 'string', default: '1000' },
+    'big-items': { type: 'string', default: '100000' },
+    huge: { type: 'boolean', default: false },
+    connections: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '2' },
+    cost: { type: 'string', default: '10' },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const USERS = Number(flags.users);
+const SMALL = Number(flags.items);
+const BIG = Number(flags['big-items']);
+const HUGE = 1_000_000;
+const CONNECTIONS = Number(flags.connections);
+const DURATION = Number(flags.duration);
+const RUNS = Math.max(3, Number(flags.runs));
+const WARMUP = Number(flags.warmup);
+const COST = Number(flags.cost);
+const CORES = os.availableParallelism();
+const JWT_SECRET = randomBytes(48).toString('base64url');
+const PASSWORD = 'Benchmark-Horse-Battery-1';
+const tty = process.stderr.isTTY;
+
+const log = (...args) => console.error(...args);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function progress(label, done, total) {
+  if (!tty) return;
+  const width = 30;
+  const filled = Math.round((done / total) * width);
+  process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
+  if (done >= total) process.stderr.write('\n');
+}
+
+// ------------------------------------------------------------------ database and seed data
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'api-bench-'));
+const engine = await startEmbeddedDatabase({ dataDir, logger: pino({ level: 'warn' }), persistent: false });
+log(`database: ${engine.engine} at ${engine.uri}`);
+const mongo = await MongoClient.connect(engine.uri);
+
+async function seed(dbName, itemCount) {
+  const db = mongo.db(dbName);
+  const hash = await bcrypt.hash(PASSWORD, COST);
+  const now = Date.now();
+  const users = Array.from({ length: USERS }, (_, i) => ({
+    _id: new ObjectId(),
+    email: `bench${i}@example.com`,
+    passwordHash: hash,
+    role: i === 0 ? 'ADMIN' : 'USER',
+    disabled: false,
+    tokenVersion: 0,
+    failedLoginAttempts: 0,
+    lockedUntil: null,
+    createdAt: new Date(now - 86400_000),
+    updatedAt: new Date(now - 86400_000),
+  }));
+  await db.collection('users').insertMany(users);
+  const batch = 2000;
+  for (let done = 0; done < itemCount; done += batch) {
+    const docs = [];
+    for (let i = done; i < Math.min(itemCount, done + batch); i++) {
+      const created = new Date(now - (itemCount - i) * 1000);
+      const price = i % 7 === 0 ? null : (i % 500) + 0.99;
+      docs.push({
+        name: `Item ${i}`,
+        nameKey: `item ${i}`,
+        description: `Benchmark item number ${i}`,
+        category: `cat${i % 20}`,
+        tags: [`t${i % 10}`, `t${i % 3}`],
+        price,
+        priceKey: price ?? -1,
+        quantity: i % 50,
+        version: 1,
+        ownerId: String(users[i % USERS]._id),
+        createdAt: created,
+        updatedAt: created,
+      });
+    }
+    await db.collection('items').insertMany(docs, { ordered: false });
+    progress(`seeding ${dbName}`, Math.min(itemCount, done + batch), itemCount);
+  }
+  return users;
+}
+
+// ------------------------------------------------------------------ servers
+
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Forks a server on a free loopback port and waits until it answers HTTP (any status). */
+async function startProcess(name, script, env, nodeArgs = []) {
+  const port = await freePort();
+  const child = fork(script, [], {
+    cwd: root,
+    execArgv: ['-r', path.join(root, 'bench/probe.cjs'), ...nodeArgs],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+    try {
+      await fetch(`${url}/health`);
+      return { name, child, url };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${name} did not start within 60 s`);
+}
+
+function serviceEnv(dbName) {
+  return {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    PLAYGROUND: 'false',
+    MONGODB_URI: withDatabaseName(engine.uri, dbName),
+    JWT_SECRET,
+    BCRYPT_COST: String(COST),
+    RATE_LIMIT_PER_IP: '1000000000',
+    RATE_LIMIT_PER_ACCOUNT: '1000000000',
+    LOGIN_MAX_ATTEMPTS: '1000',
+  };
+}
+
+async function stop(proc) {
+  if (!proc || proc.child.exitCode !== null) return;
+  proc.child.kill('SIGTERM');
+  await new Promise((r) => proc.child.once('exit', r));
+}
+
+function ask(proc, msg, reply) {
+  return new Promise((resolve) => {
+    const onMessage = (m) => {
+      if (m.type === reply) {
+        proc.child.off('message', onMessage);
+        resolve(m);
+      }
+    };
+    proc.child.on('message', onMessage);
+    proc.child.send(msg);
+  });
+}
+
+function peakRssMb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024;
+}
+
+// ------------------------------------------------------------------ load
+
+function cannon(url, request, { connections = CONNECTIONS, duration = DURATION } = {}) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url: `${url}/graphql`, connections, duration, pipelining: 1, ...request }, (err, r) => {
+      if (err) return reject(err);
+      resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors });
+    });
+  });
+}
+
+function gqlRequest(query, variables, token) {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  };
+}
+
+/** Alternates A, B, A, B… after a warm-up of each, and keeps the median of each side. */
+async function compare(label, targets, request) {
+  for (const t of targets) await cannon(t.url, request, { duration: WARMUP });
+  const runs = Object.fromEntries(targets.map((t) => [t.name, []]));
+  for (let i = 0; i < RUNS; i++) {
+    for (const t of targets) {
+      runs[t.name].push(await cannon(t.url, request));
+      progress(label, i * targets.length + targets.indexOf(t) + 1, RUNS * targets.length);
+    }
+  }
+  const out = {};
+  for (const t of targets) {
+    const r = runs[t.name];
+    out[t.name] = {
+      rps: median(r.map((x) => x.rps)),
+      p50: median(r.map((x) => x.p50)),
+      p99: median(r.map((x) => x.p99)),
+      non2xx: r.reduce((a, x) => a + x.non2xx + x.errors, 0),
+      peakRssMb: +peakRssMb(t.child.pid).toFixed(1),
+    };
+  }
+  return out;
+}
+
+async function tokenFor(url, email) {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }',
+      variables: { i: { email, password: PASSWORD } },
+    }),
+  });
+  const body = await res.json();
+  if (!body.data) throw new Error(`login failed: ${JSON.stringify(body)}`);
+  return body.data.login.accessToken;
+}
+
+const ME = '{ me { id email role } }';
+const ITEMS =
+  '{ items(first: 20) { edges { cursor node { id name price tags createdAt owner { id email } } } pageInfo { hasNextPage endCursor } } }';
+const CREATE = 'mutation { createItem(input: { name: "bench item", price: 9.5, tags: ["bench"] }) { id version } }';
+const LOGIN = 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }';
+
+// ------------------------------------------------------------------ micro-benchmarks
+
+function microTokenVerify() {
+  const key = createSecretKey(Buffer.from(JWT_SECRET));
+  const opts = { algorithms: ['HS256'], issuer: 'graphql-auth-items-api', audience: 'graphql-auth-items-api' };
+  const token = jwt.sign({ role: 'USER', tv: 0 }, key, {
+    algorithm: 'HS256',
+    subject: 'x',
+    expiresIn: 900,
+    issuer: opts.issuer,
+    audience: opts.audience,
+  });
+  const time = (secret, n) => {
+    for (let i = 0; i < 1000; i++) jwt.verify(token, secret, opts);
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) jwt.verify(token, secret, opts);
+    return Number(process.hrtime.bigint() - start) / 1000 / n;
+  };
+  return { keyObjectUs: +time(key, 20000).toFixed(2), stringSecretUs: +time(JWT_SECRET, 2000).toFixed(2) };
+}
+
+async function bcryptBound() {
+  const hash = await bcrypt.hash(PASSWORD, COST);
+  await bcrypt.compare(PASSWORD, hash);
+  const n = 8;
+  const start = performance.now();
+  for (let i = 0; i < n; i++) await bcrypt.compare(PASSWORD, hash);
+  const ms = (performance.now() - start) / n;
+  return { hashMs: +ms.toFixed(1), boundRps: +((CORES * 1000) / ms).toFixed(1) };
+}
+
+// ------------------------------------------------------------------ the run
+
+const results = {
+  date: new Date().toISOString(),
+  cores: CORES,
+  engine: engine.engine,
+  flags,
+  scenarios: {},
+  micro: {},
+};
+const procs = [];
+const wanted = (name) => !flags.only || flags.only.split(',').includes(name);
+const serviceArgs = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, 'bench/results/profiles')}`] : [];
+const startService = (dbName) =>
+  startProcess('service', path.join(root, 'dist/index.js'), serviceEnv(dbName), serviceArgs);
+const startBaseline = (dbName) => startProcess('baseline', path.join(root, 'bench/baseline.mjs'), serviceEnv(dbName));
+try {
+  log('seeding…');
+  await seed('bench_small', SMALL);
+  if (wanted('growth')) await seed('bench_big', BIG);
+  if (wanted('growth') && flags.huge) await seed('bench_huge', HUGE);
+
+  results.micro.tokenVerify = microTokenVerify();
+  results.micro.bcrypt = await bcryptBound();
+
+  const service = await startService('bench_small');
+  const baseline = await startBaseline('bench_small');
+  procs.push(service, baseline);
+  const token = await tokenFor(service.url, 'bench1@example.com');
+
+  const meReq = gqlRequest(ME, undefined, token);
+  const itemsReq = gqlRequest(ITEMS, undefined, token);
+  const loginReq = gqlRequest(LOGIN, { i: { email: 'bench2@example.com', password: PASSWORD } });
+  const sizeOf = async (req) => (await (await fetch(`${service.url}/graphql`, req)).text()).length;
+  const ceiling = async (req) => {
+    const c = await startProcess('ceiling', path.join(root, 'bench/ceiling.mjs'), {
+      CEILING_BYTES: String(await sizeOf(req)),
+    });
+    procs.push(c);
+    return c;
+  };
+
+  if (wanted('me')) results.scenarios.me = await compare('me', [service, baseline, await ceiling(meReq)], meReq);
+  if (wanted('items'))
+    results.scenarios.items = await compare(
+      `items page (${SMALL} items)`,
+      [service, baseline, await ceiling(itemsReq)],
+      itemsReq,
+    );
+  if (wanted('login')) results.scenarios.login = await compare('login', [service, baseline], loginReq);
+
+  if (wanted('mixed')) {
+    // Logins saturate hashing while item pages are requested; the event loop delay is measured inside.
+    const mixed = {};
+    for (const target of [service, baseline]) {
+      const quiet = await cannon(target.url, itemsReq);
+      await ask(target, 'eld:reset', 'eld:reset');
+      const [items] = await Promise.all([
+        cannon(target.url, itemsReq),
+        cannon(target.url, loginReq, { connections: Math.max(2, CORES * 2) }),
+      ]);
+      const eld = await ask(target, 'eld:read', 'eld');
+      mixed[target.name] = {
+        itemsP99Quiet: quiet.p99,
+        itemsP99UnderLogins: items.p99,
+        itemsRps: items.rps,
+        eventLoopP99Ms: +eld.p99Ms.toFixed(2),
+      };
+      progress('mixed', Object.keys(mixed).length, 2);
+    }
+    results.scenarios.mixed = mixed;
+  }
+
+  // Last on this database: it grows the collection the read scenarios above page through.
+  if (wanted('createItem'))
+    results.scenarios.createItem = await compare(
+      'createItem',
+      [service, baseline],
+      gqlRequest(CREATE, undefined, token),
+    );
+
+  await stop(service);
+  await stop(baseline);
+
+  if (wanted('growth')) {
+    // The same page over a much larger collection.
+    const sizes = [['bench_big', BIG], ...(flags.huge ? [['bench_huge', HUGE]] : [])];
+    results.scenarios.growth = {};
+    if (results.scenarios.items) results.scenarios.growth[SMALL] = results.scenarios.items;
+    for (const [dbName, count] of sizes) {
+      const s = await startService(dbName);
+      const b = await startBaseline(dbName);
+      procs.push(s, b);
+      const t = await tokenFor(s.url, 'bench1@example.com');
+      results.scenarios.growth[count] = await compare(
+        `items page (${count} items)`,
+        [s, b],
+        gqlRequest(ITEMS, undefined, t),
+      );
+      await stop(s);
+      await stop(b);
+    }
+  }
+} finally {
+  for (const p of procs) await stop(p).catch(() => undefined);
+  await mongo.close();
+  await engine.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+// ------------------------------------------------------------------ report
+
+const ratio = (a, b) => (a !== undefined && b ? +(a / b).toFixed(2) : null);
+const s = results.scenarios;
+const rows = [];
+const row = (name, x) => {
+  if (!x) return;
+  rows.push({
+    scenario: name,
+    'service rps': +x.service.rps.toFixed(1),
+    'baseline rps': +x.baseline.rps.toFixed(1),
+    'rps ratio': ratio(x.service.rps, x.baseline.rps),
+    'service p50/p99 ms': `${x.service.p50}/${x.service.p99}`,
+    'baseline p50/p99 ms': `${x.baseline.p50}/${x.baseline.p99}`,
+    'p99 ratio': ratio(x.service.p99, x.baseline.p99),
+    'ceiling rps': x.ceiling ? +x.ceiling.rps.toFixed(0) : '',
+    'service peak RSS MB': x.service.peakRssMb,
+    errors: x.service.non2xx + x.baseline.non2xx,
+  });
+};
+row('me', s.me);
+row(`items (${SMALL})`, s.items);
+row('createItem', s.createItem);
+row('login', s.login);
+for (const [count, x] of Object.entries(s.growth ?? {})) if (Number(count) !== SMALL) row(`items (${count})`, x);
+console.table(rows);
+
+// Each target: the measured figure, the bound and whether it is met (null when not measured).
+const target = (value, bound, met) => ({ value, bound, met: value === null || value === undefined ? null : met });
+const targets = {};
+if (s.me) {
+  const r = ratio(s.me.service.rps, s.me.baseline.rps);
+  targets['me: rps >= 0.70 x baseline'] = target(r, 0.7, r >= 0.7);
+  const p = ratio(s.me.service.p99, s.me.baseline.p99);
+  targets['me: p99 <= 1.5 x baseline'] = target(p, 1.5, p <= 1.5);
+}
+if (s.items) {
+  const r = ratio(s.items.service.rps, s.items.baseline.rps);
+  targets['items: rps >= 0.70 x baseline'] = target(r, 0.7, r >= 0.7);
+  const p = ratio(s.items.service.p99, s.items.baseline.p99);
+  targets['items: p99 <= 1.5 x baseline'] = target(p, 1.5, p <= 1.5);
+}
+if (s.login) {
+  const r = ratio(s.login.service.rps, results.micro.bcrypt.boundRps);
+  targets['login: rps >= 0.9 x bcrypt bound'] = target(r, 0.9, r >= 0.9);
+}
+if (s.mixed) {
+  const m = s.mixed.service;
+  targets['mixed: event loop p99 < 20 ms'] = target(m.eventLoopP99Ms, 20, m.eventLoopP99Ms < 20);
+  const r = ratio(m.itemsP99UnderLogins, m.itemsP99Quiet);
+  targets['mixed: items p99 <= 2 x quiet'] = target(r, 2, r <= 2);
+}
+if (s.growth?.[BIG] && s.growth[SMALL]) {
+  const r = s.growth[BIG].service.p99 ? ratio(s.growth[BIG].service.p99, s.growth[SMALL].service.p99) : null;
+  targets[`growth: p99 at ${BIG} <= 1.5 x at ${SMALL}`] = target(r, 1.5, r <= 1.5);
+}
+const us = results.micro.tokenVerify.keyObjectUs;
+targets['token verify <= 10 us'] = target(us, 10, us <= 10);
+results.targets = targets;
+console.table(Object.entries(targets).map(([name, t]) => ({ target: name, ...t })));
+console.log('micro:', JSON.stringify(results.micro));
+if (s.mixed) console.log('mixed:', JSON.stringify(s.mixed));
+
+const outDir = path.join(root, 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
+const stamp = results.date.replace(/[:.]/g, '-');
+writeFileSync(path.join(outDir, `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(path.join(outDir, `${stamp}.svg`), renderChart(results));
+writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(path.join(outDir, 'latest.svg'), renderChart(results));
+log(`results: bench/results/${stamp}.json and .svg`);
+process.exit(0);
