@@ -46,11 +46,10 @@ async function keepingAnAdmin(
   userId: string,
   change: Partial<Pick<User, 'role' | 'disabled'>>,
   undo: Partial<Pick<User, 'role' | 'disabled'>>,
-  extra: Record<string, unknown> = {},
 ): Promise<User> {
   const before = await UserModel.findOneAndUpdate(
     { _id: userId },
-    { $set: change, ...extra },
+    { $set: change },
     { returnDocument: 'before' },
   ).lean<User>();
   if (!before) throw new NotFoundError('No such user');
@@ -75,14 +74,13 @@ export async function setUserDisabled(userId: string, disabled: boolean): Promis
   const current = await UserModel.findById(userId, { disabled: 1 }).lean<User>();
   if (!current) throw new NotFoundError('No such user');
   if (current.disabled === disabled) return (await findById(userId))!;
-  // Disabling also revokes every token and session the user holds.
-  const user = await keepingAnAdmin(
-    userId,
-    { disabled },
-    { disabled: current.disabled },
-    disabled ? { $inc: { tokenVersion: 1 } } : {},
-  );
-  if (disabled) await revokeAllSessions(userId);
+  const user = await keepingAnAdmin(userId, { disabled }, { disabled: current.disabled });
+  if (disabled) {
+    // Only once the change stands (a refused one must leave the tokens alone): every token and
+    // session the user holds is revoked, so re-enabling later does not revive them.
+    await UserModel.updateOne({ _id: userId }, { $inc: { tokenVersion: 1 } });
+    await revokeAllSessions(userId);
+  }
   return user;
 }
 
