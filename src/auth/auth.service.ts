@@ -2,7 +2,7 @@ import { isValidObjectId, type Types } from 'mongoose';
 import { z } from 'zod';
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
-import { op } from '../core/db';
+import { atomically, op } from '../core/db';
 import {
   BadUserInputError,
   ConflictError,
@@ -130,11 +130,13 @@ export async function verifyCredentials(config: Config, rawEmail: string, passwo
 async function recordFailedLogin(config: Config, user: User, now: number): Promise<void> {
   // An expired lock starts a fresh count; otherwise count atomically, so concurrent failures add up.
   const lockExpired = user.lockedUntil && user.lockedUntil.getTime() <= now;
-  const updated = await UserModel.findOneAndUpdate(
-    { _id: user._id },
-    lockExpired ? { $set: { failedLoginAttempts: 1, lockedUntil: null } } : { $inc: { failedLoginAttempts: 1 } },
-    { returnDocument: 'after' },
-  ).lean<Pick<User, 'failedLoginAttempts'>>();
+  const updated = await atomically(`user:${String(user._id)}`, () =>
+    UserModel.findOneAndUpdate(
+      { _id: user._id },
+      lockExpired ? { $set: { failedLoginAttempts: 1, lockedUntil: null } } : { $inc: { failedLoginAttempts: 1 } },
+      { returnDocument: 'after' },
+    ).lean<Pick<User, 'failedLoginAttempts'>>(),
+  );
   if (updated && updated.failedLoginAttempts >= config.login.maxAttempts) {
     await UserModel.updateOne(
       { _id: user._id },
@@ -192,17 +194,19 @@ export async function refresh(config: Config, token: string, client: ClientInfo,
   if (!user || user.disabled) throw invalid();
 
   const next = newRefreshSecret();
-  const rotated = await SessionModel.findOneAndUpdate(
-    { _id: session._id, tokenHash: presented, revokedAt: null },
-    {
-      $set: {
-        tokenHash: next.hash,
-        lastUsedAt: new Date(),
-        ...(client.userAgent ? { userAgent: client.userAgent.slice(0, 512) } : {}),
+  const rotated = await atomically(`session:${String(session._id)}`, () =>
+    SessionModel.findOneAndUpdate(
+      { _id: session._id, tokenHash: presented, revokedAt: null },
+      {
+        $set: {
+          tokenHash: next.hash,
+          lastUsedAt: new Date(),
+          ...(client.userAgent ? { userAgent: client.userAgent.slice(0, 512) } : {}),
+        },
       },
-    },
-    { returnDocument: 'after' },
-  ).lean();
+      { returnDocument: 'after' },
+    ).lean(),
+  );
   if (!rotated) {
     // Another request rotated the same token first: that is reuse too.
     await revokeById(session._id);

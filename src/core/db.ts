@@ -46,8 +46,36 @@ export async function connectDatabase(
   const c = conn.connection;
   c.on('disconnected', () => logger.warn('database disconnected'));
   c.on('reconnected', () => logger.info('database reconnected'));
-  logger.info({ database: c.name, host: `${c.host}:${c.port}` }, 'database connected');
+  const info = await c.db!.admin().command({ buildInfo: 1 });
+  // FerretDB v1 applies findAndModify and update as read-then-write without a transaction
+  // (FerretDB#3040), so two conditional writes to one document can both succeed there.
+  serializeWrites = typeof info.ferretdbVersion === 'string';
+  logger.info(
+    { database: c.name, host: `${c.host}:${c.port}`, engine: serializeWrites ? 'ferretdb' : 'mongodb' },
+    'database connected',
+  );
+  if (serializeWrites)
+    logger.warn('FerretDB: conditional writes are serialized per document in this process; run one instance');
   return conn;
+}
+
+let serializeWrites = false;
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs a conditional write (compare-and-set on one document) so that it is atomic. MongoDB makes
+ * each such write atomic by itself; on FerretDB the writes to one key are queued in this process.
+ */
+export function atomically<T>(key: string, write: () => Promise<T>): Promise<T> {
+  if (!serializeWrites) return write();
+  const previous = queues.get(key) ?? Promise.resolve();
+  const result = previous.then(write, write);
+  const tail = result.catch(() => undefined);
+  queues.set(key, tail);
+  void tail.then(() => {
+    if (queues.get(key) === tail) queues.delete(key);
+  });
+  return result;
 }
 
 /** Creates the indexes every registered model declares. Idempotent. */

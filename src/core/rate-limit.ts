@@ -1,7 +1,7 @@
 import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoose';
 import type { Config } from './config';
-import { op } from './db';
-import { TooManyRequestsError } from './errors';
+import { atomically, op } from './db';
+import { isDuplicateKeyError, TooManyRequestsError } from './errors';
 
 /**
  * Fixed-window attempt counters kept in MongoDB, so every server instance shares them.
@@ -23,7 +23,11 @@ class RateLimitCounter {
 
 export const RateLimitModel = getModelForClass(RateLimitCounter);
 
-async function hit(key: string, windowSeconds: number): Promise<{ count: number; resetAt: Date }> {
+function hit(key: string, windowSeconds: number): Promise<{ count: number; resetAt: Date }> {
+  return atomically(`rate:${key}`, () => countIn(key, windowSeconds));
+}
+
+async function countIn(key: string, windowSeconds: number, tries = 3): Promise<{ count: number; resetAt: Date }> {
   const now = new Date();
   const counted = await RateLimitModel.findOneAndUpdate(
     { _id: key, resetAt: op({ $gt: now }) },
@@ -33,12 +37,19 @@ async function hit(key: string, windowSeconds: number): Promise<{ count: number;
   if (counted) return counted;
   // No live window: start one. Two requests racing here may both start it; at worst one
   // attempt goes uncounted, never a false refusal.
-  const started = await RateLimitModel.findOneAndUpdate(
-    { _id: key },
-    { $set: { count: 1, resetAt: new Date(now.getTime() + windowSeconds * 1000) } },
-    { upsert: true, returnDocument: 'after' },
-  ).lean<RateLimitCounter>();
-  return started!;
+  try {
+    const started = await RateLimitModel.findOneAndUpdate(
+      { _id: key },
+      { $set: { count: 1, resetAt: new Date(now.getTime() + windowSeconds * 1000) } },
+      { upsert: true, returnDocument: 'after' },
+    ).lean<RateLimitCounter>();
+    return started!;
+  } catch (err) {
+    // Concurrent upserts of a new key: one inserts, the others see a duplicate key (FerretDB and
+    // older MongoDB do not retry that themselves). The window exists now, so count in it.
+    if (tries > 1 && isDuplicateKeyError(err)) return countIn(key, windowSeconds, tries - 1);
+    throw err;
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AuthUser } from '../context';
-import { op } from '../core/db';
+import { atomically, op } from '../core/db';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../core/errors';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
 import { parseInput } from '../core/validation';
@@ -220,11 +220,9 @@ export async function updateItem(
   if (caller.role !== 'ADMIN') filter.ownerId = caller.id;
   if (expectedVersion !== undefined && expectedVersion !== null) filter.version = expectedVersion;
 
-  const updated = await ItemModel.findOneAndUpdate(
-    filter,
-    { $set: set, $inc: { version: 1 } },
-    { returnDocument: 'after' },
-  ).lean<Item>();
+  const updated = await atomically(`item:${id}`, () =>
+    ItemModel.findOneAndUpdate(filter, { $set: set, $inc: { version: 1 } }, { returnDocument: 'after' }).lean<Item>(),
+  );
   if (updated) return updated;
 
   const current = await ItemModel.findById(id, { ownerId: 1, version: 1 }).lean<Item>();

@@ -1,6 +1,6 @@
 import type { Types } from 'mongoose';
 import { revokeAllSessions } from '../auth/auth.service';
-import { op } from '../core/db';
+import { atomically, op } from '../core/db';
 import { BadUserInputError, ConflictError, NotFoundError } from '../core/errors';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
 import { PUBLIC_USER_FIELDS, Role, User, UserModel } from './user.model';
@@ -42,7 +42,16 @@ const ACTIVE_ADMIN = { role: Role.ADMIN, disabled: false };
  * the change is undone. Checking after writing (not before) stays correct when two admins
  * demote each other at the same moment: both see zero and both roll back.
  */
-async function keepingAnAdmin(
+function keepingAnAdmin(
+  userId: string,
+  change: Partial<Pick<User, 'role' | 'disabled'>>,
+  undo: Partial<Pick<User, 'role' | 'disabled'>>,
+): Promise<User> {
+  // One queue for every admin change: on FerretDB the write and the check are not atomic.
+  return atomically('admins', () => changeKeepingAnAdmin(userId, change, undo));
+}
+
+async function changeKeepingAnAdmin(
   userId: string,
   change: Partial<Pick<User, 'role' | 'disabled'>>,
   undo: Partial<Pick<User, 'role' | 'disabled'>>,
