@@ -202,11 +202,7 @@ describe('items: database round trips', () => {
     try {
       const query = (withCount: boolean) =>
         `{ items(first: 50) { ${withCount ? 'totalCount' : ''} edges { node { id name owner { id email } } } } }`;
-      const res = await t.gql<{ items: Page & { edges: Array<{ node: { owner: { id: string } } }> } }>(
-        query(true),
-        {},
-        auth,
-      );
+      const res = await t.gql<{ items: { edges: Array<{ node: { owner: { id: string } } }> } }>(query(true), {}, auth);
       expect(res.body.data!.items.edges).toHaveLength(50);
       expect(new Set(res.body.data!.items.edges.map((e) => e.node.owner.id)).size).toBe(3);
       // The caller's token check, one page query, one count and one batched owner lookup.
