@@ -84,7 +84,10 @@ export function errorLoggingPlugin(): ApolloServerPlugin<Context> {
   };
 }
 
-/** A TOO_MANY_REQUESTS error also sets the HTTP `Retry-After` header, as HTTP clients expect. */
+/**
+ * A TOO_MANY_REQUESTS error also sets the HTTP `Retry-After` header, as HTTP clients expect, and
+ * the status 429 when nothing of the operation could be answered (no partial data to deliver).
+ */
 export function retryAfterPlugin(): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
@@ -94,7 +97,11 @@ export function retryAfterPlugin(): ApolloServerPlugin<Context> {
             .map((e) => unwrapResolverError(e))
             .filter((e): e is GraphQLError => e instanceof GraphQLError && e.extensions?.code === 'TOO_MANY_REQUESTS')
             .map((e) => Number(e.extensions.retryAfter) || 1);
-          if (seconds.length) response.http.headers.set('retry-after', String(Math.max(...seconds)));
+          if (!seconds.length) return;
+          response.http.headers.set('retry-after', String(Math.max(...seconds)));
+          const body = response.body;
+          if (body.kind === 'single' && (body.singleResult.data === null || body.singleResult.data === undefined))
+            response.http.status = 429;
         },
       };
     },

@@ -32,8 +32,9 @@ export async function signUp(
   client: GraphQLClient,
   email = uniqueEmail(),
   password = strongPassword(),
+  headers: Record<string, string> = {},
 ): Promise<Payload & { email: string; password: string }> {
-  const res = await client.gql<{ register: Payload }>(REGISTER, { input: { email, password } });
+  const res = await client.gql<{ register: Payload }>(REGISTER, { input: { email, password } }, headers);
   if (!res.body.data?.register) throw new Error(`register failed: ${JSON.stringify(res.body.errors)}`);
   return { ...res.body.data.register, email, password };
 }
