@@ -12,7 +12,9 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
 import { GraphQLError } from 'graphql';
 import { createAuthenticator } from './auth/auth.context';
-import { deleteExpiredSessions, ensureAdmin } from './auth/auth.service';
+import { ensureAdmin } from './auth/admin-bootstrap';
+import { deleteExpiredAttempts } from './auth/lockout.service';
+import { deleteExpiredSessions } from './auth/session.service';
 import { oauthRouter } from './auth/oauth.route';
 import type { Context } from './context';
 import type { Config } from './core/config';
@@ -68,11 +70,11 @@ function contextFailure(err: unknown, log: Logger): GraphQLError {
   });
 }
 
-/** Removes expired sessions and rate-limit counters (FerretDB has no TTL indexes). */
+/** Removes expired sessions, rate-limit counters and lockouts (FerretDB has no TTL indexes). */
 function startHousekeeping(config: Config, logger: Logger): NodeJS.Timeout | undefined {
   if (config.sessionCleanupIntervalSeconds === 0) return undefined;
   return setInterval(() => {
-    Promise.all([deleteExpiredSessions(), deleteExpiredCounters()]).catch((err) =>
+    Promise.all([deleteExpiredSessions(config), deleteExpiredCounters(), deleteExpiredAttempts()]).catch((err) =>
       logger.warn({ err }, 'housekeeping failed'),
     );
   }, config.sessionCleanupIntervalSeconds * 1000).unref();

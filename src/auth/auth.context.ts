@@ -5,8 +5,10 @@ import { GraphQLError } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
-import { TooManyRequestsError } from '../core/errors';
-import { authenticateBearer, currentUser, verifyCredentials } from './auth.service';
+import { ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
+import { limitAttempt } from '../core/rate-limit';
+import { authenticateBearer, currentUser } from './auth.service';
+import { normalizeEmail, verifyCredentials } from './credentials.service';
 
 /** Longest Authorization header we look at; anything longer is refused without parsing. */
 const MAX_HEADER_LENGTH = 4096;
@@ -30,15 +32,20 @@ export function invalidCredentials(scheme: 'Bearer' | 'Basic', description: stri
   });
 }
 
-function tooManyAttempts(err: TooManyRequestsError): GraphQLError {
+/** A 429 (limits, lockout) or 503 (hashing queue full) with `Retry-After`, raised before Apollo runs. */
+function retryLater(err: TooManyRequestsError | ServiceUnavailableError): GraphQLError {
+  const status = err instanceof TooManyRequestsError ? 429 : 503;
   return new GraphQLError(err.message, {
     extensions: {
-      code: 'TOO_MANY_REQUESTS',
+      code: err.extensions.code,
       retryAfter: err.retryAfterSeconds,
-      http: { status: 429, headers: new HeaderMap([['retry-after', String(err.retryAfterSeconds)]]) },
+      http: { status, headers: new HeaderMap([['retry-after', String(err.retryAfterSeconds)]]) },
     },
   });
 }
+
+/** Refusals of the credentials themselves; anything else (the database away) is not a 401. */
+const CREDENTIAL_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT']);
 
 /**
  * Decodes the Authorization header into a user. No header is anonymous; a header that is
@@ -52,7 +59,7 @@ export function createAuthenticator(config: Config) {
   });
   const cacheKey = (header: string) => createHmac('sha256', config.jwt.secret).update(header).digest('base64url');
 
-  async function basic(encoded: string, header: string): Promise<AuthUser> {
+  async function basic(encoded: string, header: string, ip: string | undefined): Promise<AuthUser> {
     const key = cacheKey(header);
     const cached = config.basicAuthCacheSeconds > 0 ? basicCache.get(key) : undefined;
     if (cached) {
@@ -64,14 +71,19 @@ export function createAuthenticator(config: Config) {
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 1) throw invalidCredentials('Basic', 'Malformed Basic credentials');
+    const email = decoded.slice(0, colon);
     try {
-      const user = await verifyCredentials(config, decoded.slice(0, colon), decoded.slice(colon + 1));
+      // The same per-IP and per-account limits as `login` (only uncached checks count).
+      await limitAttempt(config, 'login', ip, normalizeEmail(email));
+      const user = await verifyCredentials(config, email, decoded.slice(colon + 1));
       if (config.basicAuthCacheSeconds > 0)
         basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion });
       return { id: String(user._id), email: user.email, role: user.role };
     } catch (err) {
-      if (err instanceof TooManyRequestsError) throw tooManyAttempts(err);
-      throw invalidCredentials('Basic', 'Invalid Basic credentials');
+      if (err instanceof TooManyRequestsError || err instanceof ServiceUnavailableError) throw retryLater(err);
+      if (err instanceof GraphQLError && CREDENTIAL_CODES.has(String(err.extensions.code)))
+        throw invalidCredentials('Basic', 'Invalid Basic credentials');
+      throw err;
     }
   }
 
@@ -86,7 +98,7 @@ export function createAuthenticator(config: Config) {
       if (!user) throw invalidCredentials('Bearer', 'Invalid or expired access token');
       return { user, method: 'bearer' };
     }
-    if (scheme === 'basic') return { user: await basic(match![2]!, header), method: 'basic' };
+    if (scheme === 'basic') return { user: await basic(match![2]!, header, req.ip), method: 'basic' };
     throw invalidCredentials('Bearer', 'Unsupported or malformed Authorization header');
   };
 }

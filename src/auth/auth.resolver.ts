@@ -2,10 +2,12 @@ import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { AuthUser, Context } from '../context';
 import { UnauthenticatedError } from '../core/errors';
 import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
+import type { ClientInfo } from './auth.types';
 import * as auth from './auth.service';
+import * as sessions from './session.service';
 import { Session } from './session.model';
 
-function client(ctx: Context): auth.ClientInfo {
+function client(ctx: Context): ClientInfo {
   return { userAgent: ctx.req.headers['user-agent'] ?? null, ip: ctx.req.ip };
 }
 
@@ -29,24 +31,24 @@ export class AuthResolver {
 
   @Mutation(() => AuthPayload, { description: 'Exchanges a refresh token for a new pair; the old one stops working.' })
   refreshToken(@Arg('refreshToken', () => String) refreshToken: string, @Ctx() ctx: Context): Promise<AuthPayload> {
-    return auth.refresh(ctx.config, refreshToken, client(ctx), ctx.logger);
+    return sessions.refresh(ctx.config, refreshToken, client(ctx), ctx.logger);
   }
 
   @Mutation(() => Boolean, {
     description: "Revokes the refresh token's session. False when it matched no active session.",
   })
   logout(@Arg('refreshToken', () => String) refreshToken: string): Promise<boolean> {
-    return auth.logout(refreshToken);
+    return sessions.logout(refreshToken);
   }
 
   @Mutation(() => Boolean, { description: 'Revokes every session and every access token issued so far.' })
   logoutAll(@Ctx() ctx: Context): Promise<boolean> {
-    return auth.logoutAll(signedIn(ctx).id);
+    return sessions.logoutAll(signedIn(ctx).id);
   }
 
   @Mutation(() => Boolean, { description: 'Revokes one of my sessions.' })
   revokeSession(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
-    return auth.revokeSession(signedIn(ctx), id);
+    return sessions.revokeSession(signedIn(ctx), id);
   }
 
   @Mutation(() => AuthPayload, {
@@ -62,6 +64,6 @@ export class AuthResolver {
 
   @Query(() => [Session], { description: 'My active sessions, newest first.' })
   sessions(@Ctx() ctx: Context): Promise<Session[]> {
-    return auth.listSessions(signedIn(ctx));
+    return sessions.listSessions(ctx.config, signedIn(ctx));
   }
 }

@@ -1,9 +1,12 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { GraphQLError } from 'graphql';
 import type { Config } from '../core/config';
+import { isDatabaseUnavailable } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { limitAttempt } from '../core/rate-limit';
 import * as auth from './auth.service';
+import type { AuthResult } from './auth.types';
+import { refresh } from './session.service';
 
 type OAuthError = 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type';
 
@@ -37,7 +40,7 @@ export function oauthRouter(config: Config, logger: Logger): Router {
       const client = { userAgent: req.headers['user-agent'] ?? null, ip: req.ip };
       try {
         await limitAttempt(config, 'oauth', req.ip);
-        let result: auth.AuthResult;
+        let result: AuthResult;
         if (grantType === 'password') {
           const username = field(req, 'username');
           const password = field(req, 'password');
@@ -46,7 +49,7 @@ export function oauthRouter(config: Config, logger: Logger): Router {
         } else if (grantType === 'refresh_token') {
           const token = field(req, 'refresh_token');
           if (!token) return fail(res, 'invalid_request', 'refresh_token is required');
-          result = await auth.refresh(config, token, client, req.log ?? logger);
+          result = await refresh(config, token, client, req.log ?? logger);
         } else if (grantType === undefined) {
           return fail(res, 'invalid_request', 'grant_type is required');
         } else {
@@ -71,6 +74,18 @@ export function oauthRouter(config: Config, logger: Logger): Router {
             .set('Retry-After', String(retryAfter))
             .set('Cache-Control', 'no-store')
             .json({ error: 'too_many_requests', error_description: 'Too many attempts, try again later' });
+          return;
+        }
+        // RFC 6749 §5.2 has no such code; `temporarily_unavailable` is the one §4.1.2.1 defines.
+        const unavailable = isDatabaseUnavailable(err);
+        if (unavailable || code === 'SERVICE_UNAVAILABLE') {
+          if (unavailable) (req.log ?? logger).error({ err }, 'oauth token endpoint: database unavailable');
+          const retryAfter = unavailable ? 5 : Number((err as GraphQLError).extensions.retryAfter ?? 1);
+          res
+            .status(503)
+            .set('Retry-After', String(retryAfter))
+            .set('Cache-Control', 'no-store')
+            .json({ error: 'temporarily_unavailable', error_description: 'Try again shortly' });
           return;
         }
         (req.log ?? logger).error({ err }, 'oauth token endpoint failed');

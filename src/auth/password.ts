@@ -1,9 +1,11 @@
+import { createHmac } from 'node:crypto';
 import os from 'node:os';
 import bcrypt from 'bcrypt';
 import { zxcvbn, zxcvbnOptions } from '@zxcvbn-ts/core';
 import * as common from '@zxcvbn-ts/language-common';
 import * as en from '@zxcvbn-ts/language-en';
-import { BadUserInputError } from '../core/errors';
+import type { Config } from '../core/config';
+import { BadUserInputError, ServiceUnavailableError } from '../core/errors';
 
 zxcvbnOptions.setOptions({
   dictionary: { ...common.dictionary, ...en.dictionary },
@@ -12,10 +14,12 @@ zxcvbnOptions.setOptions({
 });
 
 export const MIN_PASSWORD_LENGTH = 8;
-/** bcrypt ignores everything after 72 bytes: longer passwords are refused, never truncated. */
-export const MAX_PASSWORD_BYTES = 72;
+/** Characters (code points), whatever their UTF-8 length: long passphrases in any script fit. */
+export const MAX_PASSWORD_LENGTH = 128;
 /** zxcvbn score 0-4; 3 means "safely unguessable" against online attacks with throttling. */
 const MIN_STRENGTH = 3;
+
+export type HashingConfig = Pick<Config, 'bcryptCost' | 'bcryptMaxQueue'>;
 
 export function validateNewPassword(password: string, field: string, userInputs: string[] = []): void {
   if ([...password].length < MIN_PASSWORD_LENGTH) {
@@ -29,13 +33,15 @@ export function validateNewPassword(password: string, field: string, userInputs:
   }
 }
 
-/** Checks that bcrypt will see the whole password: no NUL (C strings stop there), at most 72 bytes. */
+/** No NUL (many clients and tools stop there) and at most 128 characters. */
 export function assertHashable(password: string, field: string): void {
   if (password.includes('\0')) throw new BadUserInputError(field, 'Password must not contain NUL characters');
-  if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
-    throw new BadUserInputError(field, `Password must be at most ${MAX_PASSWORD_BYTES} bytes in UTF-8`);
+  if ([...password].length > MAX_PASSWORD_LENGTH) {
+    throw new BadUserInputError(field, `Password must be at most ${MAX_PASSWORD_LENGTH} characters`);
   }
 }
+
+// ---------------------------------------------------------------- the hashing queue
 
 // bcrypt's async calls run on libuv's thread pool; bounding them keeps a burst of logins from
 // queueing every other piece of thread-pool work (DNS, file I/O) behind hashing.
@@ -43,8 +49,16 @@ const MAX_CONCURRENT_HASHES = Math.max(1, Math.min(4, os.availableParallelism())
 let running = 0;
 const waiting: Array<() => void> = [];
 
-async function limited<T>(fn: () => Promise<T>): Promise<T> {
-  if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
+/**
+ * Runs one bcrypt call, or refuses at once (503) when `maxQueue` calls already wait: a flood of
+ * password checks must not make every sign-in wait without end.
+ */
+async function limited<T>(maxQueue: number, fn: () => Promise<T>): Promise<T> {
+  if (running >= MAX_CONCURRENT_HASHES) {
+    if (waiting.length >= maxQueue)
+      throw new ServiceUnavailableError(1, 'Too many sign-ins at once, try again shortly');
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  }
   running++;
   try {
     return await fn();
@@ -54,22 +68,55 @@ async function limited<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export function hashPassword(password: string, cost: number): Promise<string> {
-  return limited(() => bcrypt.hash(password, cost));
+// ---------------------------------------------------------------- hashes
+
+/**
+ * New hashes are bcrypt over HMAC-SHA256(key = bcrypt salt, password), base64: 44 bytes, so
+ * bcrypt's 72-byte cap never truncates a passphrase, and salting the pre-hash means a leaked
+ * plain SHA-256 of a password cannot be tested against our hashes. Plain bcrypt hashes written
+ * before this stay valid and are upgraded at the next successful sign-in.
+ */
+const PREFIX = '$bcrypt-sha256$';
+const BCRYPT_SALT_LENGTH = 29; // "$2b$12$" + 22 salt characters
+
+function preHash(password: string, salt: string): string {
+  return createHmac('sha256', salt).update(password, 'utf8').digest('base64');
 }
 
-export function verifyPassword(password: string, hash: string): Promise<boolean> {
-  return limited(() => bcrypt.compare(password, hash));
+export function hashPassword(config: HashingConfig, password: string): Promise<string> {
+  return limited(config.bcryptMaxQueue, async () => {
+    const salt = await bcrypt.genSalt(config.bcryptCost);
+    return PREFIX + (await bcrypt.hash(preHash(password, salt), salt));
+  });
+}
+
+export function verifyPassword(config: HashingConfig, password: string, hash: string): Promise<boolean> {
+  if (hash.startsWith(PREFIX)) {
+    const inner = hash.slice(PREFIX.length);
+    const candidate = preHash(password, inner.slice(0, BCRYPT_SALT_LENGTH));
+    return limited(config.bcryptMaxQueue, () => bcrypt.compare(candidate, inner));
+  }
+  // A legacy plain-bcrypt hash: bcrypt would ignore bytes after the 72nd, so a longer password
+  // can never be the one that was stored.
+  if (Buffer.byteLength(password, 'utf8') > 72) return Promise.resolve(false);
+  return limited(config.bcryptMaxQueue, () => bcrypt.compare(password, hash));
+}
+
+/** True for hashes written before the pre-hash scheme: rehash them once the password is known. */
+export function needsRehash(hash: string): boolean {
+  return !hash.startsWith(PREFIX);
 }
 
 const dummyHashes = new Map<number, Promise<string>>();
 
 /** A fixed hash at the configured cost, compared against for unknown emails so they take as long. */
-export function dummyHash(cost: number): Promise<string> {
-  let hash = dummyHashes.get(cost);
+export function dummyHash(config: HashingConfig): Promise<string> {
+  let hash = dummyHashes.get(config.bcryptCost);
   if (!hash) {
-    hash = bcrypt.hash('not-a-password-of-anyone', cost);
-    dummyHashes.set(cost, hash);
+    hash = bcrypt
+      .genSalt(config.bcryptCost)
+      .then(async (salt) => PREFIX + (await bcrypt.hash(preHash('not-a-password-of-anyone', salt), salt)));
+    dummyHashes.set(config.bcryptCost, hash);
   }
   return hash;
 }

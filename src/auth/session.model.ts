@@ -1,18 +1,22 @@
 import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoose';
-import type { Types } from 'mongoose';
 import { Field, ID, ObjectType } from 'type-graphql';
 
 // findOneAndUpdate here never passes a projection: FerretDB v1 does not implement `fields`
 // on findAndModify.
 @ObjectType('Session', { description: 'A signed-in device or client: one refresh token chain.' })
-@modelOptions({ schemaOptions: { collection: 'sessions', timestamps: { createdAt: true, updatedAt: false } } })
+@modelOptions({
+  schemaOptions: { collection: 'sessions', timestamps: { createdAt: true, updatedAt: false }, versionKey: false },
+})
 // Serves "my active sessions" and revoking all of a user's sessions.
 @index({ userId: 1, expiresAt: 1 })
-// Serves the periodic cleanup of expired sessions (no TTL index: FerretDB has none).
+// Serve the periodic cleanup of expired and idle sessions (no TTL index: FerretDB has none).
 @index({ expiresAt: 1 })
+@index({ lastUsedAt: 1 })
 export class Session {
+  /** 128 random bits (base64url): unguessable, unlike an ObjectId. */
   @Field(() => ID, { name: 'id' })
-  readonly _id!: Types.ObjectId;
+  @prop({ required: true, type: String })
+  readonly _id!: string;
 
   @prop({ required: true, type: String })
   userId!: string;
@@ -21,9 +25,22 @@ export class Session {
   @prop({ required: true, type: String })
   tokenHash!: string;
 
+  /**
+   * SHA-256 of the secrets this session already rotated away (the newest MAX_PREVIOUS): only one
+   * of these presented again is token reuse. Any other wrong secret is just refused.
+   */
+  @prop({ type: () => [String], default: [] })
+  previousHashes!: string[];
+
+  /** The user's token version when the session started: a later logoutAll, password change or
+   * disable bumps the user's version, and a session from before it can never refresh again. */
+  @prop({ required: true, type: Number })
+  tokenVersion!: number;
+
   @Field()
   readonly createdAt!: Date;
 
+  /** Last start or refresh; a session idle for SESSION_IDLE_TIMEOUT ends. */
   @Field(() => Date, { nullable: true })
   @prop({ type: Date, default: null })
   lastUsedAt?: Date | null;
@@ -43,5 +60,8 @@ export class Session {
   @Field({ description: 'True for the session of the access token making this request.' })
   current?: boolean;
 }
+
+/** How many rotated-away secrets a session remembers for reuse detection. */
+export const MAX_PREVIOUS_HASHES = 100;
 
 export const SessionModel = getModelForClass(Session);

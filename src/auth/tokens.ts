@@ -60,7 +60,16 @@ export function verifyAccessToken(token: string, jwtConfig: Config['jwt']): Veri
   }
 }
 
-/** Refresh tokens: `<sessionId>.<256 random bits>`; only a SHA-256 of the random part is stored. */
+/**
+ * Refresh tokens: `<session id>.<256 random bits>`. Session ids are 128 random bits, so knowing
+ * one's own says nothing about anyone else's; only a SHA-256 of the secret part is stored.
+ */
+export function newSessionId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
+
 export function newRefreshSecret(): { secret: string; hash: string } {
   const secret = randomBytes(32).toString('base64url');
   return { secret, hash: sha256(secret) };
@@ -71,7 +80,7 @@ export function formatRefreshToken(sessionId: string, secret: string): string {
 }
 
 export function parseRefreshToken(token: string): { sessionId: string; secret: string } | null {
-  const match = /^([0-9a-f]{24})\.([A-Za-z0-9_-]{43})$/.exec(token);
+  const match = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(token);
   return match ? { sessionId: match[1]!, secret: match[2]! } : null;
 }
 

@@ -49,6 +49,8 @@ const schema = z.object({
   ACCESS_TOKEN_TTL: int(1, 86_400).default(900),
   REFRESH_TOKEN_TTL: int(60, 365 * 86_400).default(30 * 86_400),
   BCRYPT_COST: int(4, 15).default(12),
+  BCRYPT_MAX_QUEUE: int(0, 10_000).default(32),
+  SESSION_IDLE_TIMEOUT: int(60, 365 * 86_400).default(14 * 86_400),
   LOGIN_MAX_ATTEMPTS: int(1, 1000).default(5),
   LOGIN_LOCK_SECONDS: int(1, 86_400).default(900),
   ADMIN_EMAIL: z.string().min(3).optional(),
@@ -111,8 +113,12 @@ export interface Config {
     readonly audience: string;
     readonly accessTokenTtl: number;
     readonly refreshTokenTtl: number;
+    /** A session whose refresh token goes unused this long (seconds) ends. */
+    readonly sessionIdleTimeout: number;
   };
   readonly bcryptCost: number;
+  /** Password checks allowed to wait for a hashing thread; past that, 503 at once. */
+  readonly bcryptMaxQueue: number;
   readonly login: { readonly maxAttempts: number; readonly lockSeconds: number };
   readonly admin?: { readonly email: string; readonly password: string };
   readonly basicAuthCacheSeconds: number;
@@ -207,8 +213,10 @@ export function loadConfig(source: Env = process.env): Config {
       audience: v.JWT_AUDIENCE,
       accessTokenTtl: v.ACCESS_TOKEN_TTL,
       refreshTokenTtl: v.REFRESH_TOKEN_TTL,
+      sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT,
     },
     bcryptCost: v.BCRYPT_COST,
+    bcryptMaxQueue: v.BCRYPT_MAX_QUEUE,
     login: { maxAttempts: v.LOGIN_MAX_ATTEMPTS, lockSeconds: v.LOGIN_LOCK_SECONDS },
     admin: v.ADMIN_EMAIL && v.ADMIN_PASSWORD ? { email: v.ADMIN_EMAIL, password: v.ADMIN_PASSWORD } : undefined,
     basicAuthCacheSeconds: v.BASIC_AUTH_CACHE_SECONDS,

@@ -40,6 +40,18 @@ export class TooManyRequestsError extends GraphQLError {
   }
 }
 
+/**
+ * The service is overloaded or a dependency is away for a moment: HTTP 503 with `Retry-After`.
+ * Clients should retry after the given number of seconds.
+ */
+export class ServiceUnavailableError extends GraphQLError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number, message = 'The service is busy, try again shortly') {
+    super(message, { extensions: { code: 'SERVICE_UNAVAILABLE', retryAfter: retryAfterSeconds } });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** A failure on our side, with a message written for clients (never driver or file names). */
 export class InternalServerError extends GraphQLError {
   constructor(message = 'Internal server error', extensions: Record<string, unknown> = {}) {

@@ -13,6 +13,7 @@ const CLIENT_CODES = new Set([
   'NOT_FOUND',
   'CONFLICT',
   'TOO_MANY_REQUESTS',
+  'SERVICE_UNAVAILABLE',
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_REQUEST',
@@ -85,23 +86,26 @@ export function errorLoggingPlugin(): ApolloServerPlugin<Context> {
 }
 
 /**
- * A TOO_MANY_REQUESTS error also sets the HTTP `Retry-After` header, as HTTP clients expect, and
- * the status 429 when nothing of the operation could be answered (no partial data to deliver).
+ * A TOO_MANY_REQUESTS or SERVICE_UNAVAILABLE error also sets the HTTP `Retry-After` header, as
+ * HTTP clients expect, and the status 429 or 503 when nothing of the operation could be answered
+ * (no partial data to deliver).
  */
+const RETRY_STATUS: Record<string, number> = { TOO_MANY_REQUESTS: 429, SERVICE_UNAVAILABLE: 503 };
+
 export function retryAfterPlugin(): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
         async willSendResponse({ response, errors }) {
-          const seconds = (errors ?? [])
+          const retryable = (errors ?? [])
             .map((e) => unwrapResolverError(e))
-            .filter((e): e is GraphQLError => e instanceof GraphQLError && e.extensions?.code === 'TOO_MANY_REQUESTS')
-            .map((e) => Number(e.extensions.retryAfter) || 1);
-          if (!seconds.length) return;
+            .filter((e): e is GraphQLError => e instanceof GraphQLError && String(e.extensions?.code) in RETRY_STATUS);
+          if (!retryable.length) return;
+          const seconds = retryable.map((e) => Number(e.extensions.retryAfter) || 1);
           response.http.headers.set('retry-after', String(Math.max(...seconds)));
           const body = response.body;
           if (body.kind === 'single' && (body.singleResult.data === null || body.singleResult.data === undefined))
-            response.http.status = 429;
+            response.http.status = RETRY_STATUS[String(retryable[0]!.extensions.code)]!;
         },
       };
     },

@@ -1,4 +1,5 @@
 import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoose';
+import { clientKey } from './client-ip';
 import type { Config } from './config';
 import { atomically, op } from './db';
 import { isDuplicateKeyError, TooManyRequestsError } from './errors';
@@ -53,7 +54,7 @@ async function countIn(key: string, windowSeconds: number, tries = 3): Promise<{
 }
 
 /**
- * Counts one attempt at `operation` for the client's IP and, when known, for the account.
+ * Counts one attempt at `operation` for the client's IP (IPv6: its /64) and, when known, for the account.
  * Every call counts, so aliased or repeated fields in one request are separate attempts.
  */
 export async function limitAttempt(
@@ -64,7 +65,7 @@ export async function limitAttempt(
 ): Promise<void> {
   const { windowSeconds, perIp, perAccount } = config.rateLimit;
   const checks: Array<Promise<{ count: number; resetAt: Date; max: number }>> = [];
-  if (ip) checks.push(hit(`${operation}:ip:${ip}`, windowSeconds).then((r) => ({ ...r, max: perIp })));
+  if (ip) checks.push(hit(`${operation}:ip:${clientKey(ip)}`, windowSeconds).then((r) => ({ ...r, max: perIp })));
   if (account)
     checks.push(hit(`${operation}:account:${account}`, windowSeconds).then((r) => ({ ...r, max: perAccount })));
   const over = (await Promise.all(checks)).filter((r) => r.count > r.max);

@@ -41,16 +41,12 @@ export class User {
   @prop({ required: true, type: Boolean, default: false })
   disabled!: boolean;
 
-  /** Bumped to invalidate every access token issued so far (logoutAll, password change, disable). */
+  /**
+   * Bumped to invalidate every access token and session issued so far (logoutAll, password
+   * change, disable). Failed sign-ins are counted per email in `login_attempts`, not here.
+   */
   @prop({ required: true, type: Number, default: 0 })
   tokenVersion!: number;
-
-  /** Consecutive failed logins; reset by a success or by an admin. */
-  @prop({ required: true, type: Number, default: 0 })
-  failedLoginAttempts!: number;
-
-  @prop({ type: Date, default: null })
-  lockedUntil?: Date | null;
 
   @Field()
   readonly createdAt!: Date;
@@ -60,5 +56,5 @@ export class User {
 
 export const UserModel = getModelForClass(User);
 
-/** The projection for reads whose users may reach a client: no hash, no lockout state. */
+/** The projection for reads whose users may reach a client: no hash, no token version. */
 export const PUBLIC_USER_FIELDS = { email: 1, role: 1, disabled: 1, createdAt: 1 } as const;

@@ -1,5 +1,5 @@
-import type { Types } from 'mongoose';
-import { revokeAllSessions } from '../auth/auth.service';
+import { clearLockout } from '../auth/lockout.service';
+import { revokeAllSessions } from '../auth/session.service';
 import { atomically, op } from '../core/db';
 import { BadUserInputError, ConflictError, NotFoundError } from '../core/errors';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
@@ -95,11 +95,8 @@ export async function setUserDisabled(userId: string, disabled: boolean): Promis
 
 export async function unlockUser(userId: string): Promise<User> {
   assertId(userId, 'userId');
-  const user = await UserModel.findOneAndUpdate(
-    { _id: userId as unknown as Types.ObjectId },
-    { $set: { failedLoginAttempts: 0, lockedUntil: null } },
-    { returnDocument: 'after' },
-  ).lean<User>();
+  const user = await findById(userId);
   if (!user) throw new NotFoundError('No such user');
+  await clearLockout(user.email);
   return user;
 }

@@ -1,4 +1,4 @@
-import { basic, bearer, LOGIN, logIn, ME, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
+import { basic, bearer, LOGIN, logIn, ME, REFRESH, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
 import { codes } from '../helpers/graphql';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -116,18 +116,42 @@ describe('admin bootstrap and admin operations', () => {
 });
 
 describe('admin bootstrap for an existing user', () => {
-  it('promotes the user and keeps its password', async () => {
-    const user = await signUp(t);
-    // Restart on the same database with this user as ADMIN_EMAIL and another password.
+  it('never promotes a self-registered account with its own password: takes it over with ADMIN_PASSWORD', async () => {
+    // Someone registered the operator's address first and holds a session.
+    const squatter = await signUp(t);
+    const operatorPassword = strongPassword();
+    // Restart on the same database with that address as ADMIN_EMAIL.
     await t.server.stop();
     t = await startTestServer({
       MONGODB_URI: t.config.mongodbUri!,
-      ADMIN_EMAIL: user.email,
+      // The same key, so the squatter's access token is refused for its revocation, not its signature.
+      JWT_SECRET: t.config.jwt.secret,
+      ADMIN_EMAIL: squatter.email,
+      ADMIN_PASSWORD: operatorPassword,
+      LOGIN_MAX_ATTEMPTS: '2',
+    });
+    expect(codes(await t.gql(LOGIN, { input: { email: squatter.email, password: squatter.password } }))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
+    expect((await t.gql(ME, {}, bearer(squatter.accessToken))).status).toBe(401);
+    expect(codes(await t.gql(REFRESH, { t: squatter.refreshToken }))).toEqual(['UNAUTHENTICATED']);
+    const operator = await logIn(t, squatter.email, operatorPassword);
+    expect(operator.user.role).toBe('ADMIN');
+  });
+
+  it('leaves an existing admin and its password as they are at the next start', async () => {
+    const adminNow = await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD);
+    await t.server.stop();
+    t = await startTestServer({
+      MONGODB_URI: t.config.mongodbUri!,
+      JWT_SECRET: t.config.jwt.secret,
+      ADMIN_EMAIL,
       ADMIN_PASSWORD: strongPassword(),
       LOGIN_MAX_ATTEMPTS: '2',
     });
-    const again = await logIn(t, user.email, user.password);
-    expect(again.user.role).toBe('ADMIN');
+    expect((await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD)).user.role).toBe('ADMIN');
+    // Its sessions were not touched.
+    expect((await t.gql(REFRESH, { t: adminNow.refreshToken })).body.data?.refreshToken).toBeTruthy();
   });
 });
 

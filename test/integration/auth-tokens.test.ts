@@ -7,9 +7,11 @@ import { startTestServer, type TestServer } from '../helpers/server';
 
 let t: TestServer;
 let alice: Awaited<ReturnType<typeof signUp>>;
+let bob: Awaited<ReturnType<typeof signUp>>;
 beforeAll(async () => {
   t = await startTestServer({ REFRESH_TOKEN_TTL: '3600' });
   alice = await signUp(t);
+  bob = await signUp(t);
 });
 afterAll(() => t.stop());
 
@@ -24,7 +26,9 @@ const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base
 
 describe('access tokens', () => {
   const key = () => createSecretKey(Buffer.from(t.config.jwt.secret, 'utf8'));
-  const claims = () => ({ role: alice.user.role, tv: 0 });
+  // A real session id: access tokens only work while their session is active.
+  const sidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string;
+  const claims = () => ({ role: alice.user.role, tv: 0, sid: sidOf(alice.accessToken) });
   const noExpiry = (): jwt.SignOptions => ({
     algorithm: 'HS256',
     subject: alice.user.id,
@@ -56,6 +60,9 @@ describe('access tokens', () => {
     ['a wrong aud', () => jwt.sign(claims(), key(), { ...options(), audience: 'another-api' })],
     ['another secret', () => jwt.sign(claims(), 'x'.repeat(48), options())],
     ['a stale token version', () => jwt.sign({ ...claims(), tv: 7 }, key(), options())],
+    ['no session id', () => jwt.sign({ role: alice.user.role, tv: 0 }, key(), options())],
+    ['an unknown session id', () => jwt.sign({ ...claims(), sid: 'A'.repeat(22) }, key(), options())],
+    ["another user's session id", () => jwt.sign({ ...claims(), sid: sidOf(bob.accessToken) }, key(), options())],
     ['an unknown subject', () => jwt.sign(claims(), key(), { ...options(), subject: '0123456789abcdef01234567' })],
     ['garbage', () => 'not.a.token'],
   ])('refuses %s with 401, WWW-Authenticate and UNAUTHENTICATED', async (_label, token) => {
@@ -111,6 +118,7 @@ describe('refresh tokens and sessions', () => {
   });
 
   it('refuses malformed and unknown refresh tokens with UNAUTHENTICATED', async () => {
+    // The ObjectId-style session ids of earlier versions are refused too.
     for (const token of ['', 'abc', `0123456789abcdef01234567.${'A'.repeat(43)}`, `${alice.refreshToken}x`])
       expect(codes(await refresh(token))).toEqual(['UNAUTHENTICATED']);
   });

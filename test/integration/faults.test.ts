@@ -13,6 +13,9 @@ import { startTestServer, type TestServer } from '../helpers/server';
  */
 describe('when the database becomes unreachable', () => {
   const logger = pino({ level: 'silent' });
+  // The service's own log, kept in memory so the test can read what it reported.
+  const logLines: Array<{ level: number; msg: string }> = [];
+  const apiLogger = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(JSON.parse(line)) });
   let dataDir: string;
   let port: number;
   let engine: RunningFerretdb | undefined;
@@ -34,7 +37,7 @@ describe('when the database becomes unreachable', () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'api-faults-'));
     port = await freePort();
     engine = await startFerretdb(dataDir, logger, port);
-    api = await startTestServer({ MONGODB_URI: withDatabaseName(engine.uri, 'faults') });
+    api = await startTestServer({ MONGODB_URI: withDatabaseName(engine.uri, 'faults') }, apiLogger);
     const reg = await api.gql('mutation($i: RegisterInput!) { register(input: $i) { accessToken } }', {
       i: { email: 'faults@example.com', password: 'Outage-Horse-Battery-5' },
     });
@@ -74,6 +77,26 @@ describe('when the database becomes unreachable', () => {
     );
     expect(Date.now() - anonymous).toBeLessThan(5000);
     expect(codes(login)).toEqual(['INTERNAL_SERVER_ERROR']);
+
+    // HTTP Basic needs the database to check the password: 503 with Retry-After, not a 401.
+    logLines.length = 0;
+    const viaBasic = await api.gql('{ me { id } }', undefined, {
+      authorization: `Basic ${Buffer.from('faults@example.com:Outage-Horse-Battery-5').toString('base64')}`,
+    });
+    expect(viaBasic.status).toBe(503);
+    expect(Number(viaBasic.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(codes(viaBasic)).toEqual(['INTERNAL_SERVER_ERROR']);
+    expect(logLines.some((l) => l.level >= 50)).toBe(true);
+
+    // So does the OAuth token endpoint, in its own error format.
+    const oauth = await fetch(`${api.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=password&username=faults%40example.com&password=Outage-Horse-Battery-5',
+    });
+    expect(oauth.status).toBe(503);
+    expect(Number(oauth.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await oauth.json()).toEqual(expect.objectContaining({ error: 'temporarily_unavailable' }));
 
     const ready = await fetch(`${api.url}/ready`);
     expect(ready.status).toBe(503);

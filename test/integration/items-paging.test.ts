@@ -205,11 +205,14 @@ describe('items: database round trips', () => {
       const res = await t.gql<{ items: { edges: Array<{ node: { owner: { id: string } } }> } }>(query(true), {}, auth);
       expect(res.body.data!.items.edges).toHaveLength(50);
       expect(new Set(res.body.data!.items.edges.map((e) => e.node.owner.id)).size).toBe(3);
-      // The caller's token check, one page query, one count and one batched owner lookup.
-      expect(seen.sort()).toEqual(['aggregate:items', 'find:items', 'find:users', 'find:users'].sort());
+      // The caller's token check (user and session, in parallel), one page query, one count and
+      // one batched owner lookup.
+      expect(seen.sort()).toEqual(
+        ['aggregate:items', 'find:items', 'find:sessions', 'find:users', 'find:users'].sort(),
+      );
       seen.length = 0;
       await t.gql(query(false), {}, auth);
-      expect(seen.sort()).toEqual(['find:items', 'find:users', 'find:users']);
+      expect(seen.sort()).toEqual(['find:items', 'find:sessions', 'find:users', 'find:users']);
     } finally {
       client.off('commandStarted', listener);
     }

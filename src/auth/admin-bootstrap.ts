@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import type { Config } from '../core/config';
+import { isDuplicateKeyError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { parseInput } from '../core/validation';
+import { Role, User, UserModel } from '../users/user.model';
+import { emailSchema } from './credentials.service';
+import { hashPassword, validateNewPassword } from './password';
+import { revokeAllSessions } from './session.service';
+
+/**
+ * Makes sure ADMIN_EMAIL exists with role ADMIN. Created once; an existing admin keeps its
+ * password (it may have been changed since). An existing account that is not an admin may
+ * have been registered by anyone, so it is never promoted with a password the operator did not
+ * set: it is taken over with ADMIN_PASSWORD, and every session and token it had is revoked.
+ */
+export async function ensureAdmin(config: Config, logger: Logger): Promise<void> {
+  if (!config.admin) return;
+  const email = parseInput(z.object({ email: emailSchema }), { email: config.admin.email }).email;
+  const existing = await UserModel.findOne({ email }, { role: 1 }).lean<User>();
+  if (existing?.role === Role.ADMIN) return;
+  validateNewPassword(config.admin.password, 'ADMIN_PASSWORD', [email]);
+  const passwordHash = await hashPassword(config, config.admin.password);
+  if (existing) {
+    await takeOver(existing, passwordHash);
+    logger.warn(
+      { email, userId: String(existing._id) },
+      'ADMIN_EMAIL belonged to a non-admin account: it now has ADMIN_PASSWORD and role ADMIN, its sessions are revoked',
+    );
+    return;
+  }
+  try {
+    await UserModel.create({ email, passwordHash, role: Role.ADMIN });
+    logger.info({ email }, 'admin user created');
+  } catch (err) {
+    // Another instance, or a registration, created it at the same moment: take it over.
+    if (!isDuplicateKeyError(err)) throw err;
+    const raced = await UserModel.findOne({ email }, { role: 1 }).lean<User>();
+    if (raced && raced.role !== Role.ADMIN) await takeOver(raced, passwordHash);
+  }
+}
+
+async function takeOver(user: User, passwordHash: string): Promise<void> {
+  await UserModel.updateOne({ _id: user._id }, { $set: { role: Role.ADMIN, passwordHash }, $inc: { tokenVersion: 1 } });
+  await revokeAllSessions(String(user._id));
+}

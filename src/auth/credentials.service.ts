@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import type { Config } from '../core/config';
+import { ForbiddenError, UnauthenticatedError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { parseInput } from '../core/validation';
+import { User, UserModel } from '../users/user.model';
+import { releaseAttempts, reserveAttempt, returnAttempt } from './lockout.service';
+import { assertHashable, dummyHash, hashPassword, needsRehash, verifyPassword } from './password';
+
+/** One message for an unknown email and a wrong password, so neither reveals which it was. */
+export const INVALID_CREDENTIALS = 'Invalid email or password';
+
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254, 'must be at most 254 characters')
+  .pipe(z.email({ error: 'must be a valid email address' }));
+
+const loginSchema = z.object({
+  email: z.string().trim().toLowerCase().max(254, 'must be at most 254 characters'),
+  password: z.string().max(1024, 'is too long'),
+});
+
+/** The key rate limits and the lockout count under: trimmed, lower-cased, bounded. */
+export function normalizeEmail(raw: unknown): string | undefined {
+  return typeof raw === 'string' ? raw.trim().toLowerCase().slice(0, 254) : undefined;
+}
+
+export interface PasswordCheck {
+  ok: boolean;
+  /** This failure used up the last attempt: the email is now locked. */
+  locked: boolean;
+}
+
+/**
+ * Compares a password under the lockout: a slot is reserved for the email first (429 when none
+ * is free), so parallel guesses cannot outrun the limit. Unknown emails (no hash) are compared
+ * against a dummy hash and counted the same way, so they answer and lock like real ones.
+ */
+export async function checkPassword(
+  config: Config,
+  email: string,
+  password: string,
+  hash: string | null | undefined,
+): Promise<PasswordCheck> {
+  const slot = await reserveAttempt(config, email);
+  let ok: boolean;
+  try {
+    ok = await verifyPassword(config, password, hash ?? (await dummyHash(config)));
+  } catch (err) {
+    // Not evaluated (hashing queue full): the attempt does not count against the account.
+    await returnAttempt(email).catch(() => undefined);
+    throw err;
+  }
+  if (ok && hash) {
+    await releaseAttempts(email);
+    return { ok: true, locked: false };
+  }
+  return { ok: false, locked: slot.last };
+}
+
+/**
+ * The one place that checks an email and password (login, HTTP Basic, OAuth password grant):
+ * lockout per email, the same answer and similar timing for unknown emails, and the disabled
+ * check after the password.
+ */
+export async function verifyCredentials(
+  config: Config,
+  rawEmail: string,
+  password: string,
+  logger?: Logger,
+): Promise<User> {
+  const { email } = parseInput(loginSchema, { email: rawEmail, password });
+  assertHashable(password, 'password');
+  const user = await UserModel.findOne({ email }).lean<User>();
+  const check = await checkPassword(config, email, password, user?.passwordHash);
+  if (!check.ok || !user) {
+    if (check.locked) logger?.warn({ userId: user ? String(user._id) : null }, 'sign-in locked after failed attempts');
+    throw new UnauthenticatedError(INVALID_CREDENTIALS);
+  }
+  if (needsRehash(user.passwordHash)) await upgradeHash(config, user, password, logger);
+  if (user.disabled) throw new ForbiddenError('This account is disabled');
+  return user;
+}
+
+/** Rewrites a legacy plain-bcrypt hash in the current scheme, now that the password is known. */
+async function upgradeHash(config: Config, user: User, password: string, logger?: Logger): Promise<void> {
+  try {
+    const passwordHash = await hashPassword(config, password);
+    await UserModel.updateOne({ _id: user._id, passwordHash: user.passwordHash }, { $set: { passwordHash } });
+  } catch (err) {
+    // The sign-in itself succeeded; the upgrade is retried at the next one.
+    logger?.warn({ err, userId: String(user._id) }, 'password hash upgrade failed');
+  }
+}

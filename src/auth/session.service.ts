@@ -1,0 +1,201 @@
+import type { AuthUser } from '../context';
+import type { Config } from '../core/config';
+import { atomically, op } from '../core/db';
+import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { limitAttempt } from '../core/rate-limit';
+import { User, UserModel } from '../users/user.model';
+import type { AuthResult, ClientInfo } from './auth.types';
+import { MAX_PREVIOUS_HASHES, Session, SessionModel } from './session.model';
+import {
+  formatRefreshToken,
+  newRefreshSecret,
+  newSessionId,
+  parseRefreshToken,
+  sameHash,
+  sha256,
+  SESSION_ID,
+  signAccessToken,
+} from './tokens';
+
+/**
+ * Starts a session for a user as it was read before the password check. The session carries
+ * that read's token version: if a logoutAll, password change or disable landed in between, the
+ * session is born dead (refresh refuses it, its access token fails the version check).
+ */
+export async function startSession(config: Config, user: User, client: ClientInfo): Promise<AuthResult> {
+  const { secret, hash } = newRefreshSecret();
+  const now = new Date();
+  const session = await SessionModel.create({
+    _id: newSessionId(),
+    userId: String(user._id),
+    tokenHash: hash,
+    tokenVersion: user.tokenVersion,
+    lastUsedAt: now,
+    expiresAt: new Date(now.getTime() + config.jwt.refreshTokenTtl * 1000),
+    userAgent: client.userAgent?.slice(0, 512) ?? null,
+  });
+  return authResult(config, user, session._id, secret);
+}
+
+export function authResult(config: Config, user: User, sessionId: string, secret: string): AuthResult {
+  const accessToken = signAccessToken(
+    { sub: String(user._id), role: user.role, tv: user.tokenVersion, sid: sessionId },
+    config.jwt,
+  );
+  return {
+    accessToken,
+    refreshToken: formatRefreshToken(sessionId, secret),
+    tokenType: 'Bearer',
+    expiresIn: config.jwt.accessTokenTtl,
+    user,
+  };
+}
+
+function idleSince(session: Pick<Session, 'lastUsedAt' | 'createdAt'>): number {
+  return (session.lastUsedAt ?? session.createdAt).getTime();
+}
+
+/** True while a session may be used: not revoked, not expired, not idle too long. */
+function isLive(config: Config, session: Pick<Session, 'revokedAt' | 'expiresAt' | 'lastUsedAt' | 'createdAt'>) {
+  const now = Date.now();
+  return (
+    !session.revokedAt &&
+    session.expiresAt.getTime() > now &&
+    idleSince(session) + config.jwt.sessionIdleTimeout * 1000 > now
+  );
+}
+
+/**
+ * Rotates a refresh token. Presenting a secret this session already rotated away means the
+ * token leaked (or raced): the whole session is revoked. Any other wrong secret is simply
+ * refused, so nobody can end someone else's session by guessing at it.
+ */
+export async function refresh(config: Config, token: string, client: ClientInfo, logger?: Logger): Promise<AuthResult> {
+  const invalid = () => new UnauthenticatedError('Invalid or expired refresh token');
+  const parsed = parseRefreshToken(token);
+  await limitAttempt(config, 'refreshToken', client.ip, parsed?.sessionId);
+  if (!parsed) throw invalid();
+  const session = await SessionModel.findById(parsed.sessionId).lean<Session>();
+  if (!session || session.revokedAt) throw invalid();
+  if (!isLive(config, session)) {
+    await revokeById(session._id);
+    throw invalid();
+  }
+
+  const presented = sha256(parsed.secret);
+  if (!sameHash(presented, session.tokenHash)) {
+    if (session.previousHashes?.some((h) => sameHash(h, presented))) {
+      await revokeById(session._id);
+      logger?.warn({ sessionId: session._id, userId: session.userId }, 'refresh token reuse: session revoked');
+    }
+    throw invalid();
+  }
+  const user = await UserModel.findById(session.userId).lean<User>();
+  if (!user || user.disabled || user.tokenVersion !== session.tokenVersion) {
+    await revokeById(session._id);
+    throw invalid();
+  }
+
+  const next = newRefreshSecret();
+  const rotated = await atomically(`session:${session._id}`, () =>
+    SessionModel.findOneAndUpdate(
+      { _id: session._id, tokenHash: presented, revokedAt: null },
+      {
+        $set: {
+          tokenHash: next.hash,
+          previousHashes: [...(session.previousHashes ?? []), presented].slice(-MAX_PREVIOUS_HASHES),
+          lastUsedAt: new Date(),
+          ...(client.userAgent ? { userAgent: client.userAgent.slice(0, 512) } : {}),
+        },
+      },
+      { returnDocument: 'after' },
+    ).lean(),
+  );
+  if (!rotated) {
+    // Another request rotated the same token first: the token was presented twice, reuse.
+    await revokeById(session._id);
+    logger?.warn({ sessionId: session._id, userId: session.userId }, 'refresh token reuse: session revoked');
+    throw invalid();
+  }
+  return authResult(config, user, session._id, next.secret);
+}
+
+async function revokeById(id: string): Promise<boolean> {
+  const res = await SessionModel.updateOne({ _id: id, revokedAt: null }, { $set: { revokedAt: new Date() } });
+  return res.modifiedCount > 0;
+}
+
+export async function logout(token: string): Promise<boolean> {
+  const parsed = parseRefreshToken(token);
+  if (!parsed) throw new BadUserInputError('refreshToken', 'refreshToken is not a valid refresh token');
+  const session = await SessionModel.findById(parsed.sessionId, { tokenHash: 1 }).lean<Session>();
+  if (!session || !sameHash(sha256(parsed.secret), session.tokenHash)) return false;
+  return revokeById(session._id);
+}
+
+/** Revokes every session and, by bumping the token version, every access token issued so far. */
+export async function logoutAll(userId: string): Promise<boolean> {
+  await UserModel.updateOne({ _id: userId }, { $inc: { tokenVersion: 1 } });
+  await revokeAllSessions(userId);
+  return true;
+}
+
+export async function revokeAllSessions(userId: string, except?: string): Promise<void> {
+  await SessionModel.updateMany(
+    { userId, revokedAt: null, ...(except ? { _id: op({ $ne: except }) } : {}) },
+    { $set: { revokedAt: new Date() } },
+  );
+}
+
+/**
+ * Moves the caller's own session to a new token version with a fresh refresh secret (after a
+ * password change). Null when that session is no longer active.
+ */
+export async function renewSession(config: Config, user: User, sessionId: string): Promise<AuthResult | null> {
+  const next = newRefreshSecret();
+  const kept = await atomically(`session:${sessionId}`, () =>
+    SessionModel.findOneAndUpdate(
+      { _id: sessionId, userId: String(user._id), revokedAt: null },
+      { $set: { tokenHash: next.hash, tokenVersion: user.tokenVersion, lastUsedAt: new Date() } },
+      {},
+    ).lean(),
+  );
+  return kept ? authResult(config, user, sessionId, next.secret) : null;
+}
+
+export async function listSessions(config: Config, user: AuthUser): Promise<Session[]> {
+  const sessions = await SessionModel.find({ userId: user.id, revokedAt: null, expiresAt: op({ $gt: new Date() }) })
+    .sort({ createdAt: -1, _id: -1 })
+    .lean<Session[]>();
+  return sessions.filter((s) => isLive(config, s)).map((s) => ({ ...s, current: s._id === user.sessionId }));
+}
+
+export async function revokeSession(user: AuthUser, id: string): Promise<boolean> {
+  if (!SESSION_ID.test(id)) throw new BadUserInputError('id', 'id is not a valid session id');
+  const res = await SessionModel.updateOne(
+    { _id: id, userId: user.id, revokedAt: null },
+    { $set: { revokedAt: new Date() } },
+  );
+  if (res.matchedCount === 0) throw new NotFoundError('No such session');
+  return true;
+}
+
+/** For each request's access token: whether its session is still active (not revoked or expired). */
+export async function isSessionActive(sessionId: string, userId: string): Promise<boolean> {
+  if (!SESSION_ID.test(sessionId)) return false;
+  const session = await SessionModel.findById(sessionId, { userId: 1, revokedAt: 1, expiresAt: 1 }).lean<Session>();
+  return !!session && session.userId === userId && !session.revokedAt && session.expiresAt.getTime() > Date.now();
+}
+
+/** Deletes expired and idle sessions (FerretDB has no TTL indexes, so this runs on a timer). */
+export async function deleteExpiredSessions(config: Config): Promise<number> {
+  const now = Date.now();
+  const res = await SessionModel.deleteMany({
+    $or: [
+      { expiresAt: op({ $lt: new Date(now) }) },
+      { lastUsedAt: op({ $lt: new Date(now - config.jwt.sessionIdleTimeout * 1000) }) },
+    ],
+  });
+  return res.deletedCount;
+}

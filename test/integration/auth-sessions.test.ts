@@ -1,0 +1,149 @@
+import mongoose from 'mongoose';
+import { bearer, LOGIN, ME, REFRESH, signUp, strongPassword, uniqueEmail, type Payload } from '../helpers/auth';
+import { codes } from '../helpers/graphql';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const sessions = () => mongoose.connection.db!.collection<{ _id: string } & Record<string, unknown>>('sessions');
+const users = () => mongoose.connection.db!.collection('users');
+const sessionIdOf = (refreshToken: string) => refreshToken.split('.')[0]!;
+
+describe('sessions and revocation', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ SESSION_IDLE_TIMEOUT: '3600' });
+  });
+  afterAll(() => t.stop());
+  const refresh = (token: string) => t.gql<{ refreshToken: Payload }>(REFRESH, { t: token });
+  const me = (accessToken: string) => t.gql(ME, {}, bearer(accessToken));
+
+  it('refuses a session that started under an older token version (a login that raced a revocation)', async () => {
+    const user = await signUp(t);
+    // What a login in flight leaves behind when logoutAll lands between its read of the user and
+    // its insert of the session: a live session carrying the version from before the revocation.
+    await users().updateOne({ email: user.email }, { $inc: { tokenVersion: 1 } });
+    expect(codes(await refresh(user.refreshToken))).toEqual(['UNAUTHENTICATED']);
+    expect((await me(user.accessToken)).status).toBe(401);
+    // And it stays dead: the session is revoked, not just refused once.
+    const stored = await sessions().findOne({ _id: sessionIdOf(user.refreshToken) });
+    expect(stored!.revokedAt).toBeInstanceOf(Date);
+  });
+
+  it('treats an unknown secret with a live session id as a plain failure: the session keeps working', async () => {
+    const user = await signUp(t);
+    const forged = `${sessionIdOf(user.refreshToken)}.${'A'.repeat(43)}`;
+    expect(codes(await refresh(forged))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await t.gql('mutation($t: String!) { logout(refreshToken: $t) }', { t: forged }))).toEqual([]);
+    const next = await refresh(user.refreshToken);
+    expect(next.body.data?.refreshToken.refreshToken).toBeTruthy();
+    expect((await me(next.body.data!.refreshToken.accessToken)).body.data!.me.id).toBe(user.user.id);
+  });
+
+  it('still revokes the session when a secret it issued before is presented again (reuse)', async () => {
+    const user = await signUp(t);
+    const second = (await refresh(user.refreshToken)).body.data!.refreshToken;
+    const third = (await refresh(second.refreshToken)).body.data!.refreshToken;
+    // The first secret, two rotations old, is still recognised as this session's.
+    expect(codes(await refresh(user.refreshToken))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await refresh(third.refreshToken))).toEqual(['UNAUTHENTICATED']);
+    expect((await me(third.accessToken)).status).toBe(401);
+  });
+
+  it('uses unguessable session ids: 128 random bits, unrelated from one session to the next', async () => {
+    const user = await signUp(t);
+    const logins = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        t.gql<{ login: Payload }>(LOGIN, { input: { email: user.email, password: user.password } }),
+      ),
+    );
+    const ids = [user.refreshToken, ...logins.map((l) => l.body.data!.login.refreshToken)].map(sessionIdOf);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    // ObjectIds made one after another share their leading (timestamp) characters; these do not.
+    expect(new Set(ids.map((id) => id.slice(0, 6))).size).toBe(ids.length);
+    const listed = await t.gql<{ sessions: Array<{ id: string }> }>(
+      '{ sessions { id } }',
+      {},
+      bearer(user.accessToken),
+    );
+    expect(listed.body.data!.sessions.map((s) => s.id).sort()).toEqual([...ids].sort());
+  });
+
+  it('stops the access token of a session at once on logout, revokeSession and reuse', async () => {
+    const user = await signUp(t);
+    const other = (await t.gql<{ login: Payload }>(LOGIN, { input: { email: user.email, password: user.password } }))
+      .body.data!.login;
+    expect(
+      (await t.gql('mutation($t: String!) { logout(refreshToken: $t) }', { t: user.refreshToken })).body.data,
+    ).toEqual({ logout: true });
+    const refused = await me(user.accessToken);
+    expect(refused.status).toBe(401);
+    expect(codes(refused)).toEqual(['UNAUTHENTICATED']);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    // The other session is untouched.
+    expect((await me(other.accessToken)).body.data!.me.id).toBe(user.user.id);
+
+    const third = (await t.gql<{ login: Payload }>(LOGIN, { input: { email: user.email, password: user.password } }))
+      .body.data!.login;
+    await t.gql(
+      'mutation($id: ID!) { revokeSession(id: $id) }',
+      { id: sessionIdOf(third.refreshToken) },
+      bearer(other.accessToken),
+    );
+    expect((await me(third.accessToken)).status).toBe(401);
+
+    const rotated = (await refresh(other.refreshToken)).body.data!.refreshToken;
+    await refresh(other.refreshToken); // reuse of the rotated secret
+    expect((await me(rotated.accessToken)).status).toBe(401);
+  });
+
+  it('ends a session whose refresh token went unused for SESSION_IDLE_TIMEOUT', async () => {
+    const idle = await signUp(t);
+    const active = await signUp(t);
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3600_000);
+    await sessions().updateOne({ _id: sessionIdOf(idle.refreshToken) }, { $set: { lastUsedAt: hoursAgo(2) } });
+    await sessions().updateOne({ _id: sessionIdOf(active.refreshToken) }, { $set: { lastUsedAt: hoursAgo(0.5) } });
+    expect(codes(await refresh(idle.refreshToken))).toEqual(['UNAUTHENTICATED']);
+    expect((await sessions().findOne({ _id: sessionIdOf(idle.refreshToken) }))!.revokedAt).toBeInstanceOf(Date);
+    // A session used within the timeout refreshes, and the refresh restarts its idle clock.
+    const next = (await refresh(active.refreshToken)).body.data!.refreshToken;
+    const stored = await sessions().findOne({ _id: sessionIdOf(next.refreshToken) });
+    expect(Date.now() - (stored!.lastUsedAt as Date).getTime()).toBeLessThan(60_000);
+  });
+});
+
+describe('a sign-in racing a revocation (bcrypt cost 13 keeps the login in flight)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ BCRYPT_COST: '13' });
+  });
+  afterAll(() => t.stop());
+  const ADMIN_ONLY = 'mutation($id: ID!, $d: Boolean!) { setUserDisabled(userId: $id, disabled: $d) { id } }';
+
+  /** Starts a login, lets it read the user and start hashing, then runs `revoke` before it ends. */
+  async function loginDuring(user: { email: string; password: string }, revoke: () => Promise<unknown>) {
+    const login = t.gql<{ login: Payload }>(LOGIN, { input: { email: user.email, password: user.password } });
+    await new Promise((r) => setTimeout(r, 150));
+    await revoke();
+    return (await login).body.data?.login;
+  }
+
+  it('a login in flight during logoutAll gets no working session', async () => {
+    const user = await signUp(t, uniqueEmail(), strongPassword());
+    const late = await loginDuring(user, () => t.gql('mutation { logoutAll }', {}, bearer(user.accessToken)));
+    expect(late).toBeTruthy();
+    expect(codes(await t.gql(REFRESH, { t: late!.refreshToken }))).toEqual(['UNAUTHENTICATED']);
+    expect((await t.gql(ME, {}, bearer(late!.accessToken))).status).toBe(401);
+  });
+
+  it('a session created while a user was being disabled does not come back when the user is re-enabled', async () => {
+    const admin = await signUp(t);
+    await users().updateOne({ email: admin.email }, { $set: { role: 'ADMIN' } });
+    const user = await signUp(t);
+    const late = await loginDuring(user, () =>
+      t.gql(ADMIN_ONLY, { id: user.user.id, d: true }, bearer(admin.accessToken)),
+    );
+    await t.gql(ADMIN_ONLY, { id: user.user.id, d: false }, bearer(admin.accessToken));
+    expect(late).toBeTruthy();
+    expect(codes(await t.gql(REFRESH, { t: late!.refreshToken }))).toEqual(['UNAUTHENTICATED']);
+    expect((await t.gql(ME, {}, bearer(late!.accessToken))).status).toBe(401);
+  });
+});
