@@ -18,6 +18,7 @@ import { deleteExpiredSessions } from './auth/session.service';
 import { oauthRouter } from './auth/oauth.route';
 import type { Context } from './context';
 import type { Config } from './core/config';
+import { costLimitPlugin } from './core/complexity';
 import { DATABASE_UNAVAILABLE_MESSAGE, InternalServerError, isDatabaseUnavailable } from './core/errors';
 import { connectDatabase, disconnectDatabase, pingDatabase, syncIndexes } from './core/db';
 import { errorLoggingPlugin, formatError, retryAfterPlugin } from './core/format-error';
@@ -25,7 +26,7 @@ import { jsonErrors, notFound, requestId, requestLogger } from './core/http';
 import { createLogger, type Logger } from './core/logger';
 import { playgroundRouter } from './core/playground';
 import { deleteExpiredCounters } from './core/rate-limit';
-import { corsPolicy, securityHeaders, tokenLimit } from './core/security';
+import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from './core/security';
 import { buildAppSchema } from './schema';
 
 export interface AppServer {
@@ -44,16 +45,20 @@ export interface ServerOptions {
   monitorCommands?: boolean;
 }
 
-/** graphql-armor's limits (the token limit runs before Apollo, see tokenLimit). */
+/**
+ * graphql-armor's limits. The token limit runs before Apollo (see tokenLimit); the cost limit
+ * needs the request's variables (see costLimitPlugin); suggestions are masked in formatError,
+ * which also covers enum values and variables.
+ */
 function armor(config: Config) {
   const { limits } = config;
   return new ApolloArmor({
     maxDepth: { n: limits.maxDepth },
     maxAliases: { n: limits.maxAliases },
     maxDirectives: { n: limits.maxDirectives },
-    costLimit: { maxCost: limits.maxCost },
+    costLimit: { enabled: false },
     maxTokens: { enabled: false },
-    blockFieldSuggestion: { enabled: true },
+    blockFieldSuggestion: { enabled: false },
   }).protect();
 }
 
@@ -120,6 +125,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     includeStacktraceInErrorResponses: !config.isProduction,
     plugins: [
       ...armored.plugins,
+      costLimitPlugin(config.limits.maxCost),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       ApolloServerPluginLandingPageDisabled(),
       // No @cacheControl hints in this schema: the default plugin would only add per-field work.
@@ -153,6 +159,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     headers.api,
     express.json({ limit: config.http.bodyLimit }),
     tokenLimit(config.limits.maxTokens),
+    persistedQueryHashCheck(),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<Context> => {
         const { user, method } = await authenticate(req).catch((err: unknown) => {

@@ -20,6 +20,7 @@ const CLIENT_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
+  'PERSISTED_QUERY_HASH_MISMATCH',
 ]);
 
 export function isClientError(err: unknown): boolean {
@@ -31,11 +32,35 @@ export function isClientError(err: unknown): boolean {
 }
 
 /**
+ * graphql-js ends many messages with a hint built from the schema ("Did you mean "first"?",
+ * "Did you mean the enum value "ADMIN"?", "Did you mean to use an inline fragment on …?"),
+ * for fields, arguments, types, input fields and enum values, in literals and in variables. It
+ * reveals schema names that introspection would hide, so the hint is cut, from its first word to
+ * the end of the line, in every mode (graphql-armor's mask only knew the quoted-name form).
+ */
+const SUGGESTION = /[ \t]*Did you mean\b[^\n]*/gi;
+
+export function maskSuggestions(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const stacktrace = formatted.extensions?.stacktrace;
+  return {
+    ...formatted,
+    message: formatted.message.replace(SUGGESTION, ''),
+    ...(Array.isArray(stacktrace) && {
+      extensions: {
+        ...formatted.extensions,
+        stacktrace: stacktrace.map((line: unknown) => String(line).replace(SUGGESTION, '')),
+      },
+    }),
+  };
+}
+
+/**
  * Unexpected errors become a generic INTERNAL_SERVER_ERROR in production, so no collection,
  * index, driver or file name reaches a client. The full error is logged by the plugin below.
  */
 export function formatError(config: Pick<Config, 'isProduction'>) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+  return (unmasked: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const formatted = maskSuggestions(unmasked);
     if (isClientError(error)) {
       if (!config.isProduction) return formatted;
       const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};

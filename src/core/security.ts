@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import cors from 'cors';
 import type { RequestHandler } from 'express';
 import helmet from 'helmet';
@@ -66,5 +67,38 @@ export function tokenLimit(maxTokens: number): RequestHandler {
     res
       .status(400)
       .json({ errors: [{ message: exceeded.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] });
+  };
+}
+
+/**
+ * Automatic persisted queries: a request carrying both a query and its SHA-256 registers it
+ * under that hash. Apollo refuses a hash that does not match the query (so nobody can store a
+ * different query under a known hash) but without a code, which clients then see as
+ * INTERNAL_SERVER_ERROR; this check answers first with a code a client can act on.
+ */
+export function persistedQueryHashCheck(): RequestHandler {
+  return (req, res, next) => {
+    const body = req.body as { query?: unknown; extensions?: unknown } | undefined;
+    const query = req.method === 'GET' ? req.query.query : body?.query;
+    let extensions = req.method === 'GET' ? req.query.extensions : body?.extensions;
+    if (typeof query !== 'string') return next();
+    if (typeof extensions === 'string') {
+      try {
+        extensions = JSON.parse(extensions);
+      } catch {
+        return next(); // Apollo reports malformed GET extensions itself
+      }
+    }
+    const hash = (extensions as { persistedQuery?: { sha256Hash?: unknown } } | null | undefined)?.persistedQuery
+      ?.sha256Hash;
+    if (typeof hash !== 'string' || hash === createHash('sha256').update(query).digest('hex')) return next();
+    res.status(400).json({
+      errors: [
+        {
+          message: 'The persisted query hash does not match the query',
+          extensions: { code: 'PERSISTED_QUERY_HASH_MISMATCH' },
+        },
+      ],
+    });
   };
 }

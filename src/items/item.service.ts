@@ -79,16 +79,18 @@ function cursorOf(item: Item, spec: OrderSpec): string {
 }
 
 function afterCondition(after: string, spec: OrderSpec): Record<string, unknown> {
-  const expectsString = spec.key === 'nameKey';
+  const isDate = spec.key === 'createdAt' || spec.key === 'updatedAt';
+  // A value the key can never hold (a string for a number; for a date, anything beyond the
+  // ±8.64e15 ms a Date can hold, such as 1e300) is a bad cursor, not a cast error in the query.
+  const validKey = (v: unknown) =>
+    spec.key === 'nameKey'
+      ? typeof v === 'string'
+      : typeof v === 'number' && (isDate ? !Number.isNaN(new Date(v).getTime()) : Number.isFinite(v));
   const [raw, id] = decodeCursor(
     after,
-    (v) =>
-      v.length === 2 &&
-      typeof v[1] === 'string' &&
-      OBJECT_ID.test(v[1]) &&
-      (expectsString ? typeof v[0] === 'string' : typeof v[0] === 'number' && Number.isFinite(v[0])),
+    (v) => v.length === 2 && typeof v[1] === 'string' && OBJECT_ID.test(v[1]) && validKey(v[0]),
   ) as [string | number, string];
-  const value = spec.key === 'createdAt' || spec.key === 'updatedAt' ? new Date(raw) : raw;
+  const value = isDate ? new Date(raw) : raw;
   const cmp = spec.direction === 1 ? '$gt' : '$lt';
   // Strictly after (value, id) in the sort order: a total order, so no item repeats or is skipped.
   return {

@@ -1,12 +1,32 @@
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { ApolloClient, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
+import { Kind, print } from 'graphql';
 import { serverAudits } from 'graphql-http';
+import pino from 'pino';
+import { ItemsDocument } from '../../schema/generated/graphql';
 import { bearer, signUp } from '../helpers/auth';
-import { codes } from '../helpers/graphql';
+import { codes, type GraphQLResponse } from '../helpers/graphql';
 import { startTestServer, type TestServer } from '../helpers/server';
+
+/** The server's log lines, to prove that client mistakes are never logged as errors. */
+const lines: Array<{ level: number; msg?: string }> = [];
+const logger = pino(
+  { level: 'info' },
+  new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  }),
+);
+const errorLines = () => lines.filter((l) => l.level >= 50);
 
 let t: TestServer;
 let token: string;
 beforeAll(async () => {
-  t = await startTestServer({ CORS_ORIGINS: 'https://app.example' });
+  t = await startTestServer({ CORS_ORIGINS: 'https://app.example' }, logger);
   token = (await signUp(t)).accessToken;
 });
 afterAll(() => t.stop());
@@ -46,12 +66,89 @@ describe('GraphQL-level limits (graphql-armor)', () => {
       expect(res.body.errors).toBeUndefined();
     }
   });
+});
 
-  it('masks field suggestions', async () => {
-    const res = await t.gql('{ mee { id } }');
+/** The committed `Items` operation (schema/operations/items.graphql), as consumers send it. */
+const ITEMS = print(ItemsDocument);
+/** Its fragments, and `n` aliased copies of its page selection with the given `first`. */
+const FRAGMENTS = print({
+  kind: Kind.DOCUMENT,
+  definitions: ItemsDocument.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION),
+});
+const pages = (n: number, first: string) =>
+  `query Pages($f: Int) { ${Array.from(
+    { length: n },
+    (_, i) =>
+      `p${i}: items(first: ${first}) { totalCount edges { cursor node { ...ItemFields } } pageInfo { ...PageInfoFields } }`,
+  ).join(' ')} } ${FRAGMENTS}`;
+
+describe('query cost (MAX_COST 5000), with the request variables', () => {
+  const refused = (res: GraphQLResponse) => {
     expect(res.status).toBe(400);
-    // Stack traces (development only) keep graphql-js's original text; production has none.
-    expect(res.body.errors![0]!.message).not.toMatch(/Did you mean/i);
+    expect(codes(res)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+  };
+
+  beforeAll(async () => {
+    // 100 real items, so the allowed pages below really carry 100 fully selected items.
+    for (let i = 0; i < 100; i += 10) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, j) =>
+          t.gql(
+            'mutation($input: CreateItemInput!) { createItem(input: $input) { id } }',
+            { input: { name: `cost ${i + j}`, description: 'd'.repeat(200), tags: ['a', 'b'], price: 1, quantity: 1 } },
+            bearer(token),
+          ),
+        ),
+      );
+    }
+  });
+
+  it.each([30, 100])('allows the committed Items operation with first: %i as a variable', async (first) => {
+    const res = await t.gql<{ items: { edges: unknown[] } }>(ITEMS, { first }, bearer(token));
+    expect(res.status).toBe(200);
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data!.items.edges).toHaveLength(first);
+  });
+
+  it('allows one page of 100 fully selected items with a literal or a variable first', async () => {
+    for (const res of [
+      await t.gql(pages(1, '100').replace('($f: Int)', ''), {}, bearer(token)),
+      await t.gql(pages(1, '$f'), { f: 100 }, bearer(token)),
+    ]) {
+      expect(res.status).toBe(200);
+      expect(res.body.errors).toBeUndefined();
+    }
+  });
+
+  it('refuses 15 aliased pages of 100 whether first is a variable or a literal, with 400', async () => {
+    refused(await t.gql(pages(15, '$f'), { f: 100 }, bearer(token)));
+    refused(await t.gql(pages(15, '100').replace('($f: Int)', ''), {}, bearer(token)));
+  });
+
+  it('costs the same document by its variables: 15 pages of 5 pass, 15 pages of 100 do not', async () => {
+    const small = await t.gql(pages(15, '$f'), { f: 5 }, bearer(token));
+    expect(small.status).toBe(200);
+    expect(small.body.errors).toBeUndefined();
+    refused(await t.gql(pages(15, '$f'), { f: 100 }, bearer(token)));
+  });
+
+  it('costs an omitted first as the default page size (20) and keeps invalid variables BAD_USER_INPUT', async () => {
+    // 15 pages of 20 cost 15 × (1 + 20 × 22) = 6615: refused, so the default is counted.
+    refused(await t.gql(pages(15, '$f'), {}, bearer(token)));
+    const invalid = await t.gql(pages(1, '$f'), { f: 'many' }, bearer(token));
+    expect(invalid.status).toBe(400);
+    expect(codes(invalid)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('refuses fragments that expand beyond what can be costed, with 400', async () => {
+    // 30 × 30 × 30 spreads of one small fragment: ~27 000 selections from a 700-character document.
+    const fan = (i: number) => `fragment F${i} on Query { ${`...F${i + 1} `.repeat(30)}}`;
+    const query = `query { ...F0 } ${fan(0)} ${fan(1)} ${fan(2)} fragment F3 on Query { me { id } }`;
+    refused(await t.gql(query, {}, bearer(token)));
+  });
+
+  it('logs none of these refusals as an error', () => {
+    expect(errorLines()).toEqual([]);
   });
 });
 
@@ -124,7 +221,111 @@ describe('HTTP protocol rules', () => {
   });
 });
 
+describe('automatic persisted queries', () => {
+  const QUERY = '{ me { id } }';
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  const apq = (body: Record<string, unknown>) =>
+    fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then(async (res) => ({ status: res.status, body: (await res.json()) as GraphQLResponse['body'] }));
+  const persisted = (hash: string) => ({ persistedQuery: { version: 1, sha256Hash: hash } });
+
+  it('registers a query under its SHA-256 and then answers the hash alone', async () => {
+    const hash = sha256(QUERY);
+    expect(codes((await apq({ extensions: persisted(hash) })) as GraphQLResponse)).toEqual([
+      'PERSISTED_QUERY_NOT_FOUND',
+    ]);
+    const registered = await apq({ query: QUERY, extensions: persisted(hash) });
+    expect(registered.body).toEqual({ data: { me: null } });
+    const byHash = await apq({ extensions: persisted(hash) });
+    expect(byHash.body).toEqual({ data: { me: null } });
+  });
+
+  it("serves Apollo Client's persisted-query link: the query text travels once, then only its hash", async () => {
+    const sent: Array<{ query?: string; extensions?: unknown }> = [];
+    const http = new HttpLink({
+      uri: `${t.url}/graphql`,
+      fetch: (url, init) => {
+        sent.push(JSON.parse(String(init!.body)) as (typeof sent)[number]);
+        return fetch(url, init);
+      },
+    });
+    const link = new PersistedQueryLink({ sha256 }).concat(http);
+    const client = () => new ApolloClient({ link, cache: new InMemoryCache() });
+    const me = gql`
+      query PersistedMe {
+        me {
+          id
+        }
+      }
+    `;
+    expect((await client().query({ query: me })).data).toEqual({ me: null });
+    // First use: the hash alone (not found), then the hash with the query, which registers it.
+    expect(sent.map((b) => typeof b.query)).toEqual(['undefined', 'string']);
+    // Another client (another browser) now sends only the hash.
+    expect((await client().query({ query: me })).data).toEqual({ me: null });
+    expect(sent.map((b) => typeof b.query)).toEqual(['undefined', 'string', 'undefined']);
+  });
+
+  it('refuses a hash that does not match its query with 400 PERSISTED_QUERY_HASH_MISMATCH, unlogged', async () => {
+    lines.length = 0;
+    const wrong = sha256('{ __typename }');
+    const res = await apq({ query: QUERY, extensions: persisted(wrong) });
+    expect(res.status).toBe(400);
+    expect(codes(res as GraphQLResponse)).toEqual(['PERSISTED_QUERY_HASH_MISMATCH']);
+    // Nothing was stored under the wrong hash.
+    expect(codes((await apq({ extensions: persisted(wrong) })) as GraphQLResponse)).toEqual([
+      'PERSISTED_QUERY_NOT_FOUND',
+    ]);
+    const params = new URLSearchParams({ query: QUERY, extensions: JSON.stringify(persisted(wrong)) });
+    const get = await fetch(`${t.url}/graphql?${params}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(get.status).toBe(400);
+    expect(((await get.json()) as GraphQLResponse['body']).errors![0]!.extensions!.code).toBe(
+      'PERSISTED_QUERY_HASH_MISMATCH',
+    );
+    expect(errorLines()).toEqual([]);
+  });
+});
+
 describe('bad input and injection', () => {
+  it.each<[string, unknown[], Record<string, unknown> | undefined]>([
+    ['a date beyond what a Date holds (1e300)', [1e300, '0123456789abcdef01234567'], undefined],
+    ['a date one millisecond past the last Date', [8.64e15 + 1, '0123456789abcdef01234567'], undefined],
+    [
+      'a negative huge date, by updatedAt',
+      [-1e300, '0123456789abcdef01234567'],
+      { field: 'UPDATED_AT', direction: 'ASC' },
+    ],
+    ['a string for a date', ['2024-01-01', '0123456789abcdef01234567'], undefined],
+    ['a number for a name', [12, '0123456789abcdef01234567'], { field: 'NAME', direction: 'ASC' }],
+  ])('answers BAD_USER_INPUT (field after) for a cursor with %s, logging no error', async (_label, values, orderBy) => {
+    lines.length = 0;
+    const after = Buffer.from(JSON.stringify(values)).toString('base64url');
+    const res = await t.gql(
+      'query($after: String, $orderBy: ItemOrder) { items(after: $after, orderBy: $orderBy) { totalCount } }',
+      { after, orderBy },
+      bearer(token),
+    );
+    expect(res.status).toBeLessThan(500);
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(res.body.errors![0]!.extensions!.field).toBe('after');
+    expect(errorLines()).toEqual([]);
+  });
+
+  it('accepts cursors at the edges of the Date range', async () => {
+    for (const ms of [8.64e15, -8.64e15]) {
+      const after = Buffer.from(JSON.stringify([ms, '0123456789abcdef01234567'])).toString('base64url');
+      const res = await t.gql(
+        'query($after: String) { items(after: $after) { totalCount } }',
+        { after },
+        bearer(token),
+      );
+      expect(res.body.errors).toBeUndefined();
+    }
+  });
+
   it('refuses an operator object where a string is expected with BAD_USER_INPUT', async () => {
     const res = await t.gql('mutation($input: LoginInput!) { login(input: $input) { accessToken } }', {
       input: { email: { $ne: null }, password: 'x' },

@@ -1,9 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { ConfigError, KNOWN_VARIABLES, loadConfig } from '../../src/core/config';
 
-const SECRET = 'x'.repeat(40);
+/** From `openssl rand -base64 48`. */
+const SECRET = 'fE6H/Q+ItkN/hDrIf5jSehIadUz9cU3BoKXxXpFju0c19gw2v+HruSSzHQa1gkRz';
 const PROD = { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db:27017/app', JWT_SECRET: SECRET };
 
 function errorOf(env: Record<string, string>): string {
@@ -75,6 +77,39 @@ describe('loadConfig', () => {
       const env: Record<string, string> = { ...PROD };
       delete env[name];
       expect(errorOf(env)).toMatch(new RegExp(`^${name}: is required when NODE_ENV=production`));
+    });
+
+    it.each([
+      ['one repeated character', 'x'.repeat(40)],
+      ['a short repeated word', 'secret'.repeat(6)],
+      ['a 16-character pattern repeated', 'Abc123!?xyZ-09_Q'.repeat(2)],
+      ['a 16-character pattern repeated, cut short', 'Abc123!?xyZ-09_Q'.repeat(3).slice(0, 40)],
+      ['two alternating characters', 'ab'.repeat(20)],
+      ['few distinct characters', 'aabbccddaabbccdd-abcdabcd-dcbadcba-aaaa'],
+      ['one character with a short tail', `${'a'.repeat(32)}bcdefghij`],
+    ])('refuses a JWT_SECRET that is %s, saying how to generate one', (_label, secret) => {
+      const message = errorOf({ ...PROD, JWT_SECRET: secret });
+      expect(message).toMatch(/^JWT_SECRET: is easy to guess \(.+\) when NODE_ENV=production/);
+      expect(message).toContain('openssl rand -base64 48');
+      expect(message).not.toContain(secret.slice(0, 8));
+      // Outside production the same value is accepted: development and tests use what they get.
+      expect(loadConfig({ JWT_SECRET: secret }).jwt.secret).toBe(secret);
+    });
+
+    it('accepts random secrets from the usual generators', () => {
+      const generators = [
+        () => randomBytes(32).toString('base64'), // openssl rand -base64 32
+        () => randomBytes(48).toString('base64'), // openssl rand -base64 48
+        () => randomBytes(48).toString('base64url'),
+        () => randomBytes(24).toString('base64'), // 32 characters, the shortest allowed
+        () => randomBytes(16).toString('hex'), // openssl rand -hex 16
+      ];
+      for (const generate of generators) {
+        for (let i = 0; i < 300; i++) {
+          const secret = generate();
+          expect(loadConfig({ ...PROD, JWT_SECRET: secret }).jwt.secret).toBe(secret);
+        }
+      }
     });
 
     it('refuses a bcrypt cost below 10', () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -168,19 +169,21 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives the api an environment that loadConfig accepts', () => {
+    // What the README's `openssl rand -base64 48` writes (production refuses a repeated character).
+    const JWT_SECRET = randomBytes(48).toString('base64');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'compose-secrets-'));
     try {
       const env: Record<string, string | undefined> = { ...apiEnv };
       for (const [name, value] of Object.entries(env)) {
         if (!name.endsWith('_FILE') || value === undefined) continue;
         const file = path.join(dir, name);
-        writeFileSync(file, name === 'JWT_SECRET_FILE' ? `${'s'.repeat(48)}\n` : 'placeholder\n');
+        writeFileSync(file, name === 'JWT_SECRET_FILE' ? `${JWT_SECRET}\n` : 'placeholder\n');
         env[name] = file;
       }
       const config = loadConfig(env);
       expect(config).toMatchObject({ env: 'production', isProduction: true, port: 4000, host: '0.0.0.0' });
       expect(config.mongodbUri).toMatch(/^mongodb:\/\/mongo:27017\//);
-      expect(config.jwt).toMatchObject({ secret: 's'.repeat(48), generated: false });
+      expect(config.jwt).toMatchObject({ secret: JWT_SECRET, generated: false });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
