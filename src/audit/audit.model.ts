@@ -35,8 +35,12 @@ export type AuditDetailValue = string | number | boolean | null;
  * No TTL index: FerretDB has none, so housekeeping deletes expired events (deleteExpiredAuditEvents).
  */
 @ObjectType('AuditEvent', { description: 'A security event. Never holds passwords, tokens or Authorization headers.' })
-// Mixed `details` is deliberate: its keys and values are checked by the recorder before a write.
-@modelOptions({ schemaOptions: { collection: 'audit_events' }, options: { allowMixed: Severity.ALLOW } })
+// Events are written once and never updated, so no version key. Mixed `details` is deliberate:
+// its keys and values are checked by the recorder before a write.
+@modelOptions({
+  schemaOptions: { collection: 'audit_events', versionKey: false },
+  options: { allowMixed: Severity.ALLOW },
+})
 @index({ createdAt: -1, _id: -1 })
 @index({ userId: 1, createdAt: -1, _id: -1 })
 @index({ type: 1, createdAt: -1, _id: -1 })

@@ -252,7 +252,7 @@ describe('audit events', () => {
       expect(stored).toBeDefined();
       expect(stored!.details).toEqual({ reason: 'wrong password', attempts: 2, locked: false });
       expect(Object.keys(stored!).sort()).toEqual(
-        ['_id', '__v', 'type', 'userId', 'actorId', 'ip', 'userAgent', 'email', 'details', 'createdAt'].sort(),
+        ['_id', 'type', 'userId', 'actorId', 'ip', 'userAgent', 'email', 'details', 'createdAt'].sort(),
       );
       const json = JSON.stringify(stored);
       for (const secret of secrets) expect(json).not.toContain(secret);
