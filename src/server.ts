@@ -11,6 +11,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
 import { GraphQLError } from 'graphql';
+import { deleteExpiredAuditEvents, flushAuditEvents } from './audit/audit.service';
 import { createAuthenticator } from './auth/auth.context';
 import { ensureAdmin } from './auth/admin-bootstrap';
 import { deleteExpiredAttempts } from './auth/lockout.service';
@@ -75,13 +76,16 @@ function contextFailure(err: unknown, log: Logger): GraphQLError {
   });
 }
 
-/** Removes expired sessions, rate-limit counters and lockouts (FerretDB has no TTL indexes). */
+/** Removes expired sessions, rate-limit counters, lockouts and audit events (FerretDB has no TTL indexes). */
 function startHousekeeping(config: Config, logger: Logger): NodeJS.Timeout | undefined {
   if (config.sessionCleanupIntervalSeconds === 0) return undefined;
   return setInterval(() => {
-    Promise.all([deleteExpiredSessions(config), deleteExpiredCounters(), deleteExpiredAttempts()]).catch((err) =>
-      logger.warn({ err }, 'housekeeping failed'),
-    );
+    Promise.all([
+      deleteExpiredSessions(config),
+      deleteExpiredCounters(),
+      deleteExpiredAttempts(),
+      deleteExpiredAuditEvents(config.auditRetentionDays),
+    ]).catch((err) => logger.warn({ err }, 'housekeeping failed'));
   }, config.sessionCleanupIntervalSeconds * 1000).unref();
 }
 
@@ -210,6 +214,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         // Stops accepting connections, lets in-flight requests finish within the grace period.
         await apollo.stop();
         if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));
+        // Audit writes are fire-and-forget: let the last requests' events reach the database.
+        await flushAuditEvents(config.shutdownTimeoutMs);
         await disconnectDatabase();
       })();
       return stopped;

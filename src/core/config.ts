@@ -57,6 +57,7 @@ const schema = z.object({
   ADMIN_PASSWORD: z.string().min(1).optional(),
   BASIC_AUTH_CACHE_SECONDS: int(0, 60).default(60),
   SESSION_CLEANUP_INTERVAL_SECONDS: int(0, 86_400).default(3600),
+  AUDIT_RETENTION_DAYS: int(1, 3650).default(90),
   PLAYGROUND: bool.optional(),
   INTROSPECTION: bool.optional(),
   BODY_LIMIT: z
@@ -123,6 +124,8 @@ export interface Config {
   readonly admin?: { readonly email: string; readonly password: string };
   readonly basicAuthCacheSeconds: number;
   readonly sessionCleanupIntervalSeconds: number;
+  /** How long audit events are kept; housekeeping deletes older ones. */
+  readonly auditRetentionDays: number;
   readonly playground: boolean;
   readonly introspection: boolean;
   readonly http: {
@@ -247,6 +250,7 @@ export function loadConfig(source: Env = process.env): Config {
     admin: v.ADMIN_EMAIL && v.ADMIN_PASSWORD ? { email: v.ADMIN_EMAIL, password: v.ADMIN_PASSWORD } : undefined,
     basicAuthCacheSeconds: v.BASIC_AUTH_CACHE_SECONDS,
     sessionCleanupIntervalSeconds: v.SESSION_CLEANUP_INTERVAL_SECONDS,
+    auditRetentionDays: v.AUDIT_RETENTION_DAYS,
     playground: v.PLAYGROUND ?? !isProduction,
     introspection: v.INTROSPECTION ?? !isProduction,
     http: {

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
     expect(config.jwt).toMatchObject({ accessTokenTtl: 900, refreshTokenTtl: 30 * 86400, generated: true });
     expect(config.login).toEqual({ maxAttempts: 5, lockSeconds: 900 });
     expect(config.playground).toBe(true);
+    expect(config.auditRetentionDays).toBe(90);
   });
 
   it('generates a different random JWT secret per process when none is given', () => {
@@ -56,6 +57,8 @@ describe('loadConfig', () => {
     [{ BCRYPT_COST: '3' }, /^BCRYPT_COST: must be at least 4/],
     [{ ADMIN_EMAIL: 'a@b.co' }, /^ADMIN_EMAIL: ADMIN_EMAIL and ADMIN_PASSWORD must be set together$/],
     [{ PLAYGROUND: 'yes' }, /^PLAYGROUND: must be "true" or "false"/],
+    [{ AUDIT_RETENTION_DAYS: '0' }, /^AUDIT_RETENTION_DAYS: must be at least 1/],
+    [{ AUDIT_RETENTION_DAYS: '3651' }, /^AUDIT_RETENTION_DAYS: must be at most 3650/],
   ])('rejects %j with one clear line naming the variable', (env, expected) => {
     const message = errorOf(env as Record<string, string>);
     expect(message).toMatch(expected);

@@ -30,6 +30,7 @@ const PUBLIC_OPERATIONS = [
   'createItem',
   'updateItem',
   'deleteItem',
+  'auditEvents',
 ];
 
 async function operationSources(): Promise<Array<{ file: string; source: string }>> {

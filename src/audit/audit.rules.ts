@@ -1,0 +1,12 @@
+import { allow, isAdmin } from '../permissions/rules';
+
+export const auditPermissions = {
+  Query: {
+    auditEvents: isAdmin,
+  },
+  // Reachable only through auditEvents, which already requires an admin.
+  AuditEvent: allow,
+  AuditDetail: allow,
+  AuditEventEdge: allow,
+  AuditEventConnection: allow,
+};
