@@ -101,7 +101,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const schema = await buildAppSchema();
   await syncIndexes();
   await ensureAdmin(config, logger);
-  const authenticate = createAuthenticator(config);
+  const authenticate = createAuthenticator(config, logger);
   const housekeeping = startHousekeeping(config, logger);
 
   const app = express();

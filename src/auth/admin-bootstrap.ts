@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../core/config';
+import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import { isDuplicateKeyError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { parseInput } from '../core/validation';
@@ -23,6 +24,8 @@ export async function ensureAdmin(config: Config, logger: Logger): Promise<void>
   const passwordHash = await hashPassword(config, config.admin.password);
   if (existing) {
     await takeOver(existing, passwordHash);
+    for (const type of [AuditEventType.PASSWORD_CHANGED, AuditEventType.ROLE_CHANGED])
+      recordAuditEvent({ type, userId: String(existing._id), details: { reason: 'ADMIN_EMAIL takeover' } }, logger);
     logger.warn(
       { email, userId: String(existing._id) },
       'ADMIN_EMAIL belonged to a non-admin account: it now has ADMIN_PASSWORD and role ADMIN, its sessions are revoked',

@@ -8,6 +8,8 @@ import type { Config } from '../core/config';
 import { ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
 import { limitAttempt } from '../core/rate-limit';
 import { authenticateBearer, currentUser } from './auth.service';
+import type { Logger } from '../core/logger';
+import type { ClientInfo } from './auth.types';
 import { normalizeEmail, verifyCredentials } from './credentials.service';
 
 /** Longest Authorization header we look at; anything longer is refused without parsing. */
@@ -51,7 +53,7 @@ const CREDENTIAL_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPU
  * Decodes the Authorization header into a user. No header is anonymous; a header that is
  * present but not valid is always an error (401), never silently anonymous.
  */
-export function createAuthenticator(config: Config) {
+export function createAuthenticator(config: Config, logger: Logger) {
   // Successful Basic checks, keyed by an HMAC of the header so no credential sits in memory.
   const basicCache = new LRUCache<string, { id: string; tokenVersion: number }>({
     max: 10_000,
@@ -59,7 +61,7 @@ export function createAuthenticator(config: Config) {
   });
   const cacheKey = (header: string) => createHmac('sha256', config.jwt.secret).update(header).digest('base64url');
 
-  async function basic(encoded: string, header: string, ip: string | undefined): Promise<AuthUser> {
+  async function basic(encoded: string, header: string, client: ClientInfo, log: Logger): Promise<AuthUser> {
     const key = cacheKey(header);
     const cached = config.basicAuthCacheSeconds > 0 ? basicCache.get(key) : undefined;
     if (cached) {
@@ -74,8 +76,8 @@ export function createAuthenticator(config: Config) {
     const email = decoded.slice(0, colon);
     try {
       // The same per-IP and per-account limits as `login` (only uncached checks count).
-      await limitAttempt(config, 'login', ip, normalizeEmail(email));
-      const user = await verifyCredentials(config, email, decoded.slice(colon + 1));
+      await limitAttempt(config, 'login', client.ip, normalizeEmail(email));
+      const user = await verifyCredentials(config, email, decoded.slice(colon + 1), client, log, 'basic');
       if (config.basicAuthCacheSeconds > 0)
         basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion });
       return { id: String(user._id), email: user.email, role: user.role };
@@ -98,7 +100,10 @@ export function createAuthenticator(config: Config) {
       if (!user) throw invalidCredentials('Bearer', 'Invalid or expired access token');
       return { user, method: 'bearer' };
     }
-    if (scheme === 'basic') return { user: await basic(match![2]!, header, req.ip), method: 'basic' };
+    if (scheme === 'basic') {
+      const client = { ip: req.ip, userAgent: req.headers['user-agent'] ?? null };
+      return { user: await basic(match![2]!, header, client, req.log ?? logger), method: 'basic' };
+    }
     throw invalidCredentials('Bearer', 'Unsupported or malformed Authorization header');
   };
 }

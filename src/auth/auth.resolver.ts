@@ -26,7 +26,7 @@ export class AuthResolver {
 
   @Mutation(() => AuthPayload, { description: 'Signs in with email and password; starts a session.' })
   login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context): Promise<AuthPayload> {
-    return auth.login(ctx.config, input, client(ctx));
+    return auth.login(ctx.config, input, client(ctx), ctx.logger);
   }
 
   @Mutation(() => AuthPayload, { description: 'Exchanges a refresh token for a new pair; the old one stops working.' })
@@ -37,18 +37,18 @@ export class AuthResolver {
   @Mutation(() => Boolean, {
     description: "Revokes the refresh token's session. False when it matched no active session.",
   })
-  logout(@Arg('refreshToken', () => String) refreshToken: string): Promise<boolean> {
-    return sessions.logout(refreshToken);
+  logout(@Arg('refreshToken', () => String) refreshToken: string, @Ctx() ctx: Context): Promise<boolean> {
+    return sessions.logout(refreshToken, client(ctx), ctx.logger);
   }
 
   @Mutation(() => Boolean, { description: 'Revokes every session and every access token issued so far.' })
   logoutAll(@Ctx() ctx: Context): Promise<boolean> {
-    return sessions.logoutAll(signedIn(ctx).id);
+    return sessions.logoutAll(signedIn(ctx).id, client(ctx), ctx.logger);
   }
 
   @Mutation(() => Boolean, { description: 'Revokes one of my sessions.' })
   revokeSession(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
-    return sessions.revokeSession(signedIn(ctx), id);
+    return sessions.revokeSession(signedIn(ctx), id, client(ctx), ctx.logger);
   }
 
   @Mutation(() => AuthPayload, {
@@ -59,7 +59,7 @@ export class AuthResolver {
     @Arg('newPassword', () => String) newPassword: string,
     @Ctx() ctx: Context,
   ): Promise<AuthPayload> {
-    return auth.changePassword(ctx.config, signedIn(ctx), currentPassword, newPassword, client(ctx));
+    return auth.changePassword(ctx.config, signedIn(ctx), currentPassword, newPassword, client(ctx), ctx.logger);
   }
 
   @Query(() => [Session], { description: 'My active sessions, newest first.' })

@@ -5,8 +5,10 @@ import { BadUserInputError, ConflictError, UnauthenticatedError, isDuplicateKeyE
 import { limitAttempt } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
-import type { AuthResult, ClientInfo } from './auth.types';
-import { checkPassword, emailSchema, normalizeEmail, verifyCredentials } from './credentials.service';
+import type { AuthResult, ClientInfo, SignInVia } from './auth.types';
+import type { Logger } from '../core/logger';
+import { audit, AuditEventType } from './auth.audit';
+import { checkPassword, emailSchema, normalizeEmail, recordFailure, verifyCredentials } from './credentials.service';
 import { assertHashable, hashPassword, validateNewPassword } from './password';
 import { isSessionActive, renewSession, revokeAllSessions, startSession } from './session.service';
 import { verifyAccessToken } from './tokens';
@@ -49,9 +51,11 @@ export async function login(
   config: Config,
   input: { email: string; password: string },
   client: ClientInfo,
+  logger: Logger,
+  via: SignInVia = 'login',
 ): Promise<AuthResult> {
   await limitAttempt(config, 'login', client.ip, normalizeEmail(input.email));
-  const user = await verifyCredentials(config, input.email, input.password);
+  const user = await verifyCredentials(config, input.email, input.password, client, logger, via);
   return startSession(config, user, client);
 }
 
@@ -61,6 +65,7 @@ export async function changePassword(
   currentPassword: string,
   newPassword: string,
   client: ClientInfo,
+  logger: Logger,
 ): Promise<AuthResult> {
   await limitAttempt(config, 'changePassword', client.ip, caller.id);
   const user = await UserModel.findById(caller.id).lean<User>();
@@ -68,7 +73,10 @@ export async function changePassword(
   assertHashable(currentPassword, 'currentPassword');
   // A wrong current password is a failed sign-in attempt: it counts towards the same lockout.
   const check = await checkPassword(config, user.email, currentPassword, user.passwordHash);
-  if (!check.ok) throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
+  if (!check.ok) {
+    recordFailure(logger, client, check, { userId: caller.id, email: null, via: 'changePassword' });
+    throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
+  }
   validateNewPassword(newPassword, 'newPassword', [user.email, user.email.split('@')[0]!]);
   if (newPassword === currentPassword) {
     throw new BadUserInputError('newPassword', 'newPassword must differ from currentPassword');
@@ -81,6 +89,7 @@ export async function changePassword(
   ).lean<User>();
   if (!updated) throw new UnauthenticatedError();
   await revokeAllSessions(caller.id, caller.sessionId);
+  audit(logger, client, AuditEventType.PASSWORD_CHANGED, { userId: caller.id, actorId: caller.id });
 
   // The caller's own session stays, with a fresh refresh token; without one, a new session starts.
   const kept = caller.sessionId ? await renewSession(config, updated, caller.sessionId) : null;

@@ -13,3 +13,6 @@ export interface AuthResult {
   expiresIn: number;
   user: User;
 }
+
+/** Which entry point checked a password, for the audit log. */
+export type SignInVia = 'login' | 'basic' | 'oauth' | 'changePassword';

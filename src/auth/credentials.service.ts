@@ -4,6 +4,8 @@ import { ForbiddenError, UnauthenticatedError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { parseInput } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
+import { audit, AuditEventType } from './auth.audit';
+import type { ClientInfo, SignInVia } from './auth.types';
 import { releaseAttempts, reserveAttempt, returnAttempt } from './lockout.service';
 import { assertHashable, dummyHash, hashPassword, needsRehash, verifyPassword } from './password';
 
@@ -69,19 +71,35 @@ export async function verifyCredentials(
   config: Config,
   rawEmail: string,
   password: string,
-  logger?: Logger,
+  client: ClientInfo,
+  logger: Logger,
+  via: SignInVia,
 ): Promise<User> {
   const { email } = parseInput(loginSchema, { email: rawEmail, password });
   assertHashable(password, 'password');
   const user = await UserModel.findOne({ email }).lean<User>();
   const check = await checkPassword(config, email, password, user?.passwordHash);
+  const userId = user ? String(user._id) : null;
   if (!check.ok || !user) {
-    if (check.locked) logger?.warn({ userId: user ? String(user._id) : null }, 'sign-in locked after failed attempts');
+    recordFailure(logger, client, check, { userId, email: userId ? null : email, via });
     throw new UnauthenticatedError(INVALID_CREDENTIALS);
   }
   if (needsRehash(user.passwordHash)) await upgradeHash(config, user, password, logger);
   if (user.disabled) throw new ForbiddenError('This account is disabled');
+  audit(logger, client, AuditEventType.LOGIN_SUCCEEDED, { userId, details: { via } });
   return user;
+}
+
+/** LOGIN_FAILED, and ACCOUNT_LOCKED when that failure used up the last attempt. */
+export function recordFailure(
+  logger: Logger,
+  client: ClientInfo,
+  check: PasswordCheck,
+  who: { userId: string | null; email: string | null; via: SignInVia },
+): void {
+  const event = { userId: who.userId, email: who.email, details: { via: who.via } };
+  audit(logger, client, AuditEventType.LOGIN_FAILED, event);
+  if (check.locked) audit(logger, client, AuditEventType.ACCOUNT_LOCKED, event);
 }
 
 /** Rewrites a legacy plain-bcrypt hash in the current scheme, now that the password is known. */

@@ -45,7 +45,7 @@ export function oauthRouter(config: Config, logger: Logger): Router {
           const username = field(req, 'username');
           const password = field(req, 'password');
           if (!username || !password) return fail(res, 'invalid_request', 'username and password are required');
-          result = await auth.login(config, { email: username, password }, client);
+          result = await auth.login(config, { email: username, password }, client, req.log ?? logger, 'oauth');
         } else if (grantType === 'refresh_token') {
           const token = field(req, 'refresh_token');
           if (!token) return fail(res, 'invalid_request', 'refresh_token is required');

@@ -5,6 +5,7 @@ import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../core/
 import type { Logger } from '../core/logger';
 import { limitAttempt } from '../core/rate-limit';
 import { User, UserModel } from '../users/user.model';
+import { audit, AuditEventType } from './auth.audit';
 import type { AuthResult, ClientInfo } from './auth.types';
 import { MAX_PREVIOUS_HASHES, Session, SessionModel } from './session.model';
 import {
@@ -71,7 +72,7 @@ function isLive(config: Config, session: Pick<Session, 'revokedAt' | 'expiresAt'
  * token leaked (or raced): the whole session is revoked. Any other wrong secret is simply
  * refused, so nobody can end someone else's session by guessing at it.
  */
-export async function refresh(config: Config, token: string, client: ClientInfo, logger?: Logger): Promise<AuthResult> {
+export async function refresh(config: Config, token: string, client: ClientInfo, logger: Logger): Promise<AuthResult> {
   const invalid = () => new UnauthenticatedError('Invalid or expired refresh token');
   const parsed = parseRefreshToken(token);
   await limitAttempt(config, 'refreshToken', client.ip, parsed?.sessionId);
@@ -85,10 +86,7 @@ export async function refresh(config: Config, token: string, client: ClientInfo,
 
   const presented = sha256(parsed.secret);
   if (!sameHash(presented, session.tokenHash)) {
-    if (session.previousHashes?.some((h) => sameHash(h, presented))) {
-      await revokeById(session._id);
-      logger?.warn({ sessionId: session._id, userId: session.userId }, 'refresh token reuse: session revoked');
-    }
+    if (session.previousHashes?.some((h) => sameHash(h, presented))) await reused(session, client, logger);
     throw invalid();
   }
   const user = await UserModel.findById(session.userId).lean<User>();
@@ -114,11 +112,18 @@ export async function refresh(config: Config, token: string, client: ClientInfo,
   );
   if (!rotated) {
     // Another request rotated the same token first: the token was presented twice, reuse.
-    await revokeById(session._id);
-    logger?.warn({ sessionId: session._id, userId: session.userId }, 'refresh token reuse: session revoked');
+    await reused(session, client, logger);
     throw invalid();
   }
   return authResult(config, user, session._id, next.secret);
+}
+
+async function reused(session: Session, client: ClientInfo, logger: Logger): Promise<void> {
+  await revokeById(session._id);
+  audit(logger, client, AuditEventType.REFRESH_TOKEN_REUSED, {
+    userId: session.userId,
+    details: { sessionId: session._id },
+  });
 }
 
 async function revokeById(id: string): Promise<boolean> {
@@ -126,18 +131,27 @@ async function revokeById(id: string): Promise<boolean> {
   return res.modifiedCount > 0;
 }
 
-export async function logout(token: string): Promise<boolean> {
+export async function logout(token: string, client: ClientInfo, logger: Logger): Promise<boolean> {
   const parsed = parseRefreshToken(token);
   if (!parsed) throw new BadUserInputError('refreshToken', 'refreshToken is not a valid refresh token');
-  const session = await SessionModel.findById(parsed.sessionId, { tokenHash: 1 }).lean<Session>();
+  const session = await SessionModel.findById(parsed.sessionId, { tokenHash: 1, userId: 1 }).lean<Session>();
   if (!session || !sameHash(sha256(parsed.secret), session.tokenHash)) return false;
-  return revokeById(session._id);
+  const revoked = await revokeById(session._id);
+  if (revoked) {
+    audit(logger, client, AuditEventType.SESSION_REVOKED, {
+      userId: session.userId,
+      actorId: session.userId,
+      details: { sessionId: session._id, reason: 'logout' },
+    });
+  }
+  return revoked;
 }
 
 /** Revokes every session and, by bumping the token version, every access token issued so far. */
-export async function logoutAll(userId: string): Promise<boolean> {
+export async function logoutAll(userId: string, client: ClientInfo, logger: Logger): Promise<boolean> {
   await UserModel.updateOne({ _id: userId }, { $inc: { tokenVersion: 1 } });
   await revokeAllSessions(userId);
+  audit(logger, client, AuditEventType.LOGGED_OUT_ALL, { userId, actorId: userId });
   return true;
 }
 
@@ -171,13 +185,18 @@ export async function listSessions(config: Config, user: AuthUser): Promise<Sess
   return sessions.filter((s) => isLive(config, s)).map((s) => ({ ...s, current: s._id === user.sessionId }));
 }
 
-export async function revokeSession(user: AuthUser, id: string): Promise<boolean> {
+export async function revokeSession(user: AuthUser, id: string, client: ClientInfo, logger: Logger): Promise<boolean> {
   if (!SESSION_ID.test(id)) throw new BadUserInputError('id', 'id is not a valid session id');
   const res = await SessionModel.updateOne(
     { _id: id, userId: user.id, revokedAt: null },
     { $set: { revokedAt: new Date() } },
   );
   if (res.matchedCount === 0) throw new NotFoundError('No such session');
+  audit(logger, client, AuditEventType.SESSION_REVOKED, {
+    userId: user.id,
+    actorId: user.id,
+    details: { sessionId: id, reason: 'revokeSession' },
+  });
   return true;
 }
 

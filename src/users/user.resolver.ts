@@ -1,8 +1,15 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
+import { UnauthenticatedError } from '../core/errors';
 import { Role, User } from './user.model';
 import * as userService from './user.service';
 import { UserConnection } from './user.types';
+
+/** The signed-in admin (shield guarantees one on the admin fields). */
+function actor(ctx: Context): userService.Actor {
+  if (!ctx.user) throw new UnauthenticatedError();
+  return { id: ctx.user.id, ip: ctx.req.ip, userAgent: ctx.req.headers['user-agent'] ?? null, logger: ctx.logger };
+}
 
 @Resolver(() => User)
 export class UserResolver {
@@ -20,20 +27,25 @@ export class UserResolver {
   }
 
   @Mutation(() => User, { description: 'ADMIN: changes a role; applies from the next request.' })
-  setUserRole(@Arg('userId', () => ID) userId: string, @Arg('role', () => Role) role: Role): Promise<User> {
-    return userService.setUserRole(userId, role);
+  setUserRole(
+    @Arg('userId', () => ID) userId: string,
+    @Arg('role', () => Role) role: Role,
+    @Ctx() ctx: Context,
+  ): Promise<User> {
+    return userService.setUserRole(actor(ctx), userId, role);
   }
 
   @Mutation(() => User, { description: 'ADMIN: disables (revoking all tokens) or re-enables a user.' })
   setUserDisabled(
     @Arg('userId', () => ID) userId: string,
     @Arg('disabled', () => Boolean) disabled: boolean,
+    @Ctx() ctx: Context,
   ): Promise<User> {
-    return userService.setUserDisabled(userId, disabled);
+    return userService.setUserDisabled(actor(ctx), userId, disabled);
   }
 
   @Mutation(() => User, { description: 'ADMIN: clears a login lockout.' })
-  unlockUser(@Arg('userId', () => ID) userId: string): Promise<User> {
-    return userService.unlockUser(userId);
+  unlockUser(@Arg('userId', () => ID) userId: string, @Ctx() ctx: Context): Promise<User> {
+    return userService.unlockUser(actor(ctx), userId);
   }
 }

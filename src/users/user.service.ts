@@ -1,11 +1,28 @@
+import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import { clearLockout } from '../auth/lockout.service';
 import { revokeAllSessions } from '../auth/session.service';
 import { atomically, op } from '../core/db';
 import { BadUserInputError, ConflictError, NotFoundError } from '../core/errors';
+import type { Logger } from '../core/logger';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
 import { PUBLIC_USER_FIELDS, Role, User, UserModel } from './user.model';
 
 const OBJECT_ID = /^[0-9a-f]{24}$/i;
+
+/** The admin making a change, for the audit log. */
+export interface Actor {
+  id: string;
+  ip?: string;
+  userAgent?: string | null;
+  logger: Logger;
+}
+
+function audited(actor: Actor, type: AuditEventType, userId: string, details?: Record<string, string>): void {
+  recordAuditEvent(
+    { type, userId, actorId: actor.id, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, details },
+    actor.logger,
+  );
+}
 
 function assertId(id: string, field: string): void {
   if (!OBJECT_ID.test(id)) throw new BadUserInputError(field, `${field} is not a valid id`);
@@ -70,15 +87,17 @@ async function changeKeepingAnAdmin(
   return { ...before, ...change } as User;
 }
 
-export async function setUserRole(userId: string, role: Role): Promise<User> {
+export async function setUserRole(actor: Actor, userId: string, role: Role): Promise<User> {
   assertId(userId, 'userId');
   const current = await UserModel.findById(userId, { role: 1 }).lean<User>();
   if (!current) throw new NotFoundError('No such user');
   if (current.role === role) return (await findById(userId))!;
-  return keepingAnAdmin(userId, { role }, { role: current.role });
+  const user = await keepingAnAdmin(userId, { role }, { role: current.role });
+  audited(actor, AuditEventType.ROLE_CHANGED, userId, { from: current.role, to: role });
+  return user;
 }
 
-export async function setUserDisabled(userId: string, disabled: boolean): Promise<User> {
+export async function setUserDisabled(actor: Actor, userId: string, disabled: boolean): Promise<User> {
   assertId(userId, 'userId');
   const current = await UserModel.findById(userId, { disabled: 1 }).lean<User>();
   if (!current) throw new NotFoundError('No such user');
@@ -90,13 +109,15 @@ export async function setUserDisabled(userId: string, disabled: boolean): Promis
     await UserModel.updateOne({ _id: userId }, { $inc: { tokenVersion: 1 } });
     await revokeAllSessions(userId);
   }
+  audited(actor, disabled ? AuditEventType.USER_DISABLED : AuditEventType.USER_ENABLED, userId);
   return user;
 }
 
-export async function unlockUser(userId: string): Promise<User> {
+export async function unlockUser(actor: Actor, userId: string): Promise<User> {
   assertId(userId, 'userId');
   const user = await findById(userId);
   if (!user) throw new NotFoundError('No such user');
-  await clearLockout(user.email);
+  const wasLocked = await clearLockout(user.email);
+  audited(actor, AuditEventType.ACCOUNT_UNLOCKED, userId, { hadFailures: String(wasLocked) });
   return user;
 }
