@@ -14,7 +14,6 @@ import { GraphQLError } from 'graphql';
 import { deleteExpiredAuditEvents, flushAuditEvents } from './audit/audit.service';
 import { createAuthenticator } from './auth/auth.context';
 import { ensureAdmin } from './auth/admin-bootstrap';
-import { deleteExpiredAttempts } from './auth/lockout.service';
 import { deleteExpiredSessions } from './auth/session.service';
 import { oauthRouter } from './auth/oauth.route';
 import type { Context } from './context';
@@ -76,14 +75,13 @@ function contextFailure(err: unknown, log: Logger): GraphQLError {
   });
 }
 
-/** Removes expired sessions, rate-limit counters, lockouts and audit events (FerretDB has no TTL indexes). */
+/** Removes expired sessions, rate-limit counters (lockouts too) and audit events (FerretDB has no TTL indexes). */
 function startHousekeeping(config: Config, logger: Logger): NodeJS.Timeout | undefined {
   if (config.sessionCleanupIntervalSeconds === 0) return undefined;
   return setInterval(() => {
     Promise.all([
       deleteExpiredSessions(config),
       deleteExpiredCounters(),
-      deleteExpiredAttempts(),
       deleteExpiredAuditEvents(config.auditRetentionDays),
     ]).catch((err) => logger.warn({ err }, 'housekeeping failed'));
   }, config.sessionCleanupIntervalSeconds * 1000).unref();

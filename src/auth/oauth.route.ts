@@ -18,6 +18,14 @@ function fail(res: Response, error: OAuthError, description: string): void {
     .json({ error, error_description: description });
 }
 
+function retryLater(res: Response, status: 429 | 503, retryAfter: number, error: string, description: string): void {
+  res
+    .status(status)
+    .set('Retry-After', String(retryAfter))
+    .set('Cache-Control', 'no-store')
+    .json({ error, error_description: description });
+}
+
 function field(req: Request, name: string): string | undefined {
   const value = (req.body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' && value !== '' ? value : undefined;
@@ -67,26 +75,15 @@ export function oauthRouter(config: Config, logger: Logger): Router {
           return fail(res, 'invalid_request', err instanceof Error ? err.message : 'invalid');
         if (code === 'UNAUTHENTICATED' || code === 'FORBIDDEN')
           return fail(res, 'invalid_grant', 'Invalid credentials or refresh token');
-        if (code === 'TOO_MANY_REQUESTS') {
-          const retryAfter = Number((err as GraphQLError).extensions.retryAfter ?? 60);
-          res
-            .status(429)
-            .set('Retry-After', String(retryAfter))
-            .set('Cache-Control', 'no-store')
-            .json({ error: 'too_many_requests', error_description: 'Too many attempts, try again later' });
-          return;
-        }
+        const retryAfter = Number(err instanceof GraphQLError ? err.extensions.retryAfter : undefined) || 1;
+        if (code === 'TOO_MANY_REQUESTS')
+          return retryLater(res, 429, retryAfter, 'too_many_requests', 'Too many attempts, try again later');
         // RFC 6749 §5.2 has no such code; `temporarily_unavailable` is the one §4.1.2.1 defines.
-        const unavailable = isDatabaseUnavailable(err);
-        if (unavailable || code === 'SERVICE_UNAVAILABLE') {
-          if (unavailable) (req.log ?? logger).error({ err }, 'oauth token endpoint: database unavailable');
-          const retryAfter = unavailable ? 5 : Number((err as GraphQLError).extensions.retryAfter ?? 1);
-          res
-            .status(503)
-            .set('Retry-After', String(retryAfter))
-            .set('Cache-Control', 'no-store')
-            .json({ error: 'temporarily_unavailable', error_description: 'Try again shortly' });
-          return;
+        if (code === 'SERVICE_UNAVAILABLE')
+          return retryLater(res, 503, retryAfter, 'temporarily_unavailable', 'Try again shortly');
+        if (isDatabaseUnavailable(err)) {
+          (req.log ?? logger).error({ err }, 'oauth token endpoint: database unavailable');
+          return retryLater(res, 503, 5, 'temporarily_unavailable', 'Try again shortly');
         }
         (req.log ?? logger).error({ err }, 'oauth token endpoint failed');
         res.status(500).set('Cache-Control', 'no-store').json({ error: 'server_error' });

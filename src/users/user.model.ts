@@ -43,7 +43,7 @@ export class User {
 
   /**
    * Bumped to invalidate every access token and session issued so far (logoutAll, password
-   * change, disable). Failed sign-ins are counted per email in `login_attempts`, not here.
+   * change, disable). Failed sign-ins are counted per email (`lockout:` counters), not here.
    */
   @prop({ required: true, type: Number, default: 0 })
   tokenVersion!: number;

@@ -14,8 +14,8 @@ const tally = (list: string[]) => list.reduce<Record<string, number>>((t, c) => 
 
 async function attemptsOf(email: string): Promise<number | undefined> {
   const doc = await mongoose.connection
-    .db!.collection<{ _id: string; count: number }>('login_attempts')
-    .findOne({ _id: email });
+    .db!.collection<{ _id: string; count: number }>('rate_limits')
+    .findOne({ _id: `lockout:${email}` });
   return doc?.count;
 }
 

@@ -6,8 +6,8 @@ import { startTestServer, type TestServer } from '../helpers/server';
 /** Failed (or in-flight) password attempts counted for an email. */
 async function attemptsOf(email: string): Promise<number | undefined> {
   const doc = await mongoose.connection
-    .db!.collection<{ _id: string; count: number }>('login_attempts')
-    .findOne({ _id: email });
+    .db!.collection<{ _id: string; count: number }>('rate_limits')
+    .findOne({ _id: `lockout:${email}` });
   return doc?.count;
 }
 
