@@ -24,6 +24,7 @@ describe('loadConfig', () => {
     expect(config.jwt).toMatchObject({ accessTokenTtl: 900, refreshTokenTtl: 30 * 86400, generated: true });
     expect(config.login).toEqual({ maxAttempts: 5, lockSeconds: 900 });
     expect(config.playground).toBe(true);
+    expect(config.itemLimits).toEqual({ writesPerWindow: 120, maxPerUser: 10_000 });
   });
 
   it('generates a different random JWT secret per process when none is given', () => {
@@ -54,6 +55,8 @@ describe('loadConfig', () => {
     [{ BCRYPT_COST: '3' }, /^BCRYPT_COST: must be at least 4/],
     [{ ADMIN_EMAIL: 'a@b.co' }, /^ADMIN_EMAIL: ADMIN_EMAIL and ADMIN_PASSWORD must be set together$/],
     [{ PLAYGROUND: 'yes' }, /^PLAYGROUND: must be "true" or "false"/],
+    [{ WRITE_RATE_LIMIT_PER_USER: '0' }, /^WRITE_RATE_LIMIT_PER_USER: must be at least 1/],
+    [{ MAX_ITEMS_PER_USER: 'many' }, /^MAX_ITEMS_PER_USER: must be a whole number/],
   ])('rejects %j with one clear line naming the variable', (env, expected) => {
     const message = errorOf(env as Record<string, string>);
     expect(message).toMatch(expected);
