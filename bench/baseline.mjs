@@ -21,6 +21,7 @@ const issuer = env.JWT_ISSUER ?? 'graphql-auth-items-api';
 const audience = env.JWT_AUDIENCE ?? 'graphql-auth-items-api';
 const ttl = Number(env.ACCESS_TOKEN_TTL ?? 900);
 const windowMs = 60_000;
+const maxItems = 1_000_000_000;
 
 const client = await MongoClient.connect(env.MONGODB_URI, { maxPoolSize: 20 });
 const db = client.db();
@@ -28,8 +29,11 @@ const users = db.collection('users');
 const items = db.collection('items');
 const sessions = db.collection('sessions');
 const counters = db.collection('rate_limits');
+const quotas = db.collection('item_quotas');
 
 const USER_FIELDS = { email: 1, role: 1, disabled: 1, createdAt: 1 };
+// Item owners are PublicUsers: the service's owner lookup reads only the id.
+const PUBLIC_USER_FIELDS = { _id: 1 };
 const ITEM_FIELDS = {
   name: 1,
   nameKey: 1,
@@ -48,6 +52,7 @@ const ITEM_FIELDS = {
 const schema = buildSchema(readFileSync(path.join(root, 'schema', 'schema.graphql'), 'utf8'));
 const id = (doc) => String(doc._id);
 schema.getType('User').getFields().id.resolve = id;
+schema.getType('PublicUser').getFields().id.resolve = id;
 schema.getType('Item').getFields().id.resolve = id;
 schema.getType('Item').getFields().owner.resolve = (item, _args, ctx) => ctx.owners.load(item.ownerId);
 
@@ -92,6 +97,12 @@ const rootValue = {
     };
   },
   createItem: async ({ input }, ctx) => {
+    // The per-user write limit and the item-cap slot, as the service does before inserting.
+    await hit(`itemWrite:user:${ctx.user.id}`);
+    const slot = await quotas.updateOne({ _id: ctx.user.id, used: { $lt: maxItems } }, { $inc: { used: 1 } });
+    if (slot.modifiedCount !== 1) {
+      await quotas.updateOne({ _id: ctx.user.id }, { $setOnInsert: { used: 1, legacy: 0 } }, { upsert: true });
+    }
     const now = new Date();
     const doc = {
       name: input.name.trim(),
@@ -104,6 +115,7 @@ const rootValue = {
       quantity: input.quantity ?? 0,
       version: 1,
       ownerId: ctx.user.id,
+      counted: true,
       createdAt: now,
       updatedAt: now,
     };
@@ -190,7 +202,7 @@ const server = http.createServer((req, res) => {
       }
       const owners = new DataLoader(async (ids) => {
         const found = await users
-          .find({ _id: { $in: ids.map((i) => new ObjectId(i)) } }, { projection: USER_FIELDS })
+          .find({ _id: { $in: ids.map((i) => new ObjectId(i)) } }, { projection: PUBLIC_USER_FIELDS })
           .toArray();
         const byId = new Map(found.map((u) => [String(u._id), u]));
         return ids.map((i) => byId.get(i) ?? null);

@@ -157,6 +157,8 @@ function serviceEnv(dbName) {
     BCRYPT_COST: String(COST),
     RATE_LIMIT_PER_IP: '1000000000',
     RATE_LIMIT_PER_ACCOUNT: '1000000000',
+    WRITE_RATE_LIMIT_PER_USER: '1000000000',
+    MAX_ITEMS_PER_USER: '1000000000',
     LOGIN_MAX_ATTEMPTS: '1000',
   };
 }
@@ -244,7 +246,7 @@ async function tokenFor(url, email) {
 
 const ME = '{ me { id email role } }';
 const ITEMS =
-  '{ items(first: 20) { edges { cursor node { id name price tags createdAt owner { id email } } } pageInfo { hasNextPage endCursor } } }';
+  '{ items(first: 20) { edges { cursor node { id name price tags createdAt owner { id } } } pageInfo { hasNextPage endCursor } } }';
 const CREATE = 'mutation { createItem(input: { name: "bench item", price: 9.5, tags: ["bench"] }) { id version } }';
 const LOGIN = 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }';
 

@@ -8,11 +8,22 @@ import './playground.css';
 const TOKEN_KEY = 'playground.accessToken';
 const ENDPOINT = new URL('/graphql', window.location.href).toString();
 
-const DEFAULT_QUERY = `# Sign in above, then run:
+const DEFAULT_QUERY = `# Sign in above, then run. You see yourself as a User (email, role);
+# other people, such as an item's owner, are a PublicUser (id only).
 {
   me {
     email
     role
+  }
+  items(first: 5) {
+    edges {
+      node {
+        name
+        owner {
+          id
+        }
+      }
+    }
   }
 }
 `;

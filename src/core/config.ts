@@ -86,6 +86,8 @@ const schema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
   RATE_LIMIT_PER_IP: int(1, 1_000_000_000).default(30),
   RATE_LIMIT_PER_ACCOUNT: int(1, 1_000_000_000).default(10),
+  WRITE_RATE_LIMIT_PER_USER: int(1, 1_000_000_000).default(120),
+  MAX_ITEMS_PER_USER: int(1, 1_000_000_000).default(10_000),
   HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
   REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(5_000),
@@ -145,6 +147,8 @@ export interface Config {
     readonly maxCost: number;
   };
   readonly rateLimit: { readonly windowSeconds: number; readonly perIp: number; readonly perAccount: number };
+  /** Per-user limits on item writes: writes per rate-limit window, and items owned. */
+  readonly itemLimits: { readonly writesPerWindow: number; readonly maxPerUser: number };
 }
 
 /**
@@ -273,6 +277,7 @@ export function loadConfig(source: Env = process.env): Config {
       perIp: v.RATE_LIMIT_PER_IP,
       perAccount: v.RATE_LIMIT_PER_ACCOUNT,
     },
+    itemLimits: { writesPerWindow: v.WRITE_RATE_LIMIT_PER_USER, maxPerUser: v.MAX_ITEMS_PER_USER },
   };
   return deepFreeze(config);
 }

@@ -79,3 +79,14 @@ export async function deleteExpiredCounters(): Promise<number> {
   const res = await RateLimitModel.deleteMany({ resetAt: op({ $lt: new Date() }) });
   return res.deletedCount;
 }
+
+/**
+ * Counts one hit on `key` (e.g. `itemWrite:user:<id>`) and refuses with TOO_MANY_REQUESTS once
+ * more than `max` hits fall in the current window. For limits other than the auth attempts above.
+ */
+export async function limitKey(key: string, max: number, windowSeconds: number, message?: string): Promise<void> {
+  const { count, resetAt } = await hit(key, windowSeconds);
+  if (count > max) {
+    throw new TooManyRequestsError(Math.max(1, Math.ceil((resetAt.getTime() - Date.now()) / 1000)), message);
+  }
+}

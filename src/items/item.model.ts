@@ -67,6 +67,10 @@ export class Item {
   @prop({ required: true, type: String })
   ownerId!: string;
 
+  /** True when the item holds a slot of its owner's item quota (see item-quota.service.ts). */
+  @prop({ type: Boolean })
+  counted?: boolean;
+
   @Field()
   readonly createdAt!: Date;
 

@@ -3,7 +3,7 @@ import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root
 import type { AuthUser, Context } from '../context';
 import { InternalServerError, UnauthenticatedError } from '../core/errors';
 import { selectsField } from '../core/selection';
-import { User } from '../users/user.model';
+import { PublicUser } from '../users/public-user.type';
 import { userLoader } from '../users/user.loader';
 import { CreateItemInput, ItemConnection, ItemFilter, ItemOrder, UpdateItemInput } from './item.inputs';
 import { Item } from './item.model';
@@ -37,7 +37,7 @@ export class ItemResolver {
 
   @Mutation(() => Item, { description: 'Creates an item owned by the caller.' })
   createItem(@Arg('input', () => CreateItemInput) input: CreateItemInput, @Ctx() ctx: Context): Promise<Item> {
-    return items.createItem(signedIn(ctx), { ...input });
+    return items.createItem(ctx.config, signedIn(ctx), { ...input });
   }
 
   @Mutation(() => Item, {
@@ -49,16 +49,16 @@ export class ItemResolver {
     @Arg('expectedVersion', () => Int, { nullable: true }) expectedVersion: number | null,
     @Ctx() ctx: Context,
   ): Promise<Item> {
-    return items.updateItem(signedIn(ctx), id, { ...input }, expectedVersion);
+    return items.updateItem(ctx.config, signedIn(ctx), id, { ...input }, expectedVersion);
   }
 
   @Mutation(() => ID, { description: 'Owner or ADMIN. Returns the deleted id.' })
   deleteItem(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<string> {
-    return items.deleteItem(signedIn(ctx), id);
+    return items.deleteItem(ctx.config, signedIn(ctx), id);
   }
 
-  @FieldResolver(() => User)
-  async owner(@Root() item: Item, @Ctx() ctx: Context): Promise<User> {
+  @FieldResolver(() => PublicUser, { description: 'Who created the item (public fields only).' })
+  async owner(@Root() item: Item, @Ctx() ctx: Context): Promise<PublicUser> {
     const owner = await userLoader(ctx).load(item.ownerId);
     // Users are never deleted, so a missing owner is a data fault, not a client error.
     if (!owner) throw new InternalServerError('Item owner not found');

@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import type { AuthUser } from '../context';
+import type { Config } from '../core/config';
 import { atomically, op } from '../core/db';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../core/errors';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
+import { limitKey } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
+import { releaseItemSlot, reserveItemSlot } from './item-quota.service';
 import { ItemOrderField, OrderDirection, type ItemFilter, type ItemOrder } from './item.inputs';
 import { Item, ItemModel } from './item.model';
 
@@ -167,21 +170,39 @@ export async function listItems(
 
 // ---------------------------------------------------------------- writes
 
-export async function createItem(caller: AuthUser, input: unknown): Promise<Item> {
+export type ItemWriteConfig = Pick<Config, 'rateLimit' | 'itemLimits'>;
+
+/** Every createItem, updateItem and deleteItem call counts, aliased fields and refusals included. */
+function limitWrites(config: ItemWriteConfig, caller: AuthUser): Promise<void> {
+  const { windowSeconds } = config.rateLimit;
+  const message = 'Too many item changes, try again later';
+  return limitKey(`itemWrite:user:${caller.id}`, config.itemLimits.writesPerWindow, windowSeconds, message);
+}
+
+export async function createItem(config: ItemWriteConfig, caller: AuthUser, input: unknown): Promise<Item> {
+  await limitWrites(config, caller);
   const v = parseInput(createSchema, input);
-  const doc = await ItemModel.create({
-    name: v.name,
-    nameKey: v.name.toLowerCase(),
-    description: orNull(v.description) ?? null,
-    category: orNull(v.category) ?? null,
-    tags: v.tags ?? [],
-    price: v.price ?? null,
-    priceKey: v.price ?? -1,
-    quantity: v.quantity ?? 0,
-    version: 1,
-    ownerId: caller.id,
-  });
-  return doc.toObject();
+  await reserveItemSlot(caller.id, config.itemLimits.maxPerUser);
+  try {
+    const doc = await ItemModel.create({
+      name: v.name,
+      nameKey: v.name.toLowerCase(),
+      description: orNull(v.description) ?? null,
+      category: orNull(v.category) ?? null,
+      tags: v.tags ?? [],
+      price: v.price ?? null,
+      priceKey: v.price ?? -1,
+      quantity: v.quantity ?? 0,
+      version: 1,
+      ownerId: caller.id,
+      counted: true,
+    });
+    return doc.toObject();
+  } catch (err) {
+    // The client sees the insert's error; a slot that cannot be given back stays taken (the safe side).
+    await releaseItemSlot(caller.id).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Owner or ADMIN. Used by the permission rule; a missing item is left to the resolver (NOT_FOUND). */
@@ -193,11 +214,13 @@ export async function canModify(caller: AuthUser, id: string): Promise<boolean> 
 }
 
 export async function updateItem(
+  config: ItemWriteConfig,
   caller: AuthUser,
   id: string,
   input: Record<string, unknown>,
   expectedVersion?: number | null,
 ): Promise<Item> {
+  await limitWrites(config, caller);
   assertId(id);
   const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
   if (Object.keys(given).length === 0) throw new BadUserInputError('input', 'input must set at least one field');
@@ -234,12 +257,20 @@ export async function updateItem(
   throw new ConflictError('The item was changed by someone else', { currentVersion: current.version });
 }
 
-export async function deleteItem(caller: AuthUser, id: string): Promise<string> {
+export async function deleteItem(config: ItemWriteConfig, caller: AuthUser, id: string): Promise<string> {
+  await limitWrites(config, caller);
   assertId(id);
   const filter: Record<string, unknown> = { _id: id };
   if (caller.role !== 'ADMIN') filter.ownerId = caller.id;
-  const res = await ItemModel.deleteOne(filter);
-  if (res.deletedCount === 1) return id;
+  // The deleted document says whose slot to give back; queued with the item's other conditional
+  // writes so that, on FerretDB too, only one of two concurrent deletions gets it.
+  const deleted = await atomically(`item:${id}`, () =>
+    ItemModel.findOneAndDelete(filter).lean<Pick<Item, 'ownerId' | 'counted'>>(),
+  );
+  if (deleted) {
+    if (deleted.counted) await releaseItemSlot(deleted.ownerId);
+    return id;
+  }
   const exists = await ItemModel.exists({ _id: id });
   if (!exists) throw new NotFoundError('No such item');
   throw new ForbiddenError('Only the owner or an admin may delete this item');

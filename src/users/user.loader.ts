@@ -1,18 +1,19 @@
 import DataLoader from 'dataloader';
 import type { Context } from '../context';
 import { op } from '../core/db';
-import { PUBLIC_USER_FIELDS, User, UserModel } from './user.model';
+import { UserModel } from './user.model';
+import { PUBLIC_PROFILE_FIELDS, PublicUser } from './public-user.type';
 
 /** One `$in` query for all the users a request asks for (e.g. every owner on a page of items). */
-export function userLoader(ctx: Pick<Context, 'loaders'>): DataLoader<string, User | null> {
-  let loader = ctx.loaders.get('user') as DataLoader<string, User | null> | undefined;
+export function userLoader(ctx: Pick<Context, 'loaders'>): DataLoader<string, PublicUser | null> {
+  let loader = ctx.loaders.get('publicUser') as DataLoader<string, PublicUser | null> | undefined;
   if (!loader) {
-    loader = new DataLoader<string, User | null>(async (ids) => {
-      const users = await UserModel.find({ _id: op({ $in: [...ids] }) }, PUBLIC_USER_FIELDS).lean<User[]>();
+    loader = new DataLoader<string, PublicUser | null>(async (ids) => {
+      const users = await UserModel.find({ _id: op({ $in: [...ids] }) }, PUBLIC_PROFILE_FIELDS).lean<PublicUser[]>();
       const byId = new Map(users.map((u) => [String(u._id), u]));
       return ids.map((id) => byId.get(id) ?? null);
     });
-    ctx.loaders.set('user', loader);
+    ctx.loaders.set('publicUser', loader);
   }
   return loader;
 }

@@ -11,8 +11,10 @@ export const userPermissions = {
     setUserDisabled: isAdmin,
     unlockUser: isAdmin,
   },
-  // A User is only reachable through fields that already decided access (me, users, payloads, owners).
+  // A User (the private view) is only reachable through fields that already decided access
+  // (me, users, admin mutations, auth payloads); other users' owners are PublicUser.
   User: allow,
+  PublicUser: allow,
   UserEdge: allow,
   UserConnection: allow,
   PageInfo: allow,

@@ -33,6 +33,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     // Every request in the suite comes from 127.0.0.1; the rate-limit tests set their own limits.
     RATE_LIMIT_PER_IP: '1000000',
     RATE_LIMIT_PER_ACCOUNT: '1000000',
+    // Suites create hundreds of items from one account; the item-limit tests set their own.
+    WRITE_RATE_LIMIT_PER_USER: '1000000',
     MONGODB_URI: withDatabaseName(base, testDatabaseName()),
     ...env,
   });

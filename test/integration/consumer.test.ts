@@ -39,6 +39,7 @@ describe('an Apollo Client consumer with the generated typed documents', () => {
     tokens.expiresAt = claims.exp * 1000;
   }
 
+  let myId = '';
   let client: ApolloClient;
   let bare: ApolloClient;
 
@@ -79,6 +80,7 @@ describe('an Apollo Client consumer with the generated typed documents', () => {
     expect(registered.data?.register.user.email).toBe(email);
     const login = await client.mutate({ mutation: LoginDocument, variables: { input: { email, password } } });
     store(login.data!.login);
+    myId = login.data!.login.user.id;
     expect(login.data!.login.tokenType).toBe('Bearer');
     const me = await client.query({ query: MeDocument, fetchPolicy: 'network-only' });
     expect(me.data?.me?.email).toBe(email);
@@ -124,6 +126,12 @@ describe('an Apollo Client consumer with the generated typed documents', () => {
     expect(new Set(result.items.edges.map((e) => e.node.id)).size).toBe(45);
     expect(names).toEqual([...names].sort());
     expect(result.items.totalCount).toBe(45);
+    // Owners come as the public type, whose generated type has nothing private to read.
+    for (const { node } of result.items.edges) {
+      expect(node.owner).toEqual({ __typename: 'PublicUser', id: myId });
+      // @ts-expect-error ItemFields selects no email on a PublicUser (the schema has none).
+      expect(node.owner.email).toBeUndefined();
+    }
   }
 
   it('updates an item with expectedVersion', async () => {

@@ -76,7 +76,7 @@ describe('production mode (NODE_ENV=production)', () => {
     });
     lines.length = 0;
     const res = await t.gql(
-      '{ items { edges { node { name owner { email } } } } }',
+      '{ items { edges { node { name owner { id } } } } }',
       {},
       {
         ...bearer(user.accessToken),

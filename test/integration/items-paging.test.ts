@@ -194,14 +194,18 @@ describe('items: database round trips', () => {
   it('reads a page of 50 items with their owners in a constant number of queries', async () => {
     const client = mongoose.connection.getClient();
     const seen: string[] = [];
+    const ownerProjections: unknown[] = [];
     const listener = (e: { commandName: string; command: Record<string, unknown> }) => {
       if (['find', 'aggregate', 'count'].includes(e.commandName))
         seen.push(`${e.commandName}:${String(e.command[e.commandName])}`);
+      const filter = e.command.filter as { _id?: { $in?: unknown } } | undefined;
+      if (e.commandName === 'find' && e.command.find === 'users' && filter?._id?.$in)
+        ownerProjections.push(e.command.projection);
     };
     client.on('commandStarted', listener);
     try {
       const query = (withCount: boolean) =>
-        `{ items(first: 50) { ${withCount ? 'totalCount' : ''} edges { node { id name owner { id email } } } } }`;
+        `{ items(first: 50) { ${withCount ? 'totalCount' : ''} edges { node { id name owner { id } } } } }`;
       const res = await t.gql<{ items: { edges: Array<{ node: { owner: { id: string } } }> } }>(query(true), {}, auth);
       expect(res.body.data!.items.edges).toHaveLength(50);
       expect(new Set(res.body.data!.items.edges.map((e) => e.node.owner.id)).size).toBe(3);
@@ -213,6 +217,8 @@ describe('items: database round trips', () => {
       seen.length = 0;
       await t.gql(query(false), {}, auth);
       expect(seen.sort()).toEqual(['find:items', 'find:sessions', 'find:users', 'find:users']);
+      // Owners are PublicUsers: their lookup reads nothing but the id.
+      expect(ownerProjections).toEqual([{ _id: 1 }, { _id: 1 }]);
     } finally {
       client.off('commandStarted', listener);
     }

@@ -2,7 +2,7 @@ import { bearer, logIn, signUp, strongPassword, uniqueEmail } from '../helpers/a
 import { codes } from '../helpers/graphql';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-const ITEM = 'id name description category tags price quantity version createdAt updatedAt owner { id email }';
+const ITEM = 'id name description category tags price quantity version createdAt updatedAt owner { id }';
 const CREATE = `mutation($input: CreateItemInput!) { createItem(input: $input) { ${ITEM} } }`;
 const UPDATE = `mutation($id: ID!, $input: UpdateItemInput!, $v: Int) { updateItem(id: $id, input: $input, expectedVersion: $v) { ${ITEM} } }`;
 const DELETE = 'mutation($id: ID!) { deleteItem(id: $id) }';
@@ -20,7 +20,7 @@ interface Item {
   version: number;
   createdAt: string;
   updatedAt: string;
-  owner: { id: string; email: string };
+  owner: { id: string };
 }
 
 const ADMIN_EMAIL = uniqueEmail('admin');
@@ -52,7 +52,7 @@ describe('items: create, read, update, delete', () => {
       description: 'A desk lamp',
     });
     expect(item).toMatchObject({ name: 'Lamp', tags: ['home', 'light'], price: 12.5, quantity: 0, version: 1 });
-    expect(item.owner).toEqual({ id: alice.user.id, email: alice.email });
+    expect(item.owner).toEqual({ id: alice.user.id });
     expect(item.category).toBeNull();
     expect(await read(item.id, bob.accessToken)).toMatchObject({ id: item.id, name: 'Lamp' });
   });
@@ -196,5 +196,54 @@ describe('items: create, read, update, delete', () => {
       bearer(admin.accessToken),
     );
     expect(await read(item.id, bob.accessToken)).toMatchObject({ name: 'Left behind', owner: { id: carol.user.id } });
+  });
+});
+
+describe('Item.owner: the public view of a user', () => {
+  it.each(['email', 'role', 'disabled', 'createdAt'])(
+    'refuses owner { %s } with GRAPHQL_VALIDATION_FAILED, on item, items and createItem',
+    async (field) => {
+      const item = await create(alice.accessToken, { name: 'Owned' });
+      for (const query of [
+        `query($id: ID!) { item(id: $id) { owner { id ${field} } } }`,
+        `{ items { edges { node { owner { ${field} } } } } }`,
+        `mutation { createItem(input: { name: "x" }) { owner { ${field} } } }`,
+      ]) {
+        const res = await t.gql(query, { id: item.id }, bearer(bob.accessToken));
+        expect(res.status).toBe(400);
+        expect(codes(res)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+        expect(res.body.data).toBeUndefined();
+      }
+    },
+  );
+
+  it('answers owner { id } with the owner’s id, as a PublicUser', async () => {
+    const item = await create(alice.accessToken, { name: 'Shared' });
+    const res = await t.gql(
+      'query($id: ID!) { item(id: $id) { owner { __typename id } } }',
+      { id: item.id },
+      bearer(bob.accessToken),
+    );
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data!.item.owner).toEqual({ __typename: 'PublicUser', id: alice.user.id });
+  });
+
+  it('keeps email, role and disabled on the private User of me, users and auth payloads', async () => {
+    const fields = '{ id email role disabled }';
+    const me = await t.gql(`{ me ${fields} }`, {}, bearer(alice.accessToken));
+    expect(me.body.data!.me).toEqual({ id: alice.user.id, email: alice.email, role: 'USER', disabled: false });
+
+    const users = `{ users(first: 100) { edges { node ${fields} } } }`;
+    const listed = await t.gql(users, {}, bearer(admin.accessToken));
+    expect(listed.body.data!.users.edges.map((e: { node: unknown }) => e.node)).toContainEqual({
+      id: alice.user.id,
+      email: alice.email,
+      role: 'USER',
+      disabled: false,
+    });
+    expect(codes(await t.gql(users, {}, bearer(bob.accessToken)))).toEqual(['FORBIDDEN']);
+
+    const login = await logIn(t, alice.email, alice.password);
+    expect(login.user).toMatchObject({ id: alice.user.id, email: alice.email, role: 'USER', disabled: false });
   });
 });

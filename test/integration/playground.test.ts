@@ -14,12 +14,19 @@ describe('the GraphiQL playground', () => {
   let api: TestServer;
   const email = `playground-${Date.now()}@example.com`;
   const password = 'Playground-Horse-Battery-7';
+  let userId = '';
 
   beforeAll(async () => {
     // The same bundle step as `npm run build`.
     await promisify(execFile)(process.execPath, [path.join(ROOT, 'playground', 'build.mjs')], { cwd: ROOT });
     api = await startTestServer();
-    await api.gql('mutation($i: RegisterInput!) { register(input: $i) { accessToken } }', { i: { email, password } });
+    const res = await api.gql('mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }', {
+      i: { email, password },
+    });
+    userId = res.body.data!.register.user.id;
+    await api.gql('mutation { createItem(input: { name: "Playground lamp" }) { id } }', undefined, {
+      authorization: `Bearer ${res.body.data!.register.accessToken}`,
+    });
   }, 60_000);
   afterAll(() => api.stop());
 
@@ -92,6 +99,23 @@ describe('the GraphiQL playground', () => {
       await mkdir(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'playground.png') });
       expect([...hosts]).toEqual([new URL(api.url).host]);
+      await page.close();
+    }, 60_000);
+
+    it('opens with a query that shows me as a User and item owners as a PublicUser', async () => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(`${api.url}/playground`);
+      await page.fill('input[name=email]', email);
+      await page.fill('input[name=password]', password);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[data-testid=signed-in]');
+      await page.click('.graphiql-execute-button');
+      const result = page.locator('.result-window');
+      await result.getByText('Playground lamp').waitFor({ timeout: 15_000 });
+      const text = await result.innerText();
+      expect(text).toContain(`"email": "${email}"`);
+      expect(text).toContain(`"id": "${userId}"`);
+      expect(text).not.toContain('"errors"');
       await page.close();
     }, 60_000);
   });

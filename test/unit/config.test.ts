@@ -27,6 +27,7 @@ describe('loadConfig', () => {
     expect(config.login).toEqual({ maxAttempts: 5, lockSeconds: 900 });
     expect(config.playground).toBe(true);
     expect(config.auditRetentionDays).toBe(90);
+    expect(config.itemLimits).toEqual({ writesPerWindow: 120, maxPerUser: 10_000 });
   });
 
   it('generates a different random JWT secret per process when none is given', () => {
@@ -59,6 +60,8 @@ describe('loadConfig', () => {
     [{ PLAYGROUND: 'yes' }, /^PLAYGROUND: must be "true" or "false"/],
     [{ AUDIT_RETENTION_DAYS: '0' }, /^AUDIT_RETENTION_DAYS: must be at least 1/],
     [{ AUDIT_RETENTION_DAYS: '3651' }, /^AUDIT_RETENTION_DAYS: must be at most 3650/],
+    [{ WRITE_RATE_LIMIT_PER_USER: '0' }, /^WRITE_RATE_LIMIT_PER_USER: must be at least 1/],
+    [{ MAX_ITEMS_PER_USER: 'many' }, /^MAX_ITEMS_PER_USER: must be a whole number/],
   ])('rejects %j with one clear line naming the variable', (env, expected) => {
     const message = errorOf(env as Record<string, string>);
     expect(message).toMatch(expected);
