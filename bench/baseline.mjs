@@ -2,7 +2,7 @@
 // Node's http, graphql-js `execute` on the same SDL, an LRU of parsed and validated documents,
 // HS256 verification with a KeyObject, and the raw mongodb driver with projections and batched
 // `$in` lookups, doing the same database round trips as the service for each operation.
-import { createHash, createSecretKey, randomBytes } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -126,27 +126,46 @@ const rootValue = {
     const email = input.email.trim().toLowerCase();
     await Promise.all([hit(`login:ip:${ctx.ip}`), hit(`login:account:${email}`)]);
     const user = await users.findOne({ email });
-    if (!user || !(await bcrypt.compare(input.password, user.passwordHash)))
-      throw new Error('Invalid email or password');
-    const secret = randomBytes(32).toString('base64url');
+    // The lockout slot is taken before bcrypt and given back on success, as the service does.
     const now = new Date();
-    const { insertedId } = await sessions.insertOne({
+    const slot = await counters.findOneAndUpdate(
+      { _id: `lockout:${email}`, resetAt: { $gt: now }, count: { $lt: 5 } },
+      { $inc: { count: 1 }, $set: { resetAt: new Date(now.getTime() + 900_000) } },
+      { returnDocument: 'after' },
+    );
+    if (!slot)
+      await counters
+        .insertOne({ _id: `lockout:${email}`, count: 1, resetAt: new Date(now.getTime() + 900_000) })
+        .catch((err) => {
+          if (err.code !== 11000) throw err;
+        });
+    const [prefix, stored] = [user?.passwordHash.slice(0, 15), user?.passwordHash.slice(15)];
+    const preHash = stored && createHmac('sha256', stored.slice(0, 29)).update(input.password, 'utf8').digest('base64');
+    if (!user || prefix !== '$bcrypt-sha256$' || !(await bcrypt.compare(preHash, stored)))
+      throw new Error('Invalid email or password');
+    await counters.deleteOne({ _id: `lockout:${email}` });
+    const secret = randomBytes(32).toString('base64url');
+    const sessionId = randomBytes(16).toString('base64url');
+    await sessions.insertOne({
+      _id: sessionId,
       userId: String(user._id),
       tokenHash: createHash('sha256').update(secret).digest('hex'),
+      previousHashes: [],
+      tokenVersion: user.tokenVersion,
       createdAt: now,
-      lastUsedAt: null,
+      lastUsedAt: now,
       expiresAt: new Date(now.getTime() + 30 * 86400_000),
       userAgent: null,
       revokedAt: null,
     });
-    const accessToken = jwt.sign({ role: user.role, tv: user.tokenVersion, sid: String(insertedId) }, key, {
+    const accessToken = jwt.sign({ role: user.role, tv: user.tokenVersion, sid: sessionId }, key, {
       algorithm: 'HS256',
       subject: String(user._id),
       issuer,
       audience,
       expiresIn: ttl,
     });
-    return { accessToken, refreshToken: `${insertedId}.${secret}`, tokenType: 'Bearer', expiresIn: ttl, user };
+    return { accessToken, refreshToken: `${sessionId}.${secret}`, tokenType: 'Bearer', expiresIn: ttl, user };
   },
 };
 
@@ -169,11 +188,17 @@ function prepare(query) {
 async function authenticate(header) {
   if (!header?.startsWith('Bearer ')) return null;
   const claims = jwt.verify(header.slice(7), key, { algorithms: ['HS256'], issuer, audience });
-  const user = await users.findOne(
-    { _id: new ObjectId(claims.sub) },
-    { projection: { email: 1, role: 1, disabled: 1, tokenVersion: 1 } },
-  );
+  // The user and the token's session, in parallel, as the service reads them.
+  const [user, session] = await Promise.all([
+    users.findOne(
+      { _id: new ObjectId(claims.sub) },
+      { projection: { email: 1, role: 1, disabled: 1, tokenVersion: 1 } },
+    ),
+    sessions.findOne({ _id: claims.sid }, { projection: { userId: 1, revokedAt: 1, expiresAt: 1 } }),
+  ]);
   if (!user || user.disabled || user.tokenVersion !== claims.tv) throw new Error('invalid token');
+  if (!session || session.userId !== claims.sub || session.revokedAt || session.expiresAt <= new Date())
+    throw new Error('invalid token');
   return { id: claims.sub, role: user.role };
 }
 

@@ -3,7 +3,7 @@
 //   --users N --items N --big-items N [--huge] --connections N --duration S --runs N --warmup S
 //   --only me,items,login,mixed,createItem,growth   --profile (CPU profiles of the service)
 import { fork } from 'node:child_process';
-import { createSecretKey, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -69,9 +69,16 @@ const engine = await startEmbeddedDatabase({ dataDir, logger: pino({ level: 'war
 log(`database: ${engine.engine} at ${engine.uri}`);
 const mongo = await MongoClient.connect(engine.uri);
 
+/** A hash in the service's current scheme (bcrypt over HMAC-SHA256 keyed by the salt), so no sign-in upgrades it. */
+async function passwordHash(password, cost) {
+  const salt = await bcrypt.genSalt(cost);
+  const preHash = createHmac('sha256', salt).update(password, 'utf8').digest('base64');
+  return `$bcrypt-sha256$${await bcrypt.hash(preHash, salt)}`;
+}
+
 async function seed(dbName, itemCount) {
   const db = mongo.db(dbName);
-  const hash = await bcrypt.hash(PASSWORD, COST);
+  const hash = await passwordHash(PASSWORD, COST);
   const now = Date.now();
   const users = Array.from({ length: USERS }, (_, i) => ({
     _id: new ObjectId(),
@@ -80,8 +87,6 @@ async function seed(dbName, itemCount) {
     role: i === 0 ? 'ADMIN' : 'USER',
     disabled: false,
     tokenVersion: 0,
-    failedLoginAttempts: 0,
-    lockedUntil: null,
     createdAt: new Date(now - 86400_000),
     updatedAt: new Date(now - 86400_000),
   }));
