@@ -49,8 +49,11 @@ const SECRET_KEY_PARTS = [
   'apikey',
   'privatekey',
 ];
-/** Values that are credentials whatever their key: an Authorization header, a JWT, a refresh token. */
-const SECRET_VALUES = [/^\s*(bearer|basic|digest)\s+\S/i, /eyJ[\w-]+\.[\w-]+\./, /[0-9a-f]{24}\.[\w-]{43}/];
+/**
+ * Values that are credentials whatever their key: an Authorization header, a JWT, a refresh token
+ * (`<session id>.<secret>`; session ids were 24 hex characters before, 22 base64url now).
+ */
+const SECRET_VALUES = [/^\s*(bearer|basic|digest)\s+\S/i, /eyJ[\w-]+\.[\w-]+\./, /[\w-]{22,24}\.[\w-]{43}/];
 
 function looksSecret(key: string, value: AuditDetailValue): boolean {
   const normalized = key.toLowerCase().replace(/[_-]/g, '');

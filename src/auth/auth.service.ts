@@ -107,7 +107,7 @@ const USER_FIELDS = { email: 1, role: 1, disabled: 1, tokenVersion: 1 } as const
  */
 export async function authenticateBearer(config: Config, token: string): Promise<AuthUser | null> {
   const claims = verifyAccessToken(token, config.jwt);
-  if (!claims || !claims.sid || !/^[0-9a-f]{24}$/.test(claims.sub)) return null;
+  if (!claims || !/^[0-9a-f]{24}$/.test(claims.sub)) return null;
   const [user, live] = await Promise.all([
     UserModel.findById(claims.sub, USER_FIELDS).lean<User>(),
     isSessionActive(claims.sid, claims.sub),

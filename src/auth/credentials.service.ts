@@ -84,7 +84,7 @@ export async function verifyCredentials(
     recordFailure(logger, client, check, { userId, email: userId ? null : email, via });
     throw new UnauthenticatedError(INVALID_CREDENTIALS);
   }
-  if (needsRehash(user.passwordHash)) await upgradeHash(config, user, password, logger);
+  if (needsRehash(config, user.passwordHash)) await upgradeHash(config, user, password, logger);
   if (user.disabled) throw new ForbiddenError('This account is disabled');
   audit(logger, client, AuditEventType.LOGIN_SUCCEEDED, { userId, details: { via } });
   return user;
@@ -102,7 +102,7 @@ export function recordFailure(
   if (check.locked) audit(logger, client, AuditEventType.ACCOUNT_LOCKED, event);
 }
 
-/** Rewrites a legacy plain-bcrypt hash in the current scheme, now that the password is known. */
+/** Rewrites a hash in the current scheme and cost, now that the password is known. */
 async function upgradeHash(config: Config, user: User, password: string, logger?: Logger): Promise<void> {
   try {
     const passwordHash = await hashPassword(config, password);

@@ -54,17 +54,20 @@ const waiting: Array<() => void> = [];
  * password checks must not make every sign-in wait without end.
  */
 async function limited<T>(maxQueue: number, fn: () => Promise<T>): Promise<T> {
-  if (running >= MAX_CONCURRENT_HASHES) {
+  if (running < MAX_CONCURRENT_HASHES) {
+    running++;
+  } else {
     if (waiting.length >= maxQueue)
       throw new ServiceUnavailableError(1, 'Too many sign-ins at once, try again shortly');
+    // The finishing call hands its slot over (running stays as it is), so no newcomer slips in.
     await new Promise<void>((resolve) => waiting.push(resolve));
   }
-  running++;
   try {
     return await fn();
   } finally {
-    running--;
-    waiting.shift()?.();
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
   }
 }
 
@@ -97,14 +100,22 @@ export function verifyPassword(config: HashingConfig, password: string, hash: st
     return limited(config.bcryptMaxQueue, () => bcrypt.compare(candidate, inner));
   }
   // A legacy plain-bcrypt hash: bcrypt would ignore bytes after the 72nd, so a longer password
-  // can never be the one that was stored.
-  if (Buffer.byteLength(password, 'utf8') > 72) return Promise.resolve(false);
+  // can never be the one that was stored. It still costs a comparison, so that the answer takes
+  // as long as for any other account (or an unknown email).
+  if (Buffer.byteLength(password, 'utf8') > 72) {
+    return dummyHash(config).then((dummy) => verifyPassword(config, password, dummy).then(() => false));
+  }
   return limited(config.bcryptMaxQueue, () => bcrypt.compare(password, hash));
 }
 
-/** True for hashes written before the pre-hash scheme: rehash them once the password is known. */
-export function needsRehash(hash: string): boolean {
-  return !hash.startsWith(PREFIX);
+/**
+ * True for hashes to rewrite once the password is known: written before the pre-hash scheme, or
+ * at another cost than BCRYPT_COST (which would also make their comparisons faster or slower
+ * than the dummy hash's).
+ */
+export function needsRehash(config: HashingConfig, hash: string): boolean {
+  const inner = hash.startsWith(PREFIX) ? hash.slice(PREFIX.length) : null;
+  return inner === null || bcrypt.getRounds(inner) !== config.bcryptCost;
 }
 
 const dummyHashes = new Map<number, Promise<string>>();

@@ -111,8 +111,12 @@ export async function refresh(config: Config, token: string, client: ClientInfo,
     ).lean(),
   );
   if (!rotated) {
-    // Another request rotated the same token first: the token was presented twice, reuse.
-    await reused(session, client, logger);
+    // Something changed the session since it was read. If another request rotated this same
+    // secret first, the token was presented twice: reuse. A logout, revocation or password
+    // change in between is no reason to raise the alarm.
+    const now = await SessionModel.findById(session._id, { previousHashes: 1, revokedAt: 1 }).lean<Session>();
+    if (now && !now.revokedAt && now.previousHashes?.some((h) => sameHash(h, presented)))
+      await reused(session, client, logger);
     throw invalid();
   }
   return authResult(config, user, session._id, next.secret);
@@ -168,13 +172,27 @@ export async function revokeAllSessions(userId: string, except?: string): Promis
  */
 export async function renewSession(config: Config, user: User, sessionId: string): Promise<AuthResult | null> {
   const next = newRefreshSecret();
-  const kept = await atomically(`session:${sessionId}`, () =>
-    SessionModel.findOneAndUpdate(
-      { _id: sessionId, userId: String(user._id), revokedAt: null },
-      { $set: { tokenHash: next.hash, tokenVersion: user.tokenVersion, lastUsedAt: new Date() } },
+  const kept = await atomically(`session:${sessionId}`, async () => {
+    const current = await SessionModel.findOne({
+      _id: sessionId,
+      userId: String(user._id),
+      revokedAt: null,
+    }).lean<Session>();
+    if (!current) return null;
+    // The replaced secret joins the rotated ones: presenting it later is reuse.
+    return SessionModel.findOneAndUpdate(
+      { _id: sessionId, tokenHash: current.tokenHash, revokedAt: null },
+      {
+        $set: {
+          tokenHash: next.hash,
+          previousHashes: [...(current.previousHashes ?? []), current.tokenHash].slice(-MAX_PREVIOUS_HASHES),
+          tokenVersion: user.tokenVersion,
+          lastUsedAt: new Date(),
+        },
+      },
       {},
-    ).lean(),
-  );
+    ).lean();
+  });
   return kept ? authResult(config, user, sessionId, next.secret) : null;
 }
 
@@ -182,7 +200,10 @@ export async function listSessions(config: Config, user: AuthUser): Promise<Sess
   const sessions = await SessionModel.find({ userId: user.id, revokedAt: null, expiresAt: op({ $gt: new Date() }) })
     .sort({ createdAt: -1, _id: -1 })
     .lean<Session[]>();
-  return sessions.filter((s) => isLive(config, s)).map((s) => ({ ...s, current: s._id === user.sessionId }));
+  // Sessions from before random ids (ObjectId _id, no token version) can never refresh again.
+  return sessions
+    .filter((s) => typeof s._id === 'string' && SESSION_ID.test(s._id) && isLive(config, s))
+    .map((s) => ({ ...s, current: s._id === user.sessionId }));
 }
 
 export async function revokeSession(user: AuthUser, id: string, client: ClientInfo, logger: Logger): Promise<boolean> {

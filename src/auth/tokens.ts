@@ -7,8 +7,8 @@ export interface AccessClaims {
   role: string;
   /** The user's token version when issued; a bump revokes every older token. */
   tv: number;
-  /** The session this token was issued with (absent for tokens not tied to a session). */
-  sid?: string;
+  /** The session this token was issued with: the token works only while that session is active. */
+  sid: string;
 }
 
 export interface VerifiedAccess extends AccessClaims {
@@ -32,7 +32,7 @@ function keyFor(jwtConfig: Config['jwt']): KeyObject {
 }
 
 export function signAccessToken(claims: AccessClaims, jwtConfig: Config['jwt']): string {
-  return jwt.sign({ role: claims.role, tv: claims.tv, ...(claims.sid ? { sid: claims.sid } : {}) }, keyFor(jwtConfig), {
+  return jwt.sign({ role: claims.role, tv: claims.tv, sid: claims.sid }, keyFor(jwtConfig), {
     algorithm: 'HS256',
     subject: claims.sub,
     issuer: jwtConfig.issuer,
@@ -53,7 +53,7 @@ export function verifyAccessToken(token: string, jwtConfig: Config['jwt']): Veri
     const { sub, role, tv, sid, iat, exp } = payload as Record<string, unknown>;
     if (typeof exp !== 'number' || typeof iat !== 'number') return null;
     if (typeof sub !== 'string' || typeof role !== 'string' || typeof tv !== 'number') return null;
-    if (sid !== undefined && typeof sid !== 'string') return null;
+    if (typeof sid !== 'string') return null;
     return { sub, role, tv, sid, iat, exp };
   } catch {
     return null;

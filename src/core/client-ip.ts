@@ -2,15 +2,20 @@ import { isIPv4, isIPv6 } from 'node:net';
 
 /**
  * The key a client address is counted under. An IPv6 host usually holds a whole /64 and can
- * pick any address in it, so IPv6 clients are counted per /64 prefix; IPv4 (also IPv4-mapped
- * IPv6) per address.
+ * pick any address in it, so IPv6 clients are counted per /64 prefix. IPv4 addresses, also when
+ * carried in IPv6 (IPv4-mapped `::ffff:0:0/96`, NAT64 `64:ff9b::/96`), are counted per address.
  */
 export function clientKey(ip: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
+  if (isIPv4(ip)) return ip;
   const address = ip.replace(/%.*$/, ''); // zone index (fe80::1%eth0)
   if (!isIPv6(address)) return ip;
-  return `${expandIPv6(address).slice(0, 4).join(':')}::/64`;
+  const groups = expandIPv6(address);
+  const head = groups.slice(0, 6).join(':');
+  if (head === '0:0:0:0:0:ffff' || head === '64:ff9b:0:0:0:0') {
+    const [hi, lo] = groups.slice(6).map((g) => parseInt(g, 16)) as [number, number];
+    return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+  }
+  return `${groups.slice(0, 4).join(':')}::/64`;
 }
 
 /** The eight 16-bit groups of an IPv6 address, as lower-case hex without leading zeros. */

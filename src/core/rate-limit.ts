@@ -24,33 +24,76 @@ class RateLimitCounter {
 
 export const RateLimitModel = getModelForClass(RateLimitCounter);
 
-function hit(key: string, windowSeconds: number): Promise<{ count: number; resetAt: Date }> {
-  return atomically(`rate:${key}`, () => countIn(key, windowSeconds));
+export interface WindowCount {
+  /** False when the window was at its cap: nothing was counted. */
+  counted: boolean;
+  count: number;
+  resetAt: Date;
 }
 
-async function countIn(key: string, windowSeconds: number, tries = 3): Promise<{ count: number; resetAt: Date }> {
+export interface WindowOptions {
+  windowSeconds: number;
+  /** Count only while the window holds fewer than this; at the cap nothing is counted. */
+  cap?: number;
+  /** Every counted hit moves the window's end: hits are forgotten `windowSeconds` after the last. */
+  sliding?: boolean;
+}
+
+/**
+ * Counts one hit on `key` in a window kept in MongoDB, atomic on MongoDB with any number of
+ * instances: an increment of a live window, else a conditional restart of an expired one, else
+ * an insert (a duplicate means another request started it: count in it). A live window is never
+ * reset. On FerretDB, whose findAndModify is read-then-write, the writes to one key are queued.
+ */
+export function countInWindow(key: string, options: WindowOptions): Promise<WindowCount> {
+  return atomically(`rate:${key}`, () => countIn(key, options));
+}
+
+async function countIn(key: string, options: WindowOptions, tries = 5): Promise<WindowCount> {
+  const { windowSeconds, cap, sliding } = options;
   const now = new Date();
-  const counted = await RateLimitModel.findOneAndUpdate(
-    { _id: key, resetAt: op({ $gt: now }) },
-    { $inc: { count: 1 } },
+  const resetAt = new Date(now.getTime() + windowSeconds * 1000);
+  const live = await RateLimitModel.findOneAndUpdate(
+    { _id: key, resetAt: op({ $gt: now }), ...(cap === undefined ? {} : { count: op({ $lt: cap }) }) },
+    { $inc: { count: 1 }, ...(sliding ? { $set: { resetAt } } : {}) },
     { returnDocument: 'after' },
   ).lean<RateLimitCounter>();
-  if (counted) return counted;
-  // No live window: start one. Two requests racing here may both start it; at worst one
-  // attempt goes uncounted, never a false refusal.
+  if (live) return { counted: true, count: live.count, resetAt: live.resetAt };
+  const restarted = await RateLimitModel.findOneAndUpdate(
+    { _id: key, resetAt: op({ $lte: now }) },
+    { $set: { count: 1, resetAt } },
+    { returnDocument: 'after' },
+  ).lean<RateLimitCounter>();
+  if (restarted) return { counted: true, count: 1, resetAt };
   try {
-    const started = await RateLimitModel.findOneAndUpdate(
-      { _id: key },
-      { $set: { count: 1, resetAt: new Date(now.getTime() + windowSeconds * 1000) } },
-      { upsert: true, returnDocument: 'after' },
-    ).lean<RateLimitCounter>();
-    return started!;
+    await RateLimitModel.create({ _id: key, count: 1, resetAt });
+    return { counted: true, count: 1, resetAt };
   } catch (err) {
-    // Concurrent upserts of a new key: one inserts, the others see a duplicate key (FerretDB and
-    // older MongoDB do not retry that themselves). The window exists now, so count in it.
-    if (tries > 1 && isDuplicateKeyError(err)) return countIn(key, windowSeconds, tries - 1);
-    throw err;
+    if (!isDuplicateKeyError(err)) throw err;
   }
+  // The window exists: at its cap, or it changed between the steps above (another instance).
+  const current = await RateLimitModel.findById(key).lean<RateLimitCounter>();
+  const full = current && cap !== undefined && current.count >= cap && current.resetAt.getTime() > Date.now();
+  if (full) return { counted: false, count: current.count, resetAt: current.resetAt };
+  if (tries > 1) return countIn(key, options, tries - 1);
+  // Still racing after several tries: a capped window refuses, a plain count lets this one pass.
+  return { counted: cap === undefined, count: current?.count ?? 1, resetAt: current?.resetAt ?? resetAt };
+}
+
+/** Takes one hit back (it could not be evaluated), never below zero. */
+export function uncount(key: string): Promise<unknown> {
+  return atomically(`rate:${key}`, () =>
+    RateLimitModel.updateOne({ _id: key, count: op({ $gt: 0 }) }, { $inc: { count: -1 } }),
+  );
+}
+
+/** Forgets a window. True when there was one. */
+export function deleteCounter(key: string): Promise<boolean> {
+  return atomically(`rate:${key}`, async () => (await RateLimitModel.deleteOne({ _id: key })).deletedCount > 0);
+}
+
+function hit(key: string, windowSeconds: number): Promise<WindowCount> {
+  return countInWindow(key, { windowSeconds });
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 } from '../../src/audit/audit.service';
 import { withDatabaseName } from '../../src/core/db';
 import { freePort, startFerretdb, type RunningFerretdb } from '../../src/core/ferretdb';
+import { formatRefreshToken, newRefreshSecret, newSessionId } from '../../src/auth/tokens';
 import { encodeCursor } from '../../src/core/pagination';
 import { bearer, logIn, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
 import { codes } from '../helpers/graphql';
@@ -217,8 +218,10 @@ describe('audit events', () => {
     it('never stores a password, token, Authorization header or cookie, whatever the caller passes', async () => {
       const userId = newId();
       const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl';
-      const refresh = `${newId()}.${'A'.repeat(43)}`;
-      const secrets = ['hunter2-Secret', jwt, refresh, 'sid=abc123', 's3cr3t-value', 'api-key-value'];
+      // A refresh token as the service issues them, and one in the older ObjectId-based form.
+      const refresh = formatRefreshToken(newSessionId(), newRefreshSecret().secret);
+      const legacyRefresh = `${newId()}.${'A'.repeat(43)}`;
+      const secrets = ['hunter2-Secret', jwt, refresh, legacyRefresh, 'sid=abc123', 's3cr3t-value', 'api-key-value'];
       const event = {
         type: AuditEventType.LOGIN_FAILED,
         userId,
@@ -231,11 +234,12 @@ describe('audit events', () => {
           refresh_token: refresh,
           accessToken: jwt,
           Authorization: `Bearer ${jwt}`,
-          cookie: secrets[3],
-          clientSecret: secrets[4],
-          api_key: secrets[5],
+          cookie: secrets[4],
+          clientSecret: secrets[5],
+          api_key: secrets[6],
           header: `Bearer ${jwt}`,
           note: `presented ${refresh}`,
+          legacyNote: `presented ${legacyRefresh}`,
           raw: `Basic ${Buffer.from('a@b.co:hunter2-Secret').toString('base64')}`,
           reason: 'wrong password',
           attempts: 2,

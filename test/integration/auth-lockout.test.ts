@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { createHmac, randomInt } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import mongoose from 'mongoose';
 import { basic, bearer, LOGIN, ME, REGISTER, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
@@ -82,6 +82,32 @@ describe('lockout under parallel bursts (LOGIN_MAX_ATTEMPTS=5, bcrypt cost 10)',
     ]);
     // The five evaluated attempts compared a bcrypt hash at cost 10 (tens of ms) in both cases.
     for (const ms of [...existing.took.slice(0, 5), ...unknown.took.slice(0, 5)]) expect(ms).toBeGreaterThanOrEqual(20);
+  });
+
+  it('takes as long for a long password against an old-format hash as for an unknown email', async () => {
+    // Plain bcrypt ignores bytes after the 72nd, so such a password can never match an old hash;
+    // answering at once would tell that the account exists (and still has its old hash).
+    const { email } = await signUp(t);
+    await mongoose.connection
+      .db!.collection('users')
+      .updateOne({ email }, { $set: { passwordHash: await bcrypt.hash(strongPassword(), 10) } });
+    const started = Date.now();
+    const res = await t.gql(LOGIN, { input: { email, password: `${strongPassword()}-${'x'.repeat(80)}` } });
+    expect(codes(res)).toEqual(['UNAUTHENTICATED']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(20);
+  });
+
+  it('rewrites a hash made at another cost at the next sign-in, so every account costs the same', async () => {
+    const { email, password } = await signUp(t);
+    const users = mongoose.connection.db!.collection('users');
+    const stored = (await users.findOne({ email }))!.passwordHash as string;
+    expect(stored).toMatch(/^\$bcrypt-sha256\$\$2[aby]\$10\$/);
+    // The same scheme at cost 4, as if BCRYPT_COST had been raised since it was written.
+    const salt = await bcrypt.genSalt(4);
+    const preHash = createHmac('sha256', salt).update(password, 'utf8').digest('base64');
+    await users.updateOne({ email }, { $set: { passwordHash: `$bcrypt-sha256$${await bcrypt.hash(preHash, salt)}` } });
+    expect((await t.gql(LOGIN, { input: { email, password } })).body.data?.login).toBeTruthy();
+    expect((await users.findOne({ email }))!.passwordHash).toMatch(/^\$bcrypt-sha256\$\$2[aby]\$10\$/);
   });
 
   it('counts a wrong currentPassword in changePassword as a failed sign-in, and locks the same way', async () => {

@@ -48,6 +48,39 @@ describe('sessions and revocation', () => {
     expect((await me(third.accessToken)).status).toBe(401);
   });
 
+  it("treats the caller's refresh token from before a password change as reuse", async () => {
+    const user = await signUp(t);
+    const changed = await t.gql<{ changePassword: Payload }>(
+      'mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { accessToken refreshToken } }',
+      { c: user.password, n: strongPassword() },
+      bearer(user.accessToken),
+    );
+    const kept = changed.body.data!.changePassword;
+    expect(sessionIdOf(kept.refreshToken)).toBe(sessionIdOf(user.refreshToken));
+    // The secret it replaced is a rotated one: presenting it again revokes the session.
+    expect(codes(await refresh(user.refreshToken))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await refresh(kept.refreshToken))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('does not list sessions from before random session ids, which can never refresh', async () => {
+    const user = await signUp(t);
+    await sessions().insertOne({
+      _id: new mongoose.Types.ObjectId() as unknown as string,
+      userId: user.user.id,
+      tokenHash: 'a'.repeat(64),
+      createdAt: new Date(),
+      lastUsedAt: new Date(),
+      expiresAt: new Date(Date.now() + 86400_000),
+      revokedAt: null,
+    });
+    const listed = await t.gql<{ sessions: Array<{ id: string }> }>(
+      '{ sessions { id } }',
+      {},
+      bearer(user.accessToken),
+    );
+    expect(listed.body.data!.sessions.map((s) => s.id)).toEqual([sessionIdOf(user.refreshToken)]);
+  });
+
   it('uses unguessable session ids: 128 random bits, unrelated from one session to the next', async () => {
     const user = await signUp(t);
     const logins = await Promise.all(
