@@ -5,9 +5,10 @@ import { GraphQLError } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
-import { ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
+import { RETRY_STATUS, ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
 import { limitAttempt } from '../core/rate-limit';
 import { authenticateBearer, currentUser } from './auth.service';
+import { clientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
 import type { ClientInfo } from './auth.types';
 import { normalizeEmail, verifyCredentials } from './credentials.service';
@@ -36,7 +37,7 @@ export function invalidCredentials(scheme: 'Bearer' | 'Basic', description: stri
 
 /** A 429 (limits, lockout) or 503 (hashing queue full) with `Retry-After`, raised before Apollo runs. */
 function retryLater(err: TooManyRequestsError | ServiceUnavailableError): GraphQLError {
-  const status = err instanceof TooManyRequestsError ? 429 : 503;
+  const status = RETRY_STATUS[String(err.extensions.code)];
   return new GraphQLError(err.message, {
     extensions: {
       code: err.extensions.code,
@@ -101,8 +102,7 @@ export function createAuthenticator(config: Config, logger: Logger) {
       return { user, method: 'bearer' };
     }
     if (scheme === 'basic') {
-      const client = { ip: req.ip, userAgent: req.headers['user-agent'] ?? null };
-      return { user: await basic(match![2]!, header, client, req.log ?? logger), method: 'basic' };
+      return { user: await basic(match![2]!, header, clientInfo(req), req.log ?? logger), method: 'basic' };
     }
     throw invalidCredentials('Bearer', 'Unsupported or malformed Authorization header');
   };

@@ -1,6 +1,7 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { AuthUser, Context } from '../context';
 import { UnauthenticatedError } from '../core/errors';
+import { clientInfo } from '../core/http';
 import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import type { ClientInfo } from './auth.types';
 import * as auth from './auth.service';
@@ -8,7 +9,7 @@ import * as sessions from './session.service';
 import { Session } from './session.model';
 
 function client(ctx: Context): ClientInfo {
-  return { userAgent: ctx.req.headers['user-agent'] ?? null, ip: ctx.req.ip };
+  return clientInfo(ctx.req);
 }
 
 /** Shield guarantees a user on these fields; this keeps TypeScript honest about it. */

@@ -1,10 +1,5 @@
+export type { ClientInfo } from '../core/http';
 import type { User } from '../users/user.model';
-
-export interface ClientInfo {
-  userAgent?: string | null;
-  /** The client's address (as Express sees it, TRUST_PROXY applied), for rate limits and audit. */
-  ip?: string;
-}
 
 export interface AuthResult {
   accessToken: string;

@@ -2,6 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { GraphQLError } from 'graphql';
 import type { Config } from '../core/config';
 import { isDatabaseUnavailable } from '../core/errors';
+import { clientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
 import { limitAttempt } from '../core/rate-limit';
 import * as auth from './auth.service';
@@ -45,7 +46,7 @@ export function oauthRouter(config: Config, logger: Logger): Router {
         return fail(res, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
       }
       const grantType = field(req, 'grant_type');
-      const client = { userAgent: req.headers['user-agent'] ?? null, ip: req.ip };
+      const client = clientInfo(req);
       try {
         await limitAttempt(config, 'oauth', req.ip);
         let result: AuthResult;

@@ -52,6 +52,9 @@ export class ServiceUnavailableError extends GraphQLError {
   }
 }
 
+/** The HTTP status of the errors that ask the client to come back later (with `Retry-After`). */
+export const RETRY_STATUS: Readonly<Record<string, 429 | 503>> = { TOO_MANY_REQUESTS: 429, SERVICE_UNAVAILABLE: 503 };
+
 /** A failure on our side, with a message written for clients (never driver or file names). */
 export class InternalServerError extends GraphQLError {
   constructor(message = 'Internal server error', extensions: Record<string, unknown> = {}) {

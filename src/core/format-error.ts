@@ -3,7 +3,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Context } from '../context';
 import type { Config } from './config';
-import { DATABASE_UNAVAILABLE_MESSAGE, InternalServerError, isDatabaseUnavailable } from './errors';
+import { DATABASE_UNAVAILABLE_MESSAGE, InternalServerError, isDatabaseUnavailable, RETRY_STATUS } from './errors';
 
 /** Codes that are meant for clients: everything else is an unexpected failure. */
 const CLIENT_CODES = new Set([
@@ -115,8 +115,6 @@ export function errorLoggingPlugin(): ApolloServerPlugin<Context> {
  * HTTP clients expect, and the status 429 or 503 when nothing of the operation could be answered
  * (no partial data to deliver).
  */
-const RETRY_STATUS: Record<string, number> = { TOO_MANY_REQUESTS: 429, SERVICE_UNAVAILABLE: 503 };
-
 export function retryAfterPlugin(): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {

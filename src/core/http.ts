@@ -33,6 +33,16 @@ export function requestLogger(logger: Logger): RequestHandler {
   });
 }
 
+/** Who is calling, as far as HTTP tells: for rate limits (TRUST_PROXY applied) and the audit log. */
+export interface ClientInfo {
+  ip?: string;
+  userAgent?: string | null;
+}
+
+export function clientInfo(req: Request): ClientInfo {
+  return { ip: req.ip, userAgent: req.headers['user-agent'] ?? null };
+}
+
 export function requestId(req: Request): string {
   return String((req as Request & { id?: unknown }).id ?? '');
 }

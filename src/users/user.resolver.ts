@@ -1,6 +1,7 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
 import { UnauthenticatedError } from '../core/errors';
+import { clientInfo } from '../core/http';
 import { Role, User } from './user.model';
 import * as userService from './user.service';
 import { UserConnection } from './user.types';
@@ -8,7 +9,7 @@ import { UserConnection } from './user.types';
 /** The signed-in admin (shield guarantees one on the admin fields). */
 function actor(ctx: Context): userService.Actor {
   if (!ctx.user) throw new UnauthenticatedError();
-  return { id: ctx.user.id, ip: ctx.req.ip, userAgent: ctx.req.headers['user-agent'] ?? null, logger: ctx.logger };
+  return { id: ctx.user.id, ...clientInfo(ctx.req), logger: ctx.logger };
 }
 
 @Resolver(() => User)
