@@ -33,7 +33,7 @@ const quotas = db.collection('item_quotas');
 
 const USER_FIELDS = { email: 1, role: 1, disabled: 1, createdAt: 1 };
 // Item owners are PublicUsers: the service's owner lookup reads only the id.
-const PUBLIC_USER_FIELDS = { _id: 1 };
+const USER_VIEW_FIELDS = { _id: 1 };
 const ITEM_FIELDS = {
   name: 1,
   nameKey: 1,
@@ -227,7 +227,7 @@ const server = http.createServer((req, res) => {
       }
       const owners = new DataLoader(async (ids) => {
         const found = await users
-          .find({ _id: { $in: ids.map((i) => new ObjectId(i)) } }, { projection: PUBLIC_USER_FIELDS })
+          .find({ _id: { $in: ids.map((i) => new ObjectId(i)) } }, { projection: USER_VIEW_FIELDS })
           .toArray();
         const byId = new Map(found.map((u) => [String(u._id), u]));
         return ids.map((i) => byId.get(i) ?? null);

@@ -6,8 +6,11 @@ export class RegisterInput {
   @Field({ description: 'A valid address, at most 254 characters; stored trimmed and lower-case.' })
   email!: string;
 
-  @Field({ description: 'At least 8 characters, at most 72 bytes in UTF-8, and not easy to guess.' })
+  @Field({ description: '8 to 128 characters, and not easy to guess.' })
   password!: string;
+
+  @Field(() => String, { nullable: true, description: 'Shown to other users; 1 to 100 characters.' })
+  displayName?: string | null;
 }
 
 @InputType('LoginInput')

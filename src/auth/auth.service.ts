@@ -5,6 +5,7 @@ import { BadUserInputError, ConflictError, UnauthenticatedError, isDuplicateKeyE
 import { limitAttempt } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
+import { parseDisplayName } from '../users/user.profile';
 import type { AuthResult, ClientInfo, SignInVia } from './auth.types';
 import type { Logger } from '../core/logger';
 import { audit, AuditEventType } from './auth.audit';
@@ -24,17 +25,18 @@ const credentialsSchema = z.object({
 
 export async function register(
   config: Config,
-  input: { email: string; password: string },
+  input: { email: string; password: string; displayName?: string | null },
   client: ClientInfo,
 ): Promise<AuthResult> {
   const { email, password } = parseInput(credentialsSchema, input);
+  const displayName = parseDisplayName(input.displayName) ?? null;
   await limitAttempt(config, 'register', client.ip, email);
   validateNewPassword(password, 'password', [email, email.split('@')[0]!]);
   if (await UserModel.exists({ email })) throw emailTaken();
   const passwordHash = await hashPassword(config, password);
   let user: User;
   try {
-    user = (await UserModel.create({ email, passwordHash })).toObject();
+    user = (await UserModel.create({ email, passwordHash, displayName })).toObject();
   } catch (err) {
     // The unique index decides between concurrent registrations of one email.
     if (isDuplicateKeyError(err)) throw emailTaken();

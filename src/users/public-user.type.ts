@@ -9,7 +9,10 @@ import { Field, ID, ObjectType } from 'type-graphql';
 export class PublicUser {
   @Field(() => ID, { name: 'id' })
   readonly _id!: Types.ObjectId;
+
+  @Field(() => String, { nullable: true })
+  displayName?: string | null;
 }
 
 /** The projection that loads a PublicUser: nothing private ever leaves the database. */
-export const PUBLIC_PROFILE_FIELDS = { _id: 1 } as const;
+export const PUBLIC_PROFILE_FIELDS = { _id: 1, displayName: 1 } as const;

@@ -28,10 +28,19 @@ export class User {
   /**
    * bcrypt hash; never part of the GraphQL schema. Not `select: false`: mongoose would then send
    * a projection with findAndModify, which FerretDB v1 does not implement. Reads that return
-   * users to clients use PUBLIC_USER_FIELDS instead.
+   * users to clients use USER_VIEW_FIELDS instead.
    */
   @prop({ required: true, type: String })
   passwordHash!: string;
+
+  @Field(() => String, { nullable: true, description: 'Shown to other users (as PublicUser); 1 to 100 characters.' })
+  @prop({ type: String, default: null })
+  displayName?: string | null;
+
+  /** Resolved with a default in UserResolver: accounts from before verification have no value. */
+  @Field({ description: 'True once the owner followed a link sent to this address.' })
+  @prop({ type: Boolean, default: false })
+  emailVerified!: boolean;
 
   @Field(() => Role)
   @prop({ required: true, enum: Role, type: String, default: Role.USER })
@@ -57,4 +66,11 @@ export class User {
 export const UserModel = getModelForClass(User);
 
 /** The projection for reads whose users may reach a client: no hash, no token version. */
-export const PUBLIC_USER_FIELDS = { email: 1, role: 1, disabled: 1, createdAt: 1 } as const;
+export const USER_VIEW_FIELDS = {
+  email: 1,
+  displayName: 1,
+  emailVerified: 1,
+  role: 1,
+  disabled: 1,
+  createdAt: 1,
+} as const;

@@ -1,12 +1,14 @@
-import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context';
 import { UnauthenticatedError } from '../core/errors';
 import { clientInfo } from '../core/http';
 import { Role, User } from './user.model';
 import * as userService from './user.service';
+import { UpdateProfileInput } from './user.inputs';
+import { updateProfile } from './user.profile';
 import { UserConnection } from './user.types';
 
-/** The signed-in admin (shield guarantees one on the admin fields). */
+/** The signed-in caller (shield guarantees one on these fields). */
 function actor(ctx: Context): userService.Actor {
   if (!ctx.user) throw new UnauthenticatedError();
   return { id: ctx.user.id, ...clientInfo(ctx.req), logger: ctx.logger };
@@ -17,6 +19,16 @@ export class UserResolver {
   @Query(() => User, { nullable: true, description: 'The signed-in user; null when anonymous.' })
   async me(@Ctx() ctx: Context): Promise<User | null> {
     return ctx.user ? userService.findById(ctx.user.id) : null;
+  }
+
+  @Mutation(() => User, { description: 'Changes my profile (display name).' })
+  updateProfile(@Arg('input', () => UpdateProfileInput) input: UpdateProfileInput, @Ctx() ctx: Context): Promise<User> {
+    return updateProfile(actor(ctx).id, { ...input });
+  }
+
+  @FieldResolver(() => Boolean)
+  emailVerified(@Root() user: User): boolean {
+    return user.emailVerified ?? false;
   }
 
   @Query(() => UserConnection, { description: 'ADMIN: every user, oldest first.' })

@@ -1,4 +1,4 @@
-import { allow, isAdmin } from '../permissions/rules';
+import { allow, isAdmin, isAuthenticated } from '../permissions/rules';
 
 export const userPermissions = {
   Query: {
@@ -10,6 +10,7 @@ export const userPermissions = {
     setUserRole: isAdmin,
     setUserDisabled: isAdmin,
     unlockUser: isAdmin,
+    updateProfile: isAuthenticated,
   },
   // A User (the private view) is only reachable through fields that already decided access
   // (me, users, admin mutations, auth payloads); other users' owners are PublicUser.

@@ -5,7 +5,7 @@ import { atomically, op } from '../core/db';
 import { BadUserInputError, ConflictError, NotFoundError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
-import { PUBLIC_USER_FIELDS, Role, User, UserModel } from './user.model';
+import { USER_VIEW_FIELDS, Role, User, UserModel } from './user.model';
 
 const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
@@ -30,7 +30,7 @@ function assertId(id: string, field: string): void {
 
 export async function findById(id: string): Promise<User | null> {
   if (!OBJECT_ID.test(id)) return null;
-  return UserModel.findById(id, PUBLIC_USER_FIELDS).lean<User>().exec();
+  return UserModel.findById(id, USER_VIEW_FIELDS).lean<User>().exec();
 }
 
 /** Users in creation order (by _id), keyset-paged: served by the default _id index. */
@@ -43,7 +43,7 @@ export async function listUsers(
     ? (decodeCursor(after, (v) => v.length === 1 && typeof v[0] === 'string' && OBJECT_ID.test(v[0]))[0] as string)
     : null;
   const [rows, totalCount] = await Promise.all([
-    UserModel.find(afterId ? { _id: op({ $gt: afterId }) } : {}, PUBLIC_USER_FIELDS)
+    UserModel.find(afterId ? { _id: op({ $gt: afterId }) } : {}, USER_VIEW_FIELDS)
       .sort({ _id: 1 })
       .limit(limit + 1)
       .lean<User[]>(),

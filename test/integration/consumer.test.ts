@@ -128,7 +128,7 @@ describe('an Apollo Client consumer with the generated typed documents', () => {
     expect(result.items.totalCount).toBe(45);
     // Owners come as the public type, whose generated type has nothing private to read.
     for (const { node } of result.items.edges) {
-      expect(node.owner).toEqual({ __typename: 'PublicUser', id: myId });
+      expect(node.owner).toEqual({ __typename: 'PublicUser', id: myId, displayName: null });
       // @ts-expect-error ItemFields selects no email on a PublicUser (the schema has none).
       expect(node.owner.email).toBeUndefined();
     }

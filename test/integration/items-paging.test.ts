@@ -217,8 +217,11 @@ describe('items: database round trips', () => {
       seen.length = 0;
       await t.gql(query(false), {}, auth);
       expect(seen.sort()).toEqual(['find:items', 'find:sessions', 'find:users', 'find:users']);
-      // Owners are PublicUsers: their lookup reads nothing but the id.
-      expect(ownerProjections).toEqual([{ _id: 1 }, { _id: 1 }]);
+      // Owners are PublicUsers: their lookup reads nothing but the id and the display name.
+      expect(ownerProjections).toEqual([
+        { _id: 1, displayName: 1 },
+        { _id: 1, displayName: 1 },
+      ]);
     } finally {
       client.off('commandStarted', listener);
     }

@@ -25,6 +25,7 @@ const PUBLIC_OPERATIONS = [
   'setUserRole',
   'setUserDisabled',
   'unlockUser',
+  'updateProfile',
   'item',
   'items',
   'createItem',
