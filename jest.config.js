@@ -7,6 +7,8 @@ module.exports = {
     // Transpile only: type checking is `npm run typecheck`, and it keeps the suite fast.
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }],
   },
+  // type-graphql's decorators need the metadata polyfill before any model module loads.
+  setupFiles: ['reflect-metadata'],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
   testTimeout: 30_000,

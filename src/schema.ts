@@ -3,13 +3,14 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { buildSchema } from 'type-graphql';
+import { AccountResolver } from './account/account.resolver';
 import { AuditResolver } from './audit/audit.resolver';
 import { AuthResolver } from './auth/auth.resolver';
 import { ItemResolver } from './items/item.resolver';
 import { permissions } from './permissions';
 import { UserResolver } from './users/user.resolver';
 
-export const resolvers = [AuthResolver, UserResolver, ItemResolver, AuditResolver] as const;
+export const resolvers = [AuthResolver, UserResolver, ItemResolver, AuditResolver, AccountResolver] as const;
 
 /** The schema as type-graphql builds it, without permissions (for printing the SDL). */
 export async function buildBareSchema(): Promise<GraphQLSchema> {

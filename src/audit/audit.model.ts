@@ -18,6 +18,10 @@ export enum AuditEventType {
   ROLE_CHANGED = 'ROLE_CHANGED',
   USER_DISABLED = 'USER_DISABLED',
   USER_ENABLED = 'USER_ENABLED',
+  PASSWORD_RESET = 'PASSWORD_RESET',
+  EMAIL_VERIFIED = 'EMAIL_VERIFIED',
+  EMAIL_CHANGED = 'EMAIL_CHANGED',
+  USER_DELETED = 'USER_DELETED',
 }
 registerEnumType(AuditEventType, { name: 'AuditEventType', description: 'What happened.' });
 

@@ -24,6 +24,9 @@ const WARN_EVENTS: ReadonlySet<AuditEventType> = new Set([
   AuditEventType.ACCOUNT_LOCKED,
   AuditEventType.REFRESH_TOKEN_REUSED,
   AuditEventType.USER_DISABLED,
+  // Both are how an account is taken over once a mailbox or a session is.
+  AuditEventType.PASSWORD_RESET,
+  AuditEventType.EMAIL_CHANGED,
 ]);
 
 // ---------------------------------------------------------------- sanitizing

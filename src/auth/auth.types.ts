@@ -10,4 +10,4 @@ export interface AuthResult {
 }
 
 /** Which entry point checked a password, for the audit log. */
-export type SignInVia = 'login' | 'basic' | 'oauth' | 'changePassword';
+export type SignInVia = 'login' | 'basic' | 'oauth' | 'changePassword' | 'deleteAccount' | 'requestEmailChange';

@@ -1,5 +1,6 @@
 import { shield, deny } from 'graphql-shield';
 import type { IRules } from 'graphql-shield';
+import { accountPermissions } from '../account/account.rules';
 import { auditPermissions } from '../audit/audit.rules';
 import { authPermissions } from '../auth/auth.rules';
 import { itemPermissions } from '../items/item.rules';
@@ -29,7 +30,13 @@ export function mergeRules(...maps: RuleMap[]): Record<string, RuleMap | unknown
   return out;
 }
 
-export const ruleTree = mergeRules(authPermissions, userPermissions, itemPermissions, auditPermissions);
+export const ruleTree = mergeRules(
+  authPermissions,
+  userPermissions,
+  itemPermissions,
+  auditPermissions,
+  accountPermissions,
+);
 
 /**
  * Deny by default: a field without a rule is refused. Errors thrown by resolvers keep their

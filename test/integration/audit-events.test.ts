@@ -1,4 +1,3 @@
-import 'reflect-metadata';
 import mongoose from 'mongoose';
 import pino from 'pino';
 import { flushAuditEvents } from '../../src/audit/audit.service';

@@ -26,6 +26,8 @@ const PUBLIC_OPERATIONS = [
   'setUserDisabled',
   'unlockUser',
   'updateProfile',
+  'deleteAccount',
+  'deleteUser',
   'item',
   'items',
   'createItem',

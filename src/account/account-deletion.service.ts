@@ -1,0 +1,74 @@
+import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
+import { checkPassword, recordFailure } from '../auth/credentials.service';
+import { clearLockout } from '../auth/lockout.service';
+import { assertHashable } from '../auth/password';
+import { SessionModel } from '../auth/session.model';
+import type { Config } from '../core/config';
+import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../core/errors';
+import { ItemQuotaModel } from '../items/item-quota.model';
+import { ItemModel } from '../items/item.model';
+import { User, UserModel } from '../users/user.model';
+import { setUserDisabled, type Actor } from '../users/user.service';
+import { AccountTokenModel } from './account-token.model';
+
+const OBJECT_ID = /^[0-9a-f]{24}$/i;
+
+/**
+ * Deletes a user and everything it owns, in this order: the user (its tokens stop at once and
+ * its email is free), its sessions, its items (and item quota), its pending link tokens. Each
+ * step is idempotent, so a cascade cut off halfway is finished by running it again. Audit events
+ * are kept: they are the record of what happened to the account.
+ */
+async function cascade(userId: string): Promise<number> {
+  let removed = (await UserModel.deleteOne({ _id: userId })).deletedCount;
+  removed += (await SessionModel.deleteMany({ userId })).deletedCount;
+  removed += (await ItemModel.deleteMany({ ownerId: userId })).deletedCount;
+  removed += (await ItemQuotaModel.deleteOne({ _id: userId })).deletedCount;
+  removed += (await AccountTokenModel.deleteMany({ userId })).deletedCount;
+  return removed;
+}
+
+async function remove(user: User, actor: Actor, by: 'self' | 'admin'): Promise<true> {
+  const userId = String(user._id);
+  // Disabling first goes through the last-admin check of setUserDisabled (CONFLICT, nothing
+  // changed) and signs the user out everywhere before anything is deleted.
+  if (!user.disabled) await setUserDisabled(actor, userId, true);
+  await cascade(userId);
+  await clearLockout(user.email);
+  recordAuditEvent(
+    {
+      type: AuditEventType.USER_DELETED,
+      userId,
+      actorId: actor.id,
+      ip: actor.ip,
+      userAgent: actor.userAgent,
+      details: { by },
+    },
+    actor.logger,
+  );
+  return true;
+}
+
+/** The signed-in user deletes their own account, proving it with the current password. */
+export async function deleteAccount(config: Config, actor: Actor, currentPassword: string): Promise<boolean> {
+  const user = await UserModel.findById(actor.id).lean<User>();
+  if (!user) throw new UnauthenticatedError();
+  assertHashable(currentPassword, 'currentPassword');
+  // A wrong password is a failed sign-in attempt: it counts towards the lockout.
+  const check = await checkPassword(config, user.email, currentPassword, user.passwordHash);
+  if (!check.ok) {
+    recordFailure(actor.logger, actor, check, { userId: actor.id, email: null, via: 'deleteAccount' });
+    throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
+  }
+  return remove(user, actor, 'self');
+}
+
+/** ADMIN: deletes a user. Run again on a user whose deletion was cut off, it finishes the job. */
+export async function deleteUser(actor: Actor, userId: string): Promise<boolean> {
+  if (!OBJECT_ID.test(userId)) throw new BadUserInputError('userId', 'userId is not a valid id');
+  const id = userId.toLowerCase();
+  const user = await UserModel.findById(id).lean<User>();
+  if (user) return remove(user, actor, 'admin');
+  if ((await cascade(id)) === 0) throw new NotFoundError('No such user');
+  return true;
+}

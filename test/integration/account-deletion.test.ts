@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import mongoose from 'mongoose';
+import { flushAuditEvents } from '../../src/audit/audit.service';
+import { bearer, LOGIN, logIn, ME, REFRESH, REGISTER, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
+import { codes } from '../helpers/graphql';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const DELETE_ACCOUNT = 'mutation($p: String!) { deleteAccount(currentPassword: $p) }';
+const DELETE_USER = 'mutation($id: ID!) { deleteUser(userId: $id) }';
+const db = () => mongoose.connection.db!;
+
+describe('account deletion', () => {
+  const ADMIN_EMAIL = uniqueEmail('admin');
+  const ADMIN_PASSWORD = strongPassword();
+  let t: TestServer;
+  let admin: Awaited<ReturnType<typeof logIn>>;
+  beforeAll(async () => {
+    t = await startTestServer({ ADMIN_EMAIL, ADMIN_PASSWORD, LOGIN_MAX_ATTEMPTS: '3' });
+    admin = await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD);
+  });
+  afterAll(() => t.stop());
+
+  /** A user with two items, a second session and a pending link token. */
+  async function userWithData() {
+    const user = await signUp(t);
+    for (const name of ['one', 'two'])
+      await t.gql(
+        'mutation($n: String!) { createItem(input: { name: $n }) { id } }',
+        { n: name },
+        bearer(user.accessToken),
+      );
+    await logIn(t, user.email, user.password);
+    await db()
+      .collection<{ _id: string } & Record<string, unknown>>('account_tokens')
+      .insertOne({
+        _id: randomBytes(32).toString('hex'),
+        userId: user.user.id,
+        kind: 'VERIFY_EMAIL',
+        email: user.email,
+        expiresAt: new Date(Date.now() + 3600_000),
+      });
+    return user;
+  }
+
+  async function leftovers(userId: string) {
+    return {
+      users: await db()
+        .collection('users')
+        .countDocuments({ _id: new mongoose.Types.ObjectId(userId) }),
+      sessions: await db().collection('sessions').countDocuments({ userId }),
+      items: await db().collection('items').countDocuments({ ownerId: userId }),
+      quotas: await db().collection<{ _id: string }>('item_quotas').countDocuments({ _id: userId }),
+      tokens: await db().collection('account_tokens').countDocuments({ userId }),
+    };
+  }
+  const NOTHING = { users: 0, sessions: 0, items: 0, quotas: 0, tokens: 0 };
+
+  it('deletes my account with my password: user, sessions, items, quota and link tokens; the email is free again', async () => {
+    const user = await userWithData();
+    expect((await leftovers(user.user.id)).items).toBe(2);
+    const res = await t.gql(DELETE_ACCOUNT, { p: user.password }, bearer(user.accessToken));
+    expect(res.body.data).toEqual({ deleteAccount: true });
+    expect(await leftovers(user.user.id)).toEqual(NOTHING);
+    expect((await t.gql(ME, {}, bearer(user.accessToken))).status).toBe(401);
+    expect(codes(await t.gql(REFRESH, { t: user.refreshToken }))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await t.gql(LOGIN, { input: { email: user.email, password: user.password } }))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
+    const again = await t.gql(REGISTER, { input: { email: user.email, password: strongPassword() } });
+    expect(again.body.data?.register.user.id).not.toBe(user.user.id);
+  });
+
+  it('keeps the audit events of a deleted user, with a USER_DELETED event', async () => {
+    const user = await userWithData();
+    await t.gql(DELETE_ACCOUNT, { p: user.password }, bearer(user.accessToken));
+    await flushAuditEvents();
+    const events = await t.gql(
+      'query($id: ID!) { auditEvents(filter: { userId: $id }) { edges { node { type actorId } } } }',
+      { id: user.user.id },
+      bearer(admin.accessToken),
+    );
+    const types = events.body.data!.auditEvents.edges.map((e: { node: { type: string } }) => e.node.type);
+    expect(types[0]).toBe('USER_DELETED');
+    expect(types).toContain('LOGIN_SUCCEEDED');
+  });
+
+  it('refuses a wrong password with BAD_USER_INPUT, deletes nothing, and counts it towards the lockout', async () => {
+    const user = await userWithData();
+    for (let i = 0; i < 3; i++) {
+      const res = await t.gql(DELETE_ACCOUNT, { p: 'Wrong-Password-99' }, bearer(user.accessToken));
+      expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+      expect(res.body.errors![0]!.extensions!.field).toBe('currentPassword');
+    }
+    expect(codes(await t.gql(DELETE_ACCOUNT, { p: user.password }, bearer(user.accessToken)))).toEqual([
+      'TOO_MANY_REQUESTS',
+    ]);
+    expect((await leftovers(user.user.id)).users).toBe(1);
+    expect(codes(await t.gql(DELETE_ACCOUNT, { p: user.password }))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('lets an admin delete a user, and only an admin', async () => {
+    const user = await userWithData();
+    const other = await signUp(t);
+    expect(codes(await t.gql(DELETE_USER, { id: user.user.id }, bearer(other.accessToken)))).toEqual(['FORBIDDEN']);
+    expect(codes(await t.gql(DELETE_USER, { id: user.user.id }))).toEqual(['UNAUTHENTICATED']);
+    expect((await t.gql(DELETE_USER, { id: user.user.id }, bearer(admin.accessToken))).body.data).toEqual({
+      deleteUser: true,
+    });
+    expect(await leftovers(user.user.id)).toEqual(NOTHING);
+    // The other user's data is untouched.
+    expect((await leftovers(other.user.id)).users).toBe(1);
+    expect(codes(await t.gql(DELETE_USER, { id: user.user.id }, bearer(admin.accessToken)))).toEqual(['NOT_FOUND']);
+    expect(codes(await t.gql(DELETE_USER, { id: 'nope' }, bearer(admin.accessToken)))).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('finishes a deletion that was cut off after the user itself was removed', async () => {
+    const user = await userWithData();
+    // As if the process died right after the first step of the cascade.
+    await db()
+      .collection('users')
+      .deleteOne({ _id: new mongoose.Types.ObjectId(user.user.id) });
+    expect((await leftovers(user.user.id)).sessions).toBeGreaterThan(0);
+    expect((await t.gql(DELETE_USER, { id: user.user.id }, bearer(admin.accessToken))).body.data).toEqual({
+      deleteUser: true,
+    });
+    expect(await leftovers(user.user.id)).toEqual(NOTHING);
+  });
+
+  it('never deletes the last active admin (CONFLICT), by itself or by deleteUser, and changes nothing', async () => {
+    const users = await t.gql(
+      '{ users(first: 100) { edges { node { id role disabled } } } }',
+      {},
+      bearer(admin.accessToken),
+    );
+    for (const { node } of users.body.data!.users.edges as Array<{ node: { id: string; role: string } }>)
+      if (node.role === 'ADMIN' && node.id !== admin.user.id)
+        await t.gql(
+          'mutation($id: ID!) { setUserRole(userId: $id, role: USER) { id } }',
+          { id: node.id },
+          bearer(admin.accessToken),
+        );
+    expect(codes(await t.gql(DELETE_ACCOUNT, { p: ADMIN_PASSWORD }, bearer(admin.accessToken)))).toEqual(['CONFLICT']);
+    expect(codes(await t.gql(DELETE_USER, { id: admin.user.id }, bearer(admin.accessToken)))).toEqual(['CONFLICT']);
+    expect((await t.gql(ME, {}, bearer(admin.accessToken))).body.data!.me).toMatchObject({
+      role: 'ADMIN',
+      disabled: false,
+    });
+  });
+});
