@@ -165,6 +165,8 @@ function serviceEnv(dbName) {
     WRITE_RATE_LIMIT_PER_USER: '1000000000',
     MAX_ITEMS_PER_USER: '1000000000',
     LOGIN_MAX_ATTEMPTS: '1000',
+    // No SMTP server in the bench; production refuses to start without one unless told to log mail.
+    MAIL_TRANSPORT: 'log',
   };
 }
 

@@ -25,6 +25,7 @@ import { errorLoggingPlugin, formatError, retryAfterPlugin } from './core/format
 import { jsonErrors, notFound, requestId, requestLogger } from './core/http';
 import { createLogger, type Logger } from './core/logger';
 import { playgroundRouter } from './core/playground';
+import { startMailWorker, type MailWorkerOptions } from './mail/mail.worker';
 import { deleteExpiredCounters } from './core/rate-limit';
 import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from './core/security';
 import { buildAppSchema } from './schema';
@@ -43,6 +44,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** Emit the driver's command events (tests count database round trips with them). */
   monitorCommands?: boolean;
+  /** Poll interval and backoff of the mail worker (tests shorten them). */
+  mail?: MailWorkerOptions;
 }
 
 /**
@@ -101,6 +104,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   await ensureAdmin(config, logger);
   const authenticate = createAuthenticator(config, logger);
   const housekeeping = startHousekeeping(config, logger);
+  const mailWorker = startMailWorker(config, logger, options.mail);
 
   const app = express();
   app.disable('x-powered-by');
@@ -214,6 +218,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));
         // Audit writes are fire-and-forget: let the last requests' events reach the database.
         await flushAuditEvents(config.shutdownTimeoutMs);
+        // Finishes the message being sent; the rest waits in the outbox for the next start.
+        await mailWorker.stop();
         await disconnectDatabase();
       })();
       return stopped;

@@ -10,7 +10,7 @@ export class ConfigError extends Error {
 }
 
 /** Secrets that may also be given as `<NAME>_FILE` (Docker/Compose secrets). */
-export const SECRET_VARIABLES = ['MONGODB_URI', 'JWT_SECRET', 'ADMIN_PASSWORD'] as const;
+export const SECRET_VARIABLES = ['MONGODB_URI', 'JWT_SECRET', 'ADMIN_PASSWORD', 'SMTP_URL'] as const;
 
 const int = (min: number, max: number) =>
   z
@@ -20,6 +20,12 @@ const int = (min: number, max: number) =>
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
 const bool = z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).transform((v) => v === 'true');
+
+/** A link template for a frontend's page: an http(s) URL with `{token}` where the token goes. */
+const linkTemplate = z
+  .string()
+  .regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')
+  .refine((s) => s.includes('{token}'), 'must contain {token}');
 
 const schema = z.object({
   NODE_ENV: z
@@ -91,6 +97,23 @@ const schema = z.object({
   HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
   REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/\S+$/, 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  MAIL_FROM: z
+    .string()
+    .min(3, 'must be an address such as "App <no-reply@example.com>"')
+    .default('GraphQL API <no-reply@localhost>'),
+  MAIL_TRANSPORT: z.enum(['smtp', 'log'], { error: 'must be smtp or log' }).optional(),
+  MAIL_MAX_ATTEMPTS: int(1, 100).default(8),
+  PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s?#]+$/, 'must be an http:// or https:// URL without query or fragment')
+    .optional(),
+  VERIFY_EMAIL_URL: linkTemplate.optional(),
+  RESET_PASSWORD_URL: linkTemplate.optional(),
+  CONFIRM_EMAIL_CHANGE_URL: linkTemplate.optional(),
 });
 
 type Env = Record<string, string | undefined>;
@@ -149,6 +172,22 @@ export interface Config {
   readonly rateLimit: { readonly windowSeconds: number; readonly perIp: number; readonly perAccount: number };
   /** Per-user limits on item writes: writes per rate-limit window, and items owned. */
   readonly itemLimits: { readonly writesPerWindow: number; readonly maxPerUser: number };
+  readonly mail: {
+    /** `log` writes each message to the log instead of sending it (development only). */
+    readonly transport: 'smtp' | 'log';
+    readonly smtpUrl?: string;
+    readonly from: string;
+    /** Send attempts per message before it is marked failed. */
+    readonly maxAttempts: number;
+    /** Where the service is reachable from a browser, without a trailing slash. */
+    readonly publicUrl: string;
+    /** Link templates, each containing `{token}`. */
+    readonly links: {
+      readonly verifyEmail: string;
+      readonly resetPassword: string;
+      readonly confirmEmailChange: string;
+    };
+  };
 }
 
 /**
@@ -224,6 +263,14 @@ export function loadConfig(source: Env = process.env): Config {
     if (v.BCRYPT_COST < 10)
       throw new ConfigError(`BCRYPT_COST: must be at least 10 when NODE_ENV=production (got "${v.BCRYPT_COST}")`);
   }
+  const mailTransport = v.MAIL_TRANSPORT ?? (v.SMTP_URL ? 'smtp' : isProduction ? undefined : 'log');
+  if (mailTransport === undefined) {
+    // Logging mail in production puts live links into the logs: only when asked for explicitly.
+    throw new ConfigError('SMTP_URL: is required when NODE_ENV=production (or set MAIL_TRANSPORT=log explicitly)');
+  }
+  if (mailTransport === 'smtp' && !v.SMTP_URL) {
+    throw new ConfigError('SMTP_URL: is required when MAIL_TRANSPORT=smtp');
+  }
   if ((v.ADMIN_EMAIL === undefined) !== (v.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('ADMIN_EMAIL: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
   }
@@ -278,8 +325,26 @@ export function loadConfig(source: Env = process.env): Config {
       perAccount: v.RATE_LIMIT_PER_ACCOUNT,
     },
     itemLimits: { writesPerWindow: v.WRITE_RATE_LIMIT_PER_USER, maxPerUser: v.MAX_ITEMS_PER_USER },
+    mail: mailConfig(v, mailTransport),
   };
   return deepFreeze(config);
+}
+
+function mailConfig(v: z.infer<typeof schema>, transport: 'smtp' | 'log'): Config['mail'] {
+  const publicUrl = (v.PUBLIC_URL ?? `http://localhost:${v.PORT}`).replace(/\/+$/, '');
+  return {
+    transport,
+    smtpUrl: v.SMTP_URL,
+    from: v.MAIL_FROM,
+    maxAttempts: v.MAIL_MAX_ATTEMPTS,
+    publicUrl,
+    // The default pages are the self-hosted account pages (served where the playground is).
+    links: {
+      verifyEmail: v.VERIFY_EMAIL_URL ?? `${publicUrl}/account/verify-email?token={token}`,
+      resetPassword: v.RESET_PASSWORD_URL ?? `${publicUrl}/account/reset-password?token={token}`,
+      confirmEmailChange: v.CONFIRM_EMAIL_CHANGE_URL ?? `${publicUrl}/account/confirm-email?token={token}`,
+    },
+  };
 }
 
 function parseTrustProxy(value: string): boolean | number | string {

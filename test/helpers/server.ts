@@ -4,6 +4,7 @@ import mongoose from 'mongoose';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/core/config';
 import { withDatabaseName } from '../../src/core/db';
+import type { MailWorkerOptions } from '../../src/mail/mail.worker';
 import { createServer, type AppServer, type ServerOptions } from '../../src/server';
 import { graphqlClient, type GraphQLClient } from './graphql';
 
@@ -36,9 +37,14 @@ export function testConfig(env: Record<string, string> = {}): Config {
     // Suites create hundreds of items from one account; the item-limit tests set their own.
     WRITE_RATE_LIMIT_PER_USER: '1000000',
     MONGODB_URI: withDatabaseName(base, testDatabaseName()),
+    // Mail goes to the log unless a test brings an SMTP server (test/helpers/mailbox.ts).
+    ...(env.SMTP_URL ? {} : { MAIL_TRANSPORT: 'log' }),
     ...env,
   });
 }
+
+/** Short mail retries and polling, so outage and restart tests take a second, not minutes. */
+export const TEST_MAIL_WORKER: MailWorkerOptions = { pollIntervalMs: 200, backoffBaseMs: 200, backoffMaxMs: 1000 };
 
 /** Starts the real server (same builder as `npm start`) on an ephemeral loopback port. */
 export async function startTestServer(
@@ -47,7 +53,7 @@ export async function startTestServer(
   options: Omit<ServerOptions, 'logger'> = {},
 ): Promise<TestServer> {
   const config = testConfig(env);
-  const server = await createServer(config, { ...options, logger });
+  const server = await createServer(config, { mail: TEST_MAIL_WORKER, ...options, logger });
   const url = await server.listen(0, '127.0.0.1');
   return {
     ...graphqlClient(url),

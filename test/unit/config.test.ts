@@ -6,7 +6,12 @@ import { ConfigError, KNOWN_VARIABLES, loadConfig } from '../../src/core/config'
 
 /** From `openssl rand -base64 48`. */
 const SECRET = 'fE6H/Q+ItkN/hDrIf5jSehIadUz9cU3BoKXxXpFju0c19gw2v+HruSSzHQa1gkRz';
-const PROD = { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db:27017/app', JWT_SECRET: SECRET };
+const PROD = {
+  NODE_ENV: 'production',
+  MONGODB_URI: 'mongodb://db:27017/app',
+  JWT_SECRET: SECRET,
+  SMTP_URL: 'smtp://mail.example.com:587',
+};
 
 function errorOf(env: Record<string, string>): string {
   try {
@@ -122,6 +127,70 @@ describe('loadConfig', () => {
       expect(errorOf({ ...PROD, BCRYPT_COST: '9' })).toMatch(
         /^BCRYPT_COST: must be at least 10 when NODE_ENV=production/,
       );
+    });
+  });
+
+  describe('mail settings', () => {
+    it('logs mail outside production without SMTP_URL, and sends over SMTP once it is set', () => {
+      const config = loadConfig({ PORT: '4100' });
+      expect(config.mail).toEqual({
+        transport: 'log',
+        smtpUrl: undefined,
+        from: 'GraphQL API <no-reply@localhost>',
+        maxAttempts: 8,
+        publicUrl: 'http://localhost:4100',
+        links: {
+          verifyEmail: 'http://localhost:4100/account/verify-email?token={token}',
+          resetPassword: 'http://localhost:4100/account/reset-password?token={token}',
+          confirmEmailChange: 'http://localhost:4100/account/confirm-email?token={token}',
+        },
+      });
+      expect(loadConfig({ SMTP_URL: 'smtps://u:p@mail.example.com:465' }).mail).toMatchObject({
+        transport: 'smtp',
+        smtpUrl: 'smtps://u:p@mail.example.com:465',
+      });
+    });
+
+    it('builds the default links from PUBLIC_URL (without a trailing slash) and keeps per-link templates', () => {
+      const config = loadConfig({
+        PUBLIC_URL: 'https://api.example.com/',
+        RESET_PASSWORD_URL: 'https://app.example.com/reset/{token}',
+      });
+      expect(config.mail.publicUrl).toBe('https://api.example.com');
+      expect(config.mail.links).toEqual({
+        verifyEmail: 'https://api.example.com/account/verify-email?token={token}',
+        resetPassword: 'https://app.example.com/reset/{token}',
+        confirmEmailChange: 'https://api.example.com/account/confirm-email?token={token}',
+      });
+    });
+
+    it('refuses to start in production without SMTP_URL unless MAIL_TRANSPORT=log is set explicitly', () => {
+      const { SMTP_URL: _omitted, ...withoutSmtp } = PROD;
+      expect(errorOf(withoutSmtp)).toMatch(/^SMTP_URL: is required when NODE_ENV=production/);
+      expect(errorOf({ ...withoutSmtp, MAIL_TRANSPORT: 'smtp' })).toMatch(/^SMTP_URL: is required/);
+      expect(loadConfig({ ...withoutSmtp, MAIL_TRANSPORT: 'log' }).mail.transport).toBe('log');
+      expect(loadConfig(PROD).mail.transport).toBe('smtp');
+    });
+
+    it.each([
+      [{ SMTP_URL: 'http://mail:25' }, /^SMTP_URL: must be an smtp:\/\/ or smtps:\/\/ URL$/],
+      [{ MAIL_TRANSPORT: 'ses' }, /^MAIL_TRANSPORT: must be smtp or log/],
+      [{ MAIL_TRANSPORT: 'smtp' }, /^SMTP_URL: is required when MAIL_TRANSPORT=smtp$/],
+      [{ MAIL_MAX_ATTEMPTS: '0' }, /^MAIL_MAX_ATTEMPTS: must be at least 1/],
+      [{ PUBLIC_URL: 'localhost:4000' }, /^PUBLIC_URL: must be an http:\/\/ or https:\/\/ URL/],
+      [{ VERIFY_EMAIL_URL: 'https://app.example.com/verify' }, /^VERIFY_EMAIL_URL: must contain \{token\}/],
+      [{ RESET_PASSWORD_URL: 'https://app.example.com/reset?t=token' }, /^RESET_PASSWORD_URL: must contain \{token\}/],
+      [{ CONFIRM_EMAIL_CHANGE_URL: 'ftp://x/{token}' }, /^CONFIRM_EMAIL_CHANGE_URL: must be an http:\/\/ or https:/],
+    ])('rejects %j naming the variable', (env, expected) => {
+      expect(errorOf(env as Record<string, string>)).toMatch(expected);
+    });
+
+    it('treats SMTP_URL as a secret: never echoed, and readable from SMTP_URL_FILE', () => {
+      expect(errorOf({ SMTP_URL: 'imap://user:hunter2@mail' })).not.toContain('hunter2');
+      const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'config-smtp-')), 'smtp');
+      writeFileSync(file, 'smtp://user:hunter2@mail.example.com:587\n');
+      expect(loadConfig({ SMTP_URL_FILE: file }).mail.smtpUrl).toBe('smtp://user:hunter2@mail.example.com:587');
+      expect(KNOWN_VARIABLES).toContain('SMTP_URL_FILE');
     });
   });
 

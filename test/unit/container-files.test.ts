@@ -163,6 +163,16 @@ describe('docker-compose.yml', () => {
     expect(dependencyCondition(mongoExpress!, 'mongo')).toBe('service_healthy');
   });
 
+  it('runs Mailpit with its web inbox on 127.0.0.1:8025 and points the api at its SMTP port', () => {
+    const mailpit = compose.services.mailpit;
+    expect(mailpit?.image).toMatch(/^axllent\/mailpit(:|$)/);
+    expect(publishedPorts(mailpit!)).toEqual([{ published: 8025, target: 8025, hostIp: '127.0.0.1' }]);
+    expect(apiEnv.SMTP_URL).toBe('smtp://mailpit:1025');
+    expect(apiEnv.MAIL_FROM).toMatch(/<[^>]+@[^>]+>$/);
+    expect(apiEnv.PUBLIC_URL).toBe('http://localhost:4000');
+    expect(dependencyCondition(api!, 'mailpit')).toBeDefined();
+  });
+
   it('sets only environment variables the api understands', () => {
     const unknown = Object.keys(apiEnv).filter((name) => !KNOWN_VARIABLES.includes(name));
     expect(unknown).toEqual([]);
@@ -184,6 +194,8 @@ describe('docker-compose.yml', () => {
       expect(config).toMatchObject({ env: 'production', isProduction: true, port: 4000, host: '0.0.0.0' });
       expect(config.mongodbUri).toMatch(/^mongodb:\/\/mongo:27017\//);
       expect(config.jwt).toMatchObject({ secret: JWT_SECRET, generated: false });
+      expect(config.mail).toMatchObject({ transport: 'smtp', smtpUrl: 'smtp://mailpit:1025' });
+      expect(config.mail.links.verifyEmail).toBe('http://localhost:4000/account/verify-email?token={token}');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

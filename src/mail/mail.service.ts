@@ -1,0 +1,51 @@
+import type { Config } from '../core/config';
+import { op } from '../core/db';
+import type { Logger } from '../core/logger';
+import { MailMessageModel } from './mail.model';
+import { renderMail } from './mail.templates';
+import type { MailRequest } from './mail.types';
+import { kickMailWorkers, mailWorkerState } from './mail.worker';
+
+/**
+ * Renders the message (links built from config), stores it in the outbox (awaited: durable
+ * before the caller returns), then asks the worker to try it at once. Throws only if the outbox
+ * insert fails (database), never because of SMTP. (A template without its data.token is a
+ * programming error and throws too.)
+ */
+export async function queueMail(config: Config, request: MailRequest, logger: Logger): Promise<void> {
+  const mail = renderMail(config, request);
+  const now = new Date();
+  const doc = await MailMessageModel.create({
+    status: 'pending',
+    template: request.template,
+    ...mail,
+    attempts: 0,
+    nextAttemptAt: now,
+    lockedUntil: new Date(0),
+    lastError: null,
+    createdAt: now,
+  });
+  logger.debug({ mailId: String(doc._id), template: request.template }, 'mail queued');
+  kickMailWorkers();
+}
+
+/** For tests and shutdown: resolves when no outbox message is due or in flight in this process (or the timeout passes). */
+export async function flushMail(timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { inFlight, running } = mailWorkerState();
+    // Without a worker nothing here would send a due message: only wait for what is in flight.
+    if (inFlight === 0 && !(running && (await dueMessageExists()))) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function dueMessageExists(): Promise<boolean> {
+  const now = new Date();
+  const due = await MailMessageModel.exists({
+    status: 'pending',
+    nextAttemptAt: op({ $lte: now }),
+    lockedUntil: op({ $lte: now }),
+  }).catch(() => null);
+  return due !== null;
+}

@@ -1,0 +1,98 @@
+import type { Config } from '../core/config';
+import type { MailRequest, MailTemplate, RenderedMail } from './mail.types';
+
+/**
+ * The five messages. Each is a subject, a few paragraphs and at most one link; `render` turns
+ * that into a plain-text and an HTML part, so both always say the same thing. Paragraph text is
+ * plain text: everything is escaped on the way into HTML, user-supplied or not.
+ */
+interface MailContent {
+  subject: string;
+  paragraphs: string[];
+  link?: { url: string; label: string };
+}
+
+type Links = Config['mail']['links'];
+
+const templates: Record<MailTemplate, (data: MailRequest['data'], links: Links) => MailContent> = {
+  'verify-email': (data, links) => ({
+    subject: 'Confirm your email address',
+    paragraphs: [
+      'Please confirm that this is your email address by opening the link below.',
+      validity(data.expiresInMinutes),
+      'If you did not create an account, you can ignore this message.',
+    ],
+    link: { url: link(links.verifyEmail, data.token), label: 'Confirm my email address' },
+  }),
+  'reset-password': (data, links) => ({
+    subject: 'Reset your password',
+    paragraphs: [
+      'Someone asked to reset the password of your account. Open the link below to choose a new one.',
+      validity(data.expiresInMinutes),
+      'If it was not you, ignore this message: your password stays as it is.',
+    ],
+    link: { url: link(links.resetPassword, data.token), label: 'Choose a new password' },
+  }),
+  'password-changed': () => ({
+    subject: 'Your password was changed',
+    paragraphs: [
+      'The password of your account was just changed, and every other session was signed out.',
+      'If you did not do this, reset your password at once and contact support.',
+    ],
+  }),
+  'confirm-email-change': (data, links) => ({
+    subject: 'Confirm your new email address',
+    paragraphs: [
+      `Open the link below to make ${data.newEmail ?? 'this address'} the email address of your account.`,
+      validity(data.expiresInMinutes),
+      'If you did not ask for this, ignore this message: nothing changes.',
+    ],
+    link: { url: link(links.confirmEmailChange, data.token), label: 'Confirm the new address' },
+  }),
+  'email-changed': (data) => ({
+    subject: 'Your email address was changed',
+    paragraphs: [
+      `The email address of your account was changed${data.newEmail ? ` to ${data.newEmail}` : ''}. ` +
+        'Messages about the account now go there.',
+      'If you did not do this, contact support at once.',
+    ],
+  }),
+};
+
+/** Subject, text and HTML for one request; links are built from the configuration. */
+export function renderMail(config: Config, request: MailRequest): RenderedMail {
+  const content = templates[request.template](request.data, config.mail.links);
+  const greeting = request.data.displayName ? `Hello ${request.data.displayName},` : 'Hello,';
+  const paragraphs = [greeting, ...content.paragraphs.filter(Boolean)];
+
+  const text = [...paragraphs, ...(content.link ? [content.link.url] : [])].join('\n\n') + '\n';
+  const html =
+    `<!doctype html><html><body style="font-family:sans-serif;line-height:1.5">` +
+    paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('') +
+    (content.link
+      ? `<p><a href="${escapeHtml(content.link.url)}">${escapeHtml(content.link.label)}</a></p>` +
+        `<p style="font-size:small">Or paste this address into your browser: ${escapeHtml(content.link.url)}</p>`
+      : '') +
+    `</body></html>`;
+  return { to: request.to, subject: content.subject, text, html };
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function link(template: string, token: string | undefined): string {
+  if (!token) throw new Error('this mail template needs data.token');
+  return template.replaceAll('{token}', encodeURIComponent(token));
+}
+
+function validity(minutes: number | undefined): string {
+  if (minutes === undefined) return '';
+  const span =
+    minutes >= 120 && minutes % 60 === 0
+      ? `${minutes / 60} hours`
+      : minutes === 60
+        ? '1 hour'
+        : `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  return `The link is valid for ${span}.`;
+}

@@ -1,0 +1,21 @@
+export type MailTemplate =
+  'verify-email' | 'reset-password' | 'password-changed' | 'confirm-email-change' | 'email-changed';
+
+export interface MailRequest {
+  to: string;
+  template: MailTemplate;
+  /**
+   * displayName: user text (escaped in HTML). token: the raw link token (verify-email,
+   * reset-password, confirm-email-change). newEmail: for email-changed / confirm-email-change.
+   * expiresInMinutes: how long the link is valid, said in the message when given.
+   */
+  data: { displayName?: string | null; token?: string; newEmail?: string; expiresInMinutes?: number };
+}
+
+/** A message ready to send: what the outbox stores. */
+export interface RenderedMail {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
