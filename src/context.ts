@@ -8,6 +8,8 @@ export interface AuthUser {
   role: 'USER' | 'ADMIN';
   /** The session the access token belongs to; absent for HTTP Basic. */
   sessionId?: string;
+  /** Whether the account proved its address (REQUIRE_EMAIL_VERIFICATION limits what it may do). */
+  emailVerified?: boolean;
 }
 
 /** What every resolver and permission rule receives. Authentication only; no authorization here. */

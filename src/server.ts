@@ -11,6 +11,8 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
 import { GraphQLError } from 'graphql';
+import { deleteExpiredAccountTokens } from './account/account-token.service';
+import { flushPasswordResets } from './account/password-reset.service';
 import { deleteExpiredAuditEvents, flushAuditEvents } from './audit/audit.service';
 import { createAuthenticator } from './auth/auth.context';
 import { ensureAdmin } from './auth/admin-bootstrap';
@@ -86,6 +88,7 @@ function startHousekeeping(config: Config, logger: Logger): NodeJS.Timeout | und
       deleteExpiredSessions(config),
       deleteExpiredCounters(),
       deleteExpiredAuditEvents(config.auditRetentionDays),
+      deleteExpiredAccountTokens(),
     ]).catch((err) => logger.warn({ err }, 'housekeeping failed'));
   }, config.sessionCleanupIntervalSeconds * 1000).unref();
 }
@@ -216,7 +219,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         // Stops accepting connections, lets in-flight requests finish within the grace period.
         await apollo.stop();
         if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));
-        // Audit writes are fire-and-forget: let the last requests' events reach the database.
+        // Password reset requests finish after their answer; audit writes are fire-and-forget:
+        // let both reach the database.
+        await flushPasswordResets();
         await flushAuditEvents(config.shutdownTimeoutMs);
         // Finishes the message being sent; the rest waits in the outbox for the next start.
         await mailWorker.stop();

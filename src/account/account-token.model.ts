@@ -7,20 +7,25 @@ export enum AccountTokenKind {
 }
 
 /**
- * A single-use token sent in a link (email verification, password reset, email change). Only
- * its SHA-256 is stored, as the id; the token itself exists only in the mail.
+ * The one live link token of a kind for a user (email verification, password reset, email
+ * change): the id is `<kind>:<userId>`, so issuing a new one replaces the old in one write.
+ * Only the token's SHA-256 is stored; the token itself exists only in the mail.
  */
 @modelOptions({
   schemaOptions: { collection: 'account_tokens', versionKey: false, timestamps: { createdAt: true, updatedAt: false } },
 })
-// Serves "a new request of the same kind invalidates older ones" and the deletion cascade.
-@index({ userId: 1, kind: 1 })
+// Serves following a link.
+@index({ tokenHash: 1 }, { unique: true })
+// Serves the deletion cascade.
+@index({ userId: 1 })
 // Serves the periodic cleanup (no TTL index: FerretDB has none).
 @index({ expiresAt: 1 })
 export class AccountToken {
-  /** SHA-256 (hex) of the token. */
   @prop({ required: true, type: String })
   _id!: string;
+
+  @prop({ required: true, type: String })
+  tokenHash!: string;
 
   @prop({ required: true, type: String })
   userId!: string;

@@ -1,9 +1,14 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+import { AuthPayload } from '../auth/auth.inputs';
 import type { Context } from '../context';
 import { UnauthenticatedError } from '../core/errors';
 import { clientInfo } from '../core/http';
+import { User } from '../users/user.model';
 import type { Actor } from '../users/user.service';
 import * as deletion from './account-deletion.service';
+import { confirmEmailChange, requestEmailChange } from './email-change.service';
+import { requestEmailVerification, verifyEmail } from './email-verification.service';
+import { requestPasswordReset, resetPassword } from './password-reset.service';
 
 /** The signed-in caller (shield guarantees one on these fields). */
 function actor(ctx: Context): Actor {
@@ -13,6 +18,50 @@ function actor(ctx: Context): Actor {
 
 @Resolver()
 export class AccountResolver {
+  @Mutation(() => Boolean, { description: 'Mails me a new verification link; false when my address is verified.' })
+  requestEmailVerification(@Ctx() ctx: Context): Promise<boolean> {
+    return requestEmailVerification(ctx.config, actor(ctx).id, ctx.logger);
+  }
+
+  @Mutation(() => User, { description: 'Marks the address verified, with the token from the link.' })
+  verifyEmail(@Arg('token', () => String) token: string, @Ctx() ctx: Context): Promise<User> {
+    return verifyEmail(token, clientInfo(ctx.req), ctx.logger);
+  }
+
+  @Mutation(() => Boolean, {
+    description: 'Mails a password reset link if an account has this email. Always true: it tells nothing.',
+  })
+  requestPasswordReset(@Arg('email', () => String) email: string, @Ctx() ctx: Context): Promise<boolean> {
+    return requestPasswordReset(ctx.config, email, clientInfo(ctx.req), ctx.logger);
+  }
+
+  @Mutation(() => AuthPayload, {
+    description: 'Sets a new password with the token from a reset link; ends every other session and signs in.',
+  })
+  resetPassword(
+    @Arg('token', () => String) token: string,
+    @Arg('newPassword', () => String) newPassword: string,
+    @Ctx() ctx: Context,
+  ): Promise<AuthPayload> {
+    return resetPassword(ctx.config, token, newPassword, clientInfo(ctx.req), ctx.logger);
+  }
+
+  @Mutation(() => Boolean, { description: 'Mails a confirmation link to a new address. Needs my password.' })
+  requestEmailChange(
+    @Arg('newEmail', () => String) newEmail: string,
+    @Arg('currentPassword', () => String) currentPassword: string,
+    @Ctx() ctx: Context,
+  ): Promise<boolean> {
+    const caller = ctx.user ?? null;
+    if (!caller) throw new UnauthenticatedError();
+    return requestEmailChange(ctx.config, caller, newEmail, currentPassword, clientInfo(ctx.req), ctx.logger);
+  }
+
+  @Mutation(() => User, { description: 'Switches my email to the new address, with the token from the link.' })
+  confirmEmailChange(@Arg('token', () => String) token: string, @Ctx() ctx: Context): Promise<User> {
+    return confirmEmailChange(token, ctx.user, ctx.config, clientInfo(ctx.req), ctx.logger);
+  }
+
   @Mutation(() => Boolean, {
     description: 'Deletes my account, my sessions and my items; the email becomes free. Needs my password.',
   })

@@ -26,7 +26,8 @@ export async function ensureAdmin(config: Config, logger: Logger): Promise<void>
   const passwordHash = await hashPassword(config, config.admin.password);
   if (existing) return takeOver(existing, email, passwordHash, logger);
   try {
-    await UserModel.create({ email, passwordHash, role: Role.ADMIN });
+    // The operator chose the address: it needs no verification link.
+    await UserModel.create({ email, passwordHash, role: Role.ADMIN, emailVerified: true });
     logger.info({ email }, 'admin user created');
   } catch (err) {
     // Another instance, or a registration, created it at the same moment.
@@ -40,7 +41,7 @@ async function takeOver(user: User, email: string, passwordHash: string, logger:
   const userId = String(user._id);
   await UserModel.updateOne(
     { _id: user._id },
-    { $set: { role: Role.ADMIN, passwordHash, disabled: false }, $inc: { tokenVersion: 1 } },
+    { $set: { role: Role.ADMIN, passwordHash, disabled: false, emailVerified: true }, $inc: { tokenVersion: 1 } },
   );
   await Promise.all([revokeAllSessions(userId), clearLockout(email)]);
   logger.warn(

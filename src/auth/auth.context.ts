@@ -81,7 +81,7 @@ export function createAuthenticator(config: Config, logger: Logger) {
       const user = await verifyCredentials(config, email, decoded.slice(colon + 1), client, log, 'basic');
       if (config.basicAuthCacheSeconds > 0)
         basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion });
-      return { id: String(user._id), email: user.email, role: user.role };
+      return { id: String(user._id), email: user.email, role: user.role, emailVerified: !!user.emailVerified };
     } catch (err) {
       if (err instanceof TooManyRequestsError || err instanceof ServiceUnavailableError) throw retryLater(err);
       if (err instanceof GraphQLError && CREDENTIAL_CODES.has(String(err.extensions.code)))

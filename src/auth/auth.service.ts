@@ -100,7 +100,7 @@ export async function changePassword(
 
 // ---------------------------------------------------------------- per-request authentication
 
-const USER_FIELDS = { email: 1, role: 1, disabled: 1, tokenVersion: 1 } as const;
+const USER_FIELDS = { email: 1, role: 1, disabled: 1, tokenVersion: 1, emailVerified: 1 } as const;
 
 /**
  * Resolves a Bearer token to the current user; null when the token, its user or its session is
@@ -116,12 +116,18 @@ export async function authenticateBearer(config: Config, token: string): Promise
   ]);
   if (!user || !live || user.disabled || user.tokenVersion !== claims.tv) return null;
   // The role comes from the database, so a role change applies on the next request.
-  return { id: claims.sub, email: user.email, role: user.role, sessionId: claims.sid };
+  return {
+    id: claims.sub,
+    email: user.email,
+    role: user.role,
+    sessionId: claims.sid,
+    emailVerified: !!user.emailVerified,
+  };
 }
 
 /** Loads a user for a cached Basic check; null when disabled or its tokens were revoked since. */
 export async function currentUser(id: string, tokenVersion: number): Promise<AuthUser | null> {
   const user = await UserModel.findById(id, USER_FIELDS).lean<User>();
   if (!user || user.disabled || user.tokenVersion !== tokenVersion) return null;
-  return { id, email: user.email, role: user.role };
+  return { id, email: user.email, role: user.role, emailVerified: !!user.emailVerified };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../core/config';
-import { ForbiddenError, UnauthenticatedError } from '../core/errors';
+import { emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { parseInput } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
@@ -86,6 +86,9 @@ export async function verifyCredentials(
   }
   if (needsRehash(config, user.passwordHash)) await upgradeHash(config, user, password, logger);
   if (user.disabled) throw new ForbiddenError('This account is disabled');
+  // HTTP Basic still authenticates an unverified account: the permission rules limit it to
+  // requesting a new verification link.
+  if (config.account.requireEmailVerification && !user.emailVerified && via !== 'basic') throw emailNotVerified();
   audit(logger, client, AuditEventType.LOGIN_SUCCEEDED, { userId, details: { via } });
   return user;
 }

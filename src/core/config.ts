@@ -64,6 +64,10 @@ const schema = z.object({
   BASIC_AUTH_CACHE_SECONDS: int(0, 60).default(60),
   SESSION_CLEANUP_INTERVAL_SECONDS: int(0, 86_400).default(3600),
   AUDIT_RETENTION_DAYS: int(1, 3650).default(90),
+  EMAIL_VERIFICATION_TTL: int(60, 30 * 86_400).default(86_400),
+  PASSWORD_RESET_TTL: int(60, 86_400).default(1800),
+  EMAIL_CHANGE_TTL: int(60, 7 * 86_400).default(3600),
+  REQUIRE_EMAIL_VERIFICATION: bool.default(false),
   PLAYGROUND: bool.optional(),
   INTROSPECTION: bool.optional(),
   BODY_LIMIT: z
@@ -151,6 +155,13 @@ export interface Config {
   readonly sessionCleanupIntervalSeconds: number;
   /** How long audit events are kept; housekeeping deletes older ones. */
   readonly auditRetentionDays: number;
+  /** Link lifetimes (seconds) and whether an unverified address may sign in. */
+  readonly account: {
+    readonly emailVerificationTtl: number;
+    readonly passwordResetTtl: number;
+    readonly emailChangeTtl: number;
+    readonly requireEmailVerification: boolean;
+  };
   readonly playground: boolean;
   readonly introspection: boolean;
   readonly http: {
@@ -302,6 +313,12 @@ export function loadConfig(source: Env = process.env): Config {
     basicAuthCacheSeconds: v.BASIC_AUTH_CACHE_SECONDS,
     sessionCleanupIntervalSeconds: v.SESSION_CLEANUP_INTERVAL_SECONDS,
     auditRetentionDays: v.AUDIT_RETENTION_DAYS,
+    account: {
+      emailVerificationTtl: v.EMAIL_VERIFICATION_TTL,
+      passwordResetTtl: v.PASSWORD_RESET_TTL,
+      emailChangeTtl: v.EMAIL_CHANGE_TTL,
+      requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION,
+    },
     playground: v.PLAYGROUND ?? !isProduction,
     introspection: v.INTROSPECTION ?? !isProduction,
     http: {

@@ -9,10 +9,14 @@ export class UnauthenticatedError extends GraphQLError {
 }
 
 export class ForbiddenError extends GraphQLError {
-  constructor(message = 'Not allowed') {
-    super(message, { extensions: { code: 'FORBIDDEN' } });
+  constructor(message = 'Not allowed', extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { code: 'FORBIDDEN', ...extensions } });
   }
 }
+
+/** REQUIRE_EMAIL_VERIFICATION: the account must prove its address before signing in. */
+export const emailNotVerified = () =>
+  new ForbiddenError('Verify your email address first: follow the link we sent you', { reason: 'EMAIL_NOT_VERIFIED' });
 
 export class BadUserInputError extends GraphQLError {
   constructor(field: string, message: string) {
@@ -62,9 +66,14 @@ export class InternalServerError extends GraphQLError {
   }
 }
 
-/** MongoDB duplicate-key error (E11000), from either engine. */
+/**
+ * A unique-index violation: MongoDB's E11000, which FerretDB also gives on inserts. On updates
+ * (findAndModify) FerretDB v1 answers code 1 with SQLite's "UNIQUE constraint failed" instead.
+ */
 export function isDuplicateKeyError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return code === 11000 || (code === 1 && typeof message === 'string' && message.includes('UNIQUE constraint failed'));
 }
 
 const UNAVAILABLE = new Set([

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '../auth/tokens';
+import { atomically, op } from '../core/db';
+import { BadUserInputError } from '../core/errors';
+import { AccountToken, AccountTokenKind, AccountTokenModel } from './account-token.model';
+
+/** One message for an unknown, used and expired link, so none of them can be told apart. */
+export const invalidLink = () => new BadUserInputError('token', 'This link is invalid or has expired');
+
+/**
+ * Issues a link token (32 random bytes, base64url) for a user. It replaces any earlier token of
+ * the same kind for that user in one write: only the newest link works.
+ */
+export async function issueToken(
+  userId: string,
+  kind: AccountTokenKind,
+  email: string,
+  ttlSeconds: number,
+): Promise<string> {
+  const token = randomBytes(32).toString('base64url');
+  const _id = `${kind}:${userId}`;
+  await atomically(`account-token:${_id}`, () =>
+    AccountTokenModel.updateOne(
+      { _id },
+      { $set: { tokenHash: sha256(token), userId, kind, email, expiresAt: new Date(Date.now() + ttlSeconds * 1000) } },
+      { upsert: true },
+    ),
+  );
+  return token;
+}
+
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/** The live token of this kind, without using it (so a refused password keeps a reset link usable). */
+export async function findToken(token: string, kind: AccountTokenKind): Promise<AccountToken> {
+  if (typeof token !== 'string' || !TOKEN.test(token)) throw invalidLink();
+  const doc = await AccountTokenModel.findOne({ tokenHash: sha256(token), kind }).lean<AccountToken>();
+  if (!doc || doc.expiresAt.getTime() <= Date.now()) throw invalidLink();
+  return doc;
+}
+
+/** Uses a token up: single use, so of two requests with one link only the first gets it. */
+export async function consumeToken(token: string, kind: AccountTokenKind): Promise<AccountToken> {
+  const found = await findToken(token, kind);
+  const taken = await atomically(`account-token:${found._id}`, () =>
+    AccountTokenModel.findOneAndDelete({ _id: found._id, tokenHash: found.tokenHash }).lean<AccountToken>(),
+  );
+  if (!taken || taken.expiresAt.getTime() <= Date.now()) throw invalidLink();
+  return taken;
+}
+
+/** Deletes expired link tokens (FerretDB has no TTL indexes, so this runs on a timer). */
+export async function deleteExpiredAccountTokens(): Promise<number> {
+  const res = await AccountTokenModel.deleteMany({ expiresAt: op({ $lt: new Date() }) });
+  return res.deletedCount;
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
+import { checkPassword, emailSchema, recordFailure } from '../auth/credentials.service';
+import { clearLockout } from '../auth/lockout.service';
+import { assertHashable } from '../auth/password';
+import { revokeAllSessions } from '../auth/session.service';
+import type { AuthUser } from '../context';
+import type { Config } from '../core/config';
+import { BadUserInputError, ConflictError, isDuplicateKeyError, UnauthenticatedError } from '../core/errors';
+import type { ClientInfo } from '../core/http';
+import type { Logger } from '../core/logger';
+import { parseInput } from '../core/validation';
+import { queueMail } from '../mail/mail.service';
+import { User, UserModel } from '../users/user.model';
+import { AccountTokenKind } from './account-token.model';
+import { consumeToken, invalidLink, issueToken } from './account-token.service';
+import { view } from './email-verification.service';
+
+const inUse = () => new ConflictError('An account with this email already exists', { field: 'newEmail' });
+
+/** `requestEmailChange`: mails a confirmation link to the new address, once the password is right. */
+export async function requestEmailChange(
+  config: Config,
+  caller: AuthUser,
+  rawEmail: string,
+  currentPassword: string,
+  client: ClientInfo,
+  logger: Logger,
+): Promise<boolean> {
+  const { newEmail } = parseInput(z.object({ newEmail: emailSchema }), { newEmail: rawEmail });
+  const user = await UserModel.findById(caller.id).lean<User>();
+  if (!user) throw new UnauthenticatedError();
+  assertHashable(currentPassword, 'currentPassword');
+  // A wrong password is a failed sign-in attempt: it counts towards the lockout.
+  const check = await checkPassword(config, user.email, currentPassword, user.passwordHash);
+  if (!check.ok) {
+    recordFailure(logger, client, check, { userId: caller.id, email: null, via: 'requestEmailChange' });
+    throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
+  }
+  if (await UserModel.exists({ email: newEmail })) throw inUse();
+  const ttl = config.account.emailChangeTtl;
+  const token = await issueToken(caller.id, AccountTokenKind.CHANGE_EMAIL, newEmail, ttl);
+  await queueMail(
+    config,
+    {
+      to: newEmail,
+      template: 'confirm-email-change',
+      data: { token, newEmail, displayName: user.displayName ?? null, expiresInMinutes: ttl / 60 },
+    },
+    logger,
+  );
+  return true;
+}
+
+/**
+ * `confirmEmailChange`: switches the account to the address the link was sent to (verified by
+ * it), ends every other session, and tells the old address.
+ */
+export async function confirmEmailChange(
+  token: string,
+  caller: AuthUser | null,
+  config: Config,
+  client: ClientInfo,
+  logger: Logger,
+): Promise<User> {
+  const used = await consumeToken(token, AccountTokenKind.CHANGE_EMAIL);
+  let before: User | null;
+  try {
+    before = await UserModel.findOneAndUpdate(
+      { _id: used.userId },
+      { $set: { email: used.email, emailVerified: true } },
+      { returnDocument: 'before' },
+    ).lean<User>();
+  } catch (err) {
+    // The unique index decides: someone registered the address since the link was sent.
+    if (isDuplicateKeyError(err)) throw inUse();
+    throw err;
+  }
+  if (!before) throw invalidLink();
+  const keep = caller?.id === used.userId ? caller.sessionId : undefined;
+  await Promise.all([revokeAllSessions(used.userId, keep), clearLockout(before.email)]);
+  recordAuditEvent(
+    { type: AuditEventType.EMAIL_CHANGED, userId: used.userId, actorId: used.userId, email: before.email, ...client },
+    logger,
+  );
+  await queueMail(
+    config,
+    {
+      to: before.email,
+      template: 'email-changed',
+      data: { newEmail: used.email, displayName: before.displayName ?? null },
+    },
+    logger,
+  );
+  return view({ ...before, email: used.email, emailVerified: true });
+}

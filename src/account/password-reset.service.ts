@@ -1,0 +1,104 @@
+import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
+import type { AuthResult } from '../auth/auth.types';
+import { emailSchema } from '../auth/credentials.service';
+import { clearLockout } from '../auth/lockout.service';
+import { hashPassword, validateNewPassword } from '../auth/password';
+import { revokeAllSessions, startSession } from '../auth/session.service';
+import type { Config } from '../core/config';
+import type { ClientInfo } from '../core/http';
+import type { Logger } from '../core/logger';
+import { countInWindow, limitAttempt } from '../core/rate-limit';
+import { parseInput } from '../core/validation';
+import { queueMail } from '../mail/mail.service';
+import { User, UserModel } from '../users/user.model';
+import { z } from 'zod';
+import { AccountTokenKind } from './account-token.model';
+import { consumeToken, findToken, invalidLink, issueToken } from './account-token.service';
+
+/** At most this many reset mails per email per PASSWORD_RESET_TTL. */
+const MAILS_PER_WINDOW = 3;
+const pending = new Set<Promise<void>>();
+
+/**
+ * `requestPasswordReset`: always true for a well-formed email. The lookup, the per-email
+ * throttle and the mail happen after the answer, so status, body and timing are the same for
+ * existing, unknown and disabled accounts; only an existing enabled account gets a mail.
+ */
+export async function requestPasswordReset(
+  config: Config,
+  rawEmail: string,
+  client: ClientInfo,
+  logger: Logger,
+): Promise<boolean> {
+  const { email } = parseInput(z.object({ email: emailSchema }), { email: rawEmail });
+  await limitAttempt(config, 'requestPasswordReset', client.ip);
+  const work = mailResetLink(config, email, logger).catch((err) =>
+    logger.error({ err }, 'password reset request failed'),
+  );
+  pending.add(work);
+  void work.finally(() => pending.delete(work));
+  return true;
+}
+
+async function mailResetLink(config: Config, email: string, logger: Logger): Promise<void> {
+  const user = await UserModel.findOne({ email }).lean<User>();
+  if (!user || user.disabled) return;
+  const ttl = config.account.passwordResetTtl;
+  const sent = await countInWindow(`reset:email:${email}`, { windowSeconds: ttl, cap: MAILS_PER_WINDOW });
+  if (!sent.counted) {
+    logger.info({ userId: String(user._id) }, 'password reset mail throttled');
+    return;
+  }
+  const token = await issueToken(String(user._id), AccountTokenKind.RESET_PASSWORD, email, ttl);
+  await queueMail(
+    config,
+    {
+      to: email,
+      template: 'reset-password',
+      data: { token, displayName: user.displayName ?? null, expiresInMinutes: ttl / 60 },
+    },
+    logger,
+  );
+}
+
+/** For tests and shutdown: waits for reset requests still being processed after their answer. */
+export async function flushPasswordResets(): Promise<void> {
+  await Promise.all([...pending]);
+}
+
+/**
+ * `resetPassword`: sets a new password from a reset link and signs in. Everything else the
+ * account had (sessions, access tokens, a lockout) ends; the link also proves the inbox.
+ */
+export async function resetPassword(
+  config: Config,
+  token: string,
+  newPassword: string,
+  client: ClientInfo,
+  logger: Logger,
+): Promise<AuthResult> {
+  const found = await findToken(token, AccountTokenKind.RESET_PASSWORD);
+  const user = await UserModel.findById(found.userId).lean<User>();
+  if (!user || user.disabled || user.email !== found.email) throw invalidLink();
+  // Checked before the link is used up: a refused password leaves it usable.
+  validateNewPassword(newPassword, 'newPassword', [user.email, user.email.split('@')[0]!]);
+  await consumeToken(token, AccountTokenKind.RESET_PASSWORD);
+  const passwordHash = await hashPassword(config, newPassword);
+  const updated = await UserModel.findOneAndUpdate(
+    { _id: user._id, email: found.email },
+    { $set: { passwordHash, emailVerified: true }, $inc: { tokenVersion: 1 } },
+    { returnDocument: 'after' },
+  ).lean<User>();
+  if (!updated) throw invalidLink();
+  await Promise.all([revokeAllSessions(found.userId), clearLockout(updated.email)]);
+  recordAuditEvent(
+    { type: AuditEventType.PASSWORD_RESET, userId: found.userId, actorId: found.userId, ...client },
+    logger,
+  );
+  await queueMail(
+    config,
+    { to: updated.email, template: 'password-changed', data: { displayName: updated.displayName ?? null } },
+    logger,
+  );
+  return startSession(config, updated, client);
+}
