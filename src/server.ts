@@ -11,7 +11,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
 import { GraphQLError } from 'graphql';
-import { deleteExpiredAccountTokens } from './account/account-token.service';
+import { deleteExpiredAccountTokens } from './users/account-token.service';
 import { flushPasswordResets } from './account/password-reset.service';
 import { deleteExpiredAuditEvents, flushAuditEvents } from './audit/audit.service';
 import { createAuthenticator } from './auth/auth.context';

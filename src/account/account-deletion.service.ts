@@ -9,7 +9,7 @@ import { ItemQuotaModel } from '../items/item-quota.model';
 import { ItemModel } from '../items/item.model';
 import { User, UserModel } from '../users/user.model';
 import { setUserDisabled, type Actor } from '../users/user.service';
-import { AccountTokenModel } from './account-token.model';
+import { AccountTokenModel } from '../users/account-token.model';
 
 const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
@@ -70,5 +70,16 @@ export async function deleteUser(actor: Actor, userId: string): Promise<boolean>
   const user = await UserModel.findById(id).lean<User>();
   if (user) return remove(user, actor, 'admin');
   if ((await cascade(id)) === 0) throw new NotFoundError('No such user');
+  recordAuditEvent(
+    {
+      type: AuditEventType.USER_DELETED,
+      userId: id,
+      actorId: actor.id,
+      ip: actor.ip,
+      userAgent: actor.userAgent,
+      details: { by: 'admin', resumed: true },
+    },
+    actor.logger,
+  );
   return true;
 }

@@ -6,15 +6,16 @@ import { assertHashable } from '../auth/password';
 import { revokeAllSessions } from '../auth/session.service';
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
+import { op } from '../core/db';
 import { BadUserInputError, ConflictError, isDuplicateKeyError, UnauthenticatedError } from '../core/errors';
 import type { ClientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
 import { parseInput } from '../core/validation';
 import { queueMail } from '../mail/mail.service';
 import { User, UserModel } from '../users/user.model';
-import { AccountTokenKind } from './account-token.model';
-import { consumeToken, invalidLink, issueToken } from './account-token.service';
-import { view } from './email-verification.service';
+import { userView } from '../users/user.profile';
+import { AccountTokenKind } from '../users/account-token.model';
+import { consumeToken, invalidLink, issueToken, throttleLinkMail } from '../users/account-token.service';
 
 const inUse = () => new ConflictError('An account with this email already exists', { field: 'newEmail' });
 
@@ -38,6 +39,9 @@ export async function requestEmailChange(
     throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
   }
   if (await UserModel.exists({ email: newEmail })) throw inUse();
+  // Per account and per recipient: the link mail must not become a way to flood an inbox.
+  await throttleLinkMail(`changeEmail:${caller.id}`);
+  await throttleLinkMail(`changeEmailTo:${newEmail}`);
   const ttl = config.account.emailChangeTtl;
   const token = await issueToken(caller.id, AccountTokenKind.CHANGE_EMAIL, newEmail, ttl);
   await queueMail(
@@ -67,7 +71,7 @@ export async function confirmEmailChange(
   let before: User | null;
   try {
     before = await UserModel.findOneAndUpdate(
-      { _id: used.userId },
+      { _id: used.userId, disabled: op({ $ne: true }) },
       { $set: { email: used.email, emailVerified: true } },
       { returnDocument: 'before' },
     ).lean<User>();
@@ -92,5 +96,5 @@ export async function confirmEmailChange(
     },
     logger,
   );
-  return view({ ...before, email: used.email, emailVerified: true });
+  return userView({ ...before, email: used.email, emailVerified: true });
 }

@@ -1,35 +1,19 @@
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import type { Config } from '../core/config';
+import { op } from '../core/db';
 import type { ClientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
-import { queueMail } from '../mail/mail.service';
-import { USER_VIEW_FIELDS, User, UserModel } from '../users/user.model';
-import { AccountTokenKind } from './account-token.model';
-import { consumeToken, invalidLink, issueToken } from './account-token.service';
-
-/** Mails a new verification link to the user's address (replacing any earlier link). */
-export async function sendVerificationMail(config: Config, user: User, logger: Logger): Promise<void> {
-  const kind = AccountTokenKind.VERIFY_EMAIL;
-  const token = await issueToken(String(user._id), kind, user.email, config.account.emailVerificationTtl);
-  await queueMail(
-    config,
-    {
-      to: user.email,
-      template: 'verify-email',
-      data: {
-        token,
-        displayName: user.displayName ?? null,
-        expiresInMinutes: config.account.emailVerificationTtl / 60,
-      },
-    },
-    logger,
-  );
-}
+import { User, UserModel } from '../users/user.model';
+import { userView } from '../users/user.profile';
+import { AccountTokenKind } from '../users/account-token.model';
+import { consumeToken, invalidLink, throttleLinkMail } from '../users/account-token.service';
+import { sendVerificationMail } from '../users/verification-mail';
 
 /** `requestEmailVerification`: false when the address is verified already. */
 export async function requestEmailVerification(config: Config, userId: string, logger: Logger): Promise<boolean> {
   const user = await UserModel.findById(userId).lean<User>();
   if (!user || user.emailVerified) return false;
+  await throttleLinkMail(`verify:${userId}`);
   await sendVerificationMail(config, user, logger);
   return true;
 }
@@ -39,7 +23,7 @@ export async function verifyEmail(token: string, client: ClientInfo, logger: Log
   const used = await consumeToken(token, AccountTokenKind.VERIFY_EMAIL);
   // A link sent to an address the account no longer has proves nothing about the current one.
   const user = await UserModel.findOneAndUpdate(
-    { _id: used.userId, email: used.email },
+    { _id: used.userId, email: used.email, disabled: op({ $ne: true }) },
     { $set: { emailVerified: true } },
     { returnDocument: 'after' },
   ).lean<User>();
@@ -48,11 +32,5 @@ export async function verifyEmail(token: string, client: ClientInfo, logger: Log
     { type: AuditEventType.EMAIL_VERIFIED, userId: used.userId, actorId: used.userId, ...client },
     logger,
   );
-  return view(user);
-}
-
-/** The private view's fields only (findOneAndUpdate cannot project on FerretDB v1). */
-export function view(user: User): User {
-  const fields = Object.keys(USER_VIEW_FIELDS).map((key) => [key, user[key as keyof User]]);
-  return { _id: user._id, ...Object.fromEntries(fields) } as User;
+  return userView(user);
 }

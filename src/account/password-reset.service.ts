@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import type { AuthResult } from '../auth/auth.types';
 import { emailSchema } from '../auth/credentials.service';
@@ -11,9 +12,8 @@ import { countInWindow, limitAttempt } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
 import { queueMail } from '../mail/mail.service';
 import { User, UserModel } from '../users/user.model';
-import { z } from 'zod';
-import { AccountTokenKind } from './account-token.model';
-import { consumeToken, findToken, invalidLink, issueToken } from './account-token.service';
+import { AccountTokenKind } from '../users/account-token.model';
+import { cancelTokens, consumeToken, findToken, invalidLink, issueToken } from '../users/account-token.service';
 
 /** At most this many reset mails per email per PASSWORD_RESET_TTL. */
 const MAILS_PER_WINDOW = 3;
@@ -82,15 +82,17 @@ export async function resetPassword(
   if (!user || user.disabled || user.email !== found.email) throw invalidLink();
   // Checked before the link is used up: a refused password leaves it usable.
   validateNewPassword(newPassword, 'newPassword', [user.email, user.email.split('@')[0]!]);
-  await consumeToken(token, AccountTokenKind.RESET_PASSWORD);
+  // Hashed before the link is used up, so a busy hashing queue (503) does not burn it either.
   const passwordHash = await hashPassword(config, newPassword);
+  await consumeToken(token, AccountTokenKind.RESET_PASSWORD);
   const updated = await UserModel.findOneAndUpdate(
     { _id: user._id, email: found.email },
     { $set: { passwordHash, emailVerified: true }, $inc: { tokenVersion: 1 } },
     { returnDocument: 'after' },
   ).lean<User>();
   if (!updated) throw invalidLink();
-  await Promise.all([revokeAllSessions(found.userId), clearLockout(updated.email)]);
+  // Every other pending link (an email change requested with the old password) ends too.
+  await Promise.all([revokeAllSessions(found.userId), clearLockout(updated.email), cancelTokens(found.userId)]);
   recordAuditEvent(
     { type: AuditEventType.PASSWORD_RESET, userId: found.userId, actorId: found.userId, ...client },
     logger,

@@ -4,7 +4,6 @@ import { UnauthenticatedError } from '../core/errors';
 import { clientInfo } from '../core/http';
 import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import type { ClientInfo } from './auth.types';
-import { sendVerificationMail } from '../account/email-verification.service';
 import * as auth from './auth.service';
 import * as sessions from './session.service';
 import { Session } from './session.model';
@@ -22,14 +21,8 @@ function signedIn(ctx: Context): AuthUser {
 @Resolver()
 export class AuthResolver {
   @Mutation(() => AuthPayload, { description: 'Creates an account and signs it in.' })
-  async register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<AuthPayload> {
-    const result = await auth.register(ctx.config, input, client(ctx));
-    // The account exists and is signed in either way; without the mail, requestEmailVerification
-    // sends a new link.
-    await sendVerificationMail(ctx.config, result.user, ctx.logger).catch((err: unknown) =>
-      ctx.logger.error({ err, userId: String(result.user._id) }, 'verification mail could not be queued'),
-    );
-    return result;
+  register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<AuthPayload> {
+    return auth.register(ctx.config, input, client(ctx), ctx.logger);
   }
 
   @Mutation(() => AuthPayload, { description: 'Signs in with email and password; starts a session.' })

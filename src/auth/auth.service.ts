@@ -5,7 +5,9 @@ import { BadUserInputError, ConflictError, UnauthenticatedError, isDuplicateKeyE
 import { limitAttempt } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
+import { cancelTokens } from '../users/account-token.service';
 import { parseDisplayName } from '../users/user.profile';
+import { sendVerificationMail } from '../users/verification-mail';
 import type { AuthResult, ClientInfo, SignInVia } from './auth.types';
 import type { Logger } from '../core/logger';
 import { audit, AuditEventType } from './auth.audit';
@@ -27,6 +29,7 @@ export async function register(
   config: Config,
   input: { email: string; password: string; displayName?: string | null },
   client: ClientInfo,
+  logger: Logger,
 ): Promise<AuthResult> {
   const { email, password } = parseInput(credentialsSchema, input);
   const displayName = parseDisplayName(input.displayName) ?? null;
@@ -42,6 +45,11 @@ export async function register(
     if (isDuplicateKeyError(err)) throw emailTaken();
     throw err;
   }
+  // The account exists and is signed in either way; without the mail, requestEmailVerification
+  // sends a new link.
+  await sendVerificationMail(config, user, logger).catch((err: unknown) =>
+    logger.error({ err, userId: String(user._id) }, 'verification mail could not be queued'),
+  );
   return startSession(config, user, client);
 }
 
@@ -90,7 +98,7 @@ export async function changePassword(
     { returnDocument: 'after' },
   ).lean<User>();
   if (!updated) throw new UnauthenticatedError();
-  await revokeAllSessions(caller.id, caller.sessionId);
+  await Promise.all([revokeAllSessions(caller.id, caller.sessionId), cancelTokens(caller.id)]);
   audit(logger, client, AuditEventType.PASSWORD_CHANGED, { userId: caller.id, actorId: caller.id });
 
   // The caller's own session stays, with a fresh refresh token; without one, a new session starts.

@@ -1,7 +1,7 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { AuthUser, Context } from '../context';
-import { InternalServerError, UnauthenticatedError } from '../core/errors';
+import { UnauthenticatedError } from '../core/errors';
 import { selectsField } from '../core/selection';
 import { PublicUser } from '../users/public-user.type';
 import { userLoader } from '../users/user.loader';
@@ -60,8 +60,8 @@ export class ItemResolver {
   @FieldResolver(() => PublicUser, { description: 'Who created the item (public fields only).' })
   async owner(@Root() item: Item, @Ctx() ctx: Context): Promise<PublicUser> {
     const owner = await userLoader(ctx).load(item.ownerId);
-    // Users are never deleted, so a missing owner is a data fault, not a client error.
-    if (!owner) throw new InternalServerError('Item owner not found');
-    return owner;
+    // The owner is being deleted (its items go right after it): show the id without a name
+    // rather than failing the whole page.
+    return owner ?? ({ _id: item.ownerId, displayName: null } as unknown as PublicUser);
   }
 }

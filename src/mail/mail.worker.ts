@@ -16,11 +16,20 @@ export interface MailWorkerOptions {
 
 export const MAIL_WORKER_DEFAULTS: Required<MailWorkerOptions> = {
   pollIntervalMs: 5_000,
-  // 2 s, 4 s, 8 s … 15 min: 8 attempts span about 4 minutes, enough for an SMTP restart.
-  backoffBaseMs: 2_000,
-  backoffMaxMs: 15 * 60_000,
+  // 1, 2, 4 … 32 min, then hourly: the 7 retries of the default 8 attempts span about 3 hours,
+  // so an SMTP outage of an afternoon loses nothing.
+  backoffBaseMs: 60_000,
+  backoffMaxMs: 60 * 60_000,
   lockMs: 2 * 60_000,
 };
+
+/** How long to wait after the given number of failed attempts. */
+export function retryDelayMs(
+  attempts: number,
+  options: Pick<Required<MailWorkerOptions>, 'backoffBaseMs' | 'backoffMaxMs'>,
+): number {
+  return Math.min(options.backoffBaseMs * 2 ** (attempts - 1), options.backoffMaxMs);
+}
 
 /** Every claim goes through one key: on FerretDB the claim is read-then-write (see atomically). */
 const OUTBOX_KEY = 'mail_outbox';
@@ -111,7 +120,7 @@ export function startMailWorker(
       );
       return;
     }
-    const delay = Math.min(o.backoffBaseMs * 2 ** (message.attempts - 1), o.backoffMaxMs);
+    const delay = retryDelayMs(message.attempts, o);
     await atomically(OUTBOX_KEY, () =>
       MailMessageModel.updateOne(mine, {
         $set: { nextAttemptAt: new Date(Date.now() + delay), lockedUntil: UNCLAIMED, lastError },

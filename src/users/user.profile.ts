@@ -9,7 +9,8 @@ export const displayNameSchema = z
   .trim()
   .min(1, 'must not be empty')
   .max(100, 'must be at most 100 characters')
-  .refine((s) => !/[\p{Cc}\p{Cf}]/u.test(s), 'must not contain control characters');
+  // Also no line or paragraph separators, and no lone surrogates (stored as U+FFFD otherwise).
+  .refine((s) => !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u.test(s), 'must not contain control characters');
 
 /** A display name from client input; null clears it, undefined leaves it unchanged. */
 export function parseDisplayName(value: unknown): string | null | undefined {
@@ -27,13 +28,11 @@ export async function updateProfile(userId: string, input: { displayName?: strin
     { returnDocument: 'after' },
   ).lean<User>();
   if (!user) throw new UnauthenticatedError();
-  return pick(user);
+  return userView(user);
 }
 
 /** The private view's fields only (findOneAndUpdate cannot project on FerretDB v1). */
-function pick(user: User): User {
-  const view = Object.fromEntries(
-    Object.keys(USER_VIEW_FIELDS).map((key) => [key, user[key as keyof User]]),
-  ) as Partial<User>;
+export function userView(user: User): User {
+  const view = Object.fromEntries(Object.keys(USER_VIEW_FIELDS).map((key) => [key, user[key as keyof User]]));
   return { _id: user._id, ...view } as User;
 }

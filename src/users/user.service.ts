@@ -1,5 +1,6 @@
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import { clearLockout } from '../auth/lockout.service';
+import { cancelTokens } from './account-token.service';
 import { revokeAllSessions } from '../auth/session.service';
 import { atomically, op } from '../core/db';
 import { BadUserInputError, ConflictError, NotFoundError } from '../core/errors';
@@ -107,7 +108,7 @@ export async function setUserDisabled(actor: Actor, userId: string, disabled: bo
     // Only once the change stands (a refused one must leave the tokens alone): every token and
     // session the user holds is revoked, so re-enabling later does not revive them.
     await UserModel.updateOne({ _id: userId }, { $inc: { tokenVersion: 1 } });
-    await revokeAllSessions(userId);
+    await Promise.all([revokeAllSessions(userId), cancelTokens(userId)]);
   }
   audited(actor, disabled ? AuditEventType.USER_DISABLED : AuditEventType.USER_ENABLED, userId);
   return user;

@@ -113,6 +113,25 @@ describe('account deletion', () => {
     expect(codes(await t.gql(DELETE_USER, { id: 'nope' }, bearer(admin.accessToken)))).toEqual(['BAD_USER_INPUT']);
   });
 
+  it("shows others the items of a user whose deletion was cut off, with the owner's id and no name", async () => {
+    const user = await userWithData();
+    await db()
+      .collection('users')
+      .deleteOne({ _id: new mongoose.Types.ObjectId(user.user.id) });
+    const viewer = await signUp(t);
+    const res = await t.gql(
+      'query($id: ID!) { items(filter: { ownerId: $id }) { edges { node { name owner { id displayName } } } } }',
+      { id: user.user.id },
+      bearer(viewer.accessToken),
+    );
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data!.items.edges.map((e: { node: { owner: unknown } }) => e.node.owner)).toEqual([
+      { id: user.user.id, displayName: null },
+      { id: user.user.id, displayName: null },
+    ]);
+    await t.gql(DELETE_USER, { id: user.user.id }, bearer(admin.accessToken));
+  });
+
   it('finishes a deletion that was cut off after the user itself was removed', async () => {
     const user = await userWithData();
     // As if the process died right after the first step of the cascade.

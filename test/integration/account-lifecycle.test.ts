@@ -80,6 +80,22 @@ describe('account lifecycle over real SMTP', () => {
       expect((await t.gql(VERIFY, { t: second })).body.data!.verifyEmail.emailVerified).toBe(true);
     });
 
+    it('limits requestEmailVerification to 3 mails an hour (TOO_MANY_REQUESTS)', async () => {
+      const user = await signUp(t, uniqueEmail('flood'));
+      for (let i = 0; i < 3; i++)
+        expect((await t.gql(REQUEST_VERIFICATION, {}, bearer(user.accessToken))).body.data).toEqual({
+          requestEmailVerification: true,
+        });
+      expect(codes(await t.gql(REQUEST_VERIFICATION, {}, bearer(user.accessToken)))).toEqual(['TOO_MANY_REQUESTS']);
+    });
+
+    it('refuses to verify or change the email of a disabled account', async () => {
+      const user = await signUp(t, uniqueEmail('off'));
+      const token = mailbox.linkToken(await mailbox.waitFor(to(user.email)));
+      await mongoose.connection.db!.collection('users').updateOne({ email: user.email }, { $set: { disabled: true } });
+      expectInvalidToken(await t.gql(VERIFY, { t: token }));
+    });
+
     it('answers invalid, malformed and expired tokens with the same BAD_USER_INPUT (field token)', async () => {
       const user = await signUp(t, uniqueEmail('expired'));
       const token = mailbox.linkToken(await mailbox.waitFor(to(user.email)));
@@ -196,6 +212,49 @@ describe('account lifecycle over real SMTP', () => {
       await t.gql(REGISTER, { input: { email: later, password: strongPassword() } });
       expect(codes(await t.gql(CONFIRM_CHANGE, { t: token }))).toEqual(['CONFLICT']);
       expect((await t.gql(ME, {}, bearer(user.accessToken))).body.data!.me.email).toBe(user.email);
+    });
+
+    it('cancels a pending email change when the password is reset, changed, or the account disabled', async () => {
+      // Someone who knows the password asks to move the account to their own address...
+      const user = await signUp(t, uniqueEmail('victim'));
+      const attacker = uniqueEmail('attacker');
+      await t.gql(REQUEST_CHANGE, { e: attacker, p: user.password }, bearer(user.accessToken));
+      const stolen = mailbox.linkToken(await mailbox.waitFor(to(attacker)));
+      // ...and the owner resets the password: the pending change is void.
+      await t.gql(REQUEST_RESET, { e: user.email });
+      const reset = mailbox.linkToken(await mailbox.waitFor(to(user.email, /reset/i)));
+      expect((await t.gql(RESET, { t: reset, p: strongPassword() })).body.data?.resetPassword).toBeTruthy();
+      expectInvalidToken(await t.gql(CONFIRM_CHANGE, { t: stolen }));
+
+      const other = await signUp(t, uniqueEmail('changer'));
+      const target = uniqueEmail('target');
+      await t.gql(REQUEST_CHANGE, { e: target, p: other.password }, bearer(other.accessToken));
+      const pending = mailbox.linkToken(await mailbox.waitFor(to(target)));
+      await t.gql(
+        'mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { accessToken } }',
+        { c: other.password, n: strongPassword() },
+        bearer(other.accessToken),
+      );
+      expectInvalidToken(await t.gql(CONFIRM_CHANGE, { t: pending }));
+    });
+
+    it('limits email change mails to 3 an hour per account and per recipient (TOO_MANY_REQUESTS)', async () => {
+      const user = await signUp(t, uniqueEmail('spammer'));
+      const victim = uniqueEmail('inbox');
+      for (let i = 0; i < 3; i++)
+        expect(
+          (await t.gql(REQUEST_CHANGE, { e: victim, p: user.password }, bearer(user.accessToken))).body.data,
+        ).toEqual({
+          requestEmailChange: true,
+        });
+      const limited = await t.gql(REQUEST_CHANGE, { e: victim, p: user.password }, bearer(user.accessToken));
+      expect(codes(limited)).toEqual(['TOO_MANY_REQUESTS']);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Another account cannot keep mailing the same inbox either.
+      const second = await signUp(t, uniqueEmail('spammer2'));
+      expect(codes(await t.gql(REQUEST_CHANGE, { e: victim, p: second.password }, bearer(second.accessToken)))).toEqual(
+        ['TOO_MANY_REQUESTS'],
+      );
     });
 
     it('counts a wrong current password as a failed sign-in', async () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '../auth/tokens';
 import { atomically, op } from '../core/db';
-import { BadUserInputError } from '../core/errors';
+import { BadUserInputError, TooManyRequestsError } from '../core/errors';
+import { countInWindow } from '../core/rate-limit';
 import { AccountToken, AccountTokenKind, AccountTokenModel } from './account-token.model';
 
 /** One message for an unknown, used and expired link, so none of them can be told apart. */
@@ -53,4 +54,24 @@ export async function consumeToken(token: string, kind: AccountTokenKind): Promi
 export async function deleteExpiredAccountTokens(): Promise<number> {
   const res = await AccountTokenModel.deleteMany({ expiresAt: op({ $lt: new Date() }) });
   return res.deletedCount;
+}
+
+/**
+ * Cancels a user's pending links (all kinds, or all but one): a password reset, a password change
+ * or disabling must not leave, say, an email change requested with the old password waiting.
+ */
+export async function cancelTokens(userId: string, except?: AccountTokenKind): Promise<void> {
+  await AccountTokenModel.deleteMany({ userId, ...(except ? { kind: op({ $ne: except }) } : {}) });
+}
+
+/** At most this many link mails of one kind per key (user, or recipient) per hour. */
+export const LINK_MAILS_PER_HOUR = 3;
+
+/** Counts one link mail for `key`; TOO_MANY_REQUESTS once the hour's allowance is used. */
+export async function throttleLinkMail(key: string): Promise<void> {
+  const sent = await countInWindow(`linkMail:${key}`, { windowSeconds: 3600, cap: LINK_MAILS_PER_HOUR });
+  if (!sent.counted) {
+    const wait = Math.ceil((sent.resetAt.getTime() - Date.now()) / 1000);
+    throw new TooManyRequestsError(Math.max(1, wait), 'Too many mails requested, try again later');
+  }
 }

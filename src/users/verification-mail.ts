@@ -1,0 +1,25 @@
+import type { Config } from '../core/config';
+import type { Logger } from '../core/logger';
+import { queueMail } from '../mail/mail.service';
+import { AccountTokenKind } from './account-token.model';
+import { issueToken } from './account-token.service';
+import type { User } from './user.model';
+
+/** Mails a new verification link to the user's address (replacing any earlier link). */
+export async function sendVerificationMail(config: Config, user: User, logger: Logger): Promise<void> {
+  const kind = AccountTokenKind.VERIFY_EMAIL;
+  const token = await issueToken(String(user._id), kind, user.email, config.account.emailVerificationTtl);
+  await queueMail(
+    config,
+    {
+      to: user.email,
+      template: 'verify-email',
+      data: {
+        token,
+        displayName: user.displayName ?? null,
+        expiresInMinutes: config.account.emailVerificationTtl / 60,
+      },
+    },
+    logger,
+  );
+}
