@@ -27,6 +27,7 @@ import { errorLoggingPlugin, formatError, retryAfterPlugin } from './core/format
 import { jsonErrors, notFound, requestId, requestLogger } from './core/http';
 import { createLogger, type Logger } from './core/logger';
 import { playgroundRouter } from './core/playground';
+import { accountPagesRouter } from './core/account-pages';
 import { startMailWorker, type MailWorkerOptions } from './mail/mail.worker';
 import { deleteExpiredCounters } from './core/rate-limit';
 import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from './core/security';
@@ -162,6 +163,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   });
 
   if (config.playground) app.use(headers.playground, playgroundRouter());
+  // The default targets of the links in account mail; a frontend can own them instead.
+  if (config.playground) app.use('/account', headers.accountPages, accountPagesRouter());
 
   app.use(
     '/graphql',

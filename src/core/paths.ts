@@ -5,3 +5,6 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 
 /** Where `npm run build` puts the bundled playground. */
 export const PLAYGROUND_DIR = path.join(PROJECT_ROOT, 'dist', 'playground');
+
+/** The bundled account pages (verify email, reset password, confirm email change). */
+export const ACCOUNT_PAGES_DIR = path.join(PLAYGROUND_DIR, 'account');

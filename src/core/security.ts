@@ -5,10 +5,29 @@ import helmet from 'helmet';
 import { MaxTokensParserWLexer } from '@escape.tech/graphql-armor-max-tokens';
 import type { Config } from './config';
 
-/** Security headers. The playground page gets a policy that lets its own bundle run. */
-export function securityHeaders(): { api: RequestHandler; playground: RequestHandler } {
+/**
+ * Security headers. The playground page gets a policy that lets its own bundle run; the account
+ * pages get a stricter one (no inline styles either) and never send a Referer, since their URL
+ * carries a live token.
+ */
+export function securityHeaders(): { api: RequestHandler; playground: RequestHandler; accountPages: RequestHandler } {
   return {
     api: helmet(),
+    accountPages: helmet({
+      contentSecurityPolicy: {
+        directives: {
+          'default-src': ["'self'"],
+          'script-src': ["'self'"],
+          'style-src': ["'self'"],
+          'img-src': ["'self'"],
+          'connect-src': ["'self'"],
+          'form-action': ["'self'"],
+          'base-uri': ["'none'"],
+          'frame-ancestors': ["'none'"],
+        },
+      },
+      referrerPolicy: { policy: 'no-referrer' },
+    }),
     playground: helmet({
       contentSecurityPolicy: {
         directives: {
