@@ -107,6 +107,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   await syncIndexes();
   await ensureAdmin(config, logger);
   const authenticate = createAuthenticator(config, logger);
+  if (config.isProduction && !config.playground && config.mail.links.verifyEmail.startsWith(config.mail.publicUrl))
+    // The default links point at the self-hosted account pages, which are served with the playground.
+    logger.warn(
+      'account links point at /account/… pages this server does not serve: set PLAYGROUND=true or VERIFY_EMAIL_URL, RESET_PASSWORD_URL and CONFIRM_EMAIL_CHANGE_URL',
+    );
   const housekeeping = startHousekeeping(config, logger);
   const mailWorker = startMailWorker(config, logger, options.mail);
 

@@ -56,7 +56,7 @@ const CREDENTIAL_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPU
  */
 export function createAuthenticator(config: Config, logger: Logger) {
   // Successful Basic checks, keyed by an HMAC of the header so no credential sits in memory.
-  const basicCache = new LRUCache<string, { id: string; tokenVersion: number }>({
+  const basicCache = new LRUCache<string, { id: string; tokenVersion: number; email: string }>({
     max: 10_000,
     ttl: Math.max(1, config.basicAuthCacheSeconds) * 1000,
   });
@@ -66,7 +66,7 @@ export function createAuthenticator(config: Config, logger: Logger) {
     const key = cacheKey(header);
     const cached = config.basicAuthCacheSeconds > 0 ? basicCache.get(key) : undefined;
     if (cached) {
-      const user = await currentUser(cached.id, cached.tokenVersion);
+      const user = await currentUser(cached.id, cached.tokenVersion, cached.email);
       if (user) return user;
       basicCache.delete(key);
     }
@@ -80,7 +80,7 @@ export function createAuthenticator(config: Config, logger: Logger) {
       await limitAttempt(config, 'login', client.ip, normalizeEmail(email));
       const user = await verifyCredentials(config, email, decoded.slice(colon + 1), client, log, 'basic');
       if (config.basicAuthCacheSeconds > 0)
-        basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion });
+        basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion, email: user.email });
       return { id: String(user._id), email: user.email, role: user.role, emailVerified: !!user.emailVerified };
     } catch (err) {
       if (err instanceof TooManyRequestsError || err instanceof ServiceUnavailableError) throw retryLater(err);

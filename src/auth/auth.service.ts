@@ -133,9 +133,10 @@ export async function authenticateBearer(config: Config, token: string): Promise
   };
 }
 
-/** Loads a user for a cached Basic check; null when disabled or its tokens were revoked since. */
-export async function currentUser(id: string, tokenVersion: number): Promise<AuthUser | null> {
+/** Loads a user for a cached Basic check; null when disabled, revoked or its email changed since. */
+export async function currentUser(id: string, tokenVersion: number, email: string): Promise<AuthUser | null> {
   const user = await UserModel.findById(id, USER_FIELDS).lean<User>();
-  if (!user || user.disabled || user.tokenVersion !== tokenVersion) return null;
+  // The cached credentials named this email: after an email change they no longer match.
+  if (!user || user.disabled || user.tokenVersion !== tokenVersion || user.email !== email) return null;
   return { id, email: user.email, role: user.role, emailVerified: !!user.emailVerified };
 }

@@ -180,6 +180,8 @@ describe('account lifecycle over real SMTP', () => {
       const other = (await t.gql<{ login: Payload }>(LOGIN, { input: { email: user.email, password: user.password } }))
         .body.data!.login;
       const newEmail = uniqueEmail('moved');
+      // A script's HTTP Basic check with the old address is cached now...
+      expect((await t.gql(ME, {}, basic(user.email, user.password))).body.data!.me.id).toBe(user.user.id);
       expect(
         (await t.gql(REQUEST_CHANGE, { e: newEmail, p: user.password }, bearer(user.accessToken))).body.data,
       ).toEqual({
@@ -193,6 +195,8 @@ describe('account lifecycle over real SMTP', () => {
       // The caller's session stays; the other one ends.
       expect((await t.gql(ME, {}, bearer(user.accessToken))).body.data!.me.email).toBe(newEmail);
       expect((await t.gql(ME, {}, bearer(other.accessToken))).status).toBe(401);
+      // ...and stops working with the change, cache or not.
+      expect((await t.gql(ME, {}, basic(user.email, user.password))).status).toBe(401);
       expect(
         (await t.gql(LOGIN, { input: { email: newEmail, password: user.password } })).body.data?.login,
       ).toBeTruthy();
