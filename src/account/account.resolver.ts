@@ -32,7 +32,9 @@ export class AccountResolver {
     description: 'Mails a password reset link if an account has this email. Always true: it tells nothing.',
   })
   requestPasswordReset(@Arg('email', () => String) email: string, @Ctx() ctx: Context): Promise<boolean> {
-    return requestPasswordReset(ctx.config, email, clientInfo(ctx.req), ctx.logger);
+    // `close` comes after the response is sent, and also when the client went away.
+    const afterResponse = (run: () => void) => void ctx.res.once('close', run);
+    return requestPasswordReset(ctx.config, email, clientInfo(ctx.req), ctx.logger, afterResponse);
   }
 
   @Mutation(() => AuthPayload, {

@@ -281,6 +281,23 @@ describe('account lifecycle over real SMTP', () => {
   });
 });
 
+describe('requestPasswordReset per client IP (RATE_LIMIT_PER_IP=2)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ SMTP_URL: mailbox.url, RATE_LIMIT_PER_IP: '2' });
+  });
+  afterAll(() => t.stop());
+
+  it('answers 429 with Retry-After once one address asked too often, whatever the emails', async () => {
+    for (let i = 0; i < 2; i++)
+      expect((await t.gql(REQUEST_RESET, { e: uniqueEmail() })).body.data).toEqual({ requestPasswordReset: true });
+    const limited = await t.gql(REQUEST_RESET, { e: uniqueEmail() });
+    expect(limited.status).toBe(429);
+    expect(codes(limited)).toEqual(['TOO_MANY_REQUESTS']);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
 describe('REQUIRE_EMAIL_VERIFICATION=true', () => {
   let t: TestServer;
   beforeAll(async () => {
