@@ -16,6 +16,7 @@ import { flushPasswordResets } from './account/password-reset.service';
 import { deleteExpiredAuditEvents, flushAuditEvents } from './audit/audit.service';
 import { createAuthenticator } from './auth/auth.context';
 import { ensureAdmin } from './auth/admin-bootstrap';
+import { forgetSealedChildren } from './auth/refresh.service';
 import { deleteExpiredSessions } from './auth/session.service';
 import { oauthRouter } from './auth/oauth.route';
 import type { Context } from './context';
@@ -90,6 +91,7 @@ function startHousekeeping(config: Config, logger: Logger): NodeJS.Timeout | und
       deleteExpiredCounters(),
       deleteExpiredAuditEvents(config.auditRetentionDays),
       deleteExpiredAccountTokens(),
+      forgetSealedChildren(config),
     ]).catch((err) => logger.warn({ err }, 'housekeeping failed'));
   }, config.sessionCleanupIntervalSeconds * 1000).unref();
 }

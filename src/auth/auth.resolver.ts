@@ -5,6 +5,7 @@ import { clientInfo } from '../core/http';
 import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import type { ClientInfo } from './auth.types';
 import * as auth from './auth.service';
+import { refresh } from './refresh.service';
 import * as sessions from './session.service';
 import { Session } from './session.model';
 
@@ -32,7 +33,7 @@ export class AuthResolver {
 
   @Mutation(() => AuthPayload, { description: 'Exchanges a refresh token for a new pair; the old one stops working.' })
   refreshToken(@Arg('refreshToken', () => String) refreshToken: string, @Ctx() ctx: Context): Promise<AuthPayload> {
-    return sessions.refresh(ctx.config, refreshToken, client(ctx), ctx.logger);
+    return refresh(ctx.config, refreshToken, client(ctx), ctx.logger);
   }
 
   @Mutation(() => Boolean, {

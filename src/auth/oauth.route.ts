@@ -7,7 +7,7 @@ import type { Logger } from '../core/logger';
 import { limitAttempt } from '../core/rate-limit';
 import * as auth from './auth.service';
 import type { AuthResult } from './auth.types';
-import { refresh } from './session.service';
+import { refresh } from './refresh.service';
 
 type OAuthError = 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type';
 

@@ -32,6 +32,21 @@ export class Session {
   @prop({ type: () => [String], default: [] })
   previousHashes!: string[];
 
+  /**
+   * The last rotation, for REFRESH_REUSE_INTERVAL: the hash of the secret it replaced, when, and
+   * the new secret sealed (AES-256-GCM, key derived from the server secret), so two tabs that
+   * present the same token at once both get the same new one. The sealed secret is removed once
+   * the interval is over.
+   */
+  @prop({ type: String, default: null })
+  parentHash?: string | null;
+
+  @prop({ type: Date, default: null })
+  rotatedAt?: Date | null;
+
+  @prop({ type: String, default: null })
+  sealedChild?: string | null;
+
   /** The user's token version when the session started: a later logoutAll, password change or
    * disable bumps the user's version, and a session from before it can never refresh again. */
   @prop({ required: true, type: Number })

@@ -1,9 +1,8 @@
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
 import { atomically, op } from '../core/db';
-import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../core/errors';
+import { BadUserInputError, NotFoundError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { limitAttempt } from '../core/rate-limit';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
 import type { AuthResult, ClientInfo } from './auth.types';
@@ -58,7 +57,7 @@ function idleSince(session: Pick<Session, 'lastUsedAt' | 'createdAt'>): number {
 }
 
 /** True while a session may be used: not revoked, not expired, not idle too long. */
-function isLive(config: Config, session: Pick<Session, 'revokedAt' | 'expiresAt' | 'lastUsedAt' | 'createdAt'>) {
+export function isLive(config: Config, session: Pick<Session, 'revokedAt' | 'expiresAt' | 'lastUsedAt' | 'createdAt'>) {
   const now = Date.now();
   return (
     !session.revokedAt &&
@@ -67,70 +66,7 @@ function isLive(config: Config, session: Pick<Session, 'revokedAt' | 'expiresAt'
   );
 }
 
-/**
- * Rotates a refresh token. Presenting a secret this session already rotated away means the
- * token leaked (or raced): the whole session is revoked. Any other wrong secret is simply
- * refused, so nobody can end someone else's session by guessing at it.
- */
-export async function refresh(config: Config, token: string, client: ClientInfo, logger: Logger): Promise<AuthResult> {
-  const invalid = () => new UnauthenticatedError('Invalid or expired refresh token');
-  const parsed = parseRefreshToken(token);
-  await limitAttempt(config, 'refreshToken', client.ip, parsed?.sessionId);
-  if (!parsed) throw invalid();
-  const session = await SessionModel.findById(parsed.sessionId).lean<Session>();
-  if (!session || session.revokedAt) throw invalid();
-  if (!isLive(config, session)) {
-    await revokeById(session._id);
-    throw invalid();
-  }
-
-  const presented = sha256(parsed.secret);
-  if (!sameHash(presented, session.tokenHash)) {
-    if (session.previousHashes?.some((h) => sameHash(h, presented))) await reused(session, client, logger);
-    throw invalid();
-  }
-  const user = await UserModel.findById(session.userId).lean<User>();
-  if (!user || user.disabled || user.tokenVersion !== session.tokenVersion) {
-    await revokeById(session._id);
-    throw invalid();
-  }
-
-  const next = newRefreshSecret();
-  const rotated = await atomically(`session:${session._id}`, () =>
-    SessionModel.findOneAndUpdate(
-      { _id: session._id, tokenHash: presented, revokedAt: null },
-      {
-        $set: {
-          tokenHash: next.hash,
-          previousHashes: [...(session.previousHashes ?? []), presented].slice(-MAX_PREVIOUS_HASHES),
-          lastUsedAt: new Date(),
-          ...(client.userAgent ? { userAgent: client.userAgent.slice(0, 512) } : {}),
-        },
-      },
-      { returnDocument: 'after' },
-    ).lean(),
-  );
-  if (!rotated) {
-    // Something changed the session since it was read. If another request rotated this same
-    // secret first, the token was presented twice: reuse. A logout, revocation or password
-    // change in between is no reason to raise the alarm.
-    const now = await SessionModel.findById(session._id, { previousHashes: 1, revokedAt: 1 }).lean<Session>();
-    if (now && !now.revokedAt && now.previousHashes?.some((h) => sameHash(h, presented)))
-      await reused(session, client, logger);
-    throw invalid();
-  }
-  return authResult(config, user, session._id, next.secret);
-}
-
-async function reused(session: Session, client: ClientInfo, logger: Logger): Promise<void> {
-  await revokeById(session._id);
-  audit(logger, client, AuditEventType.REFRESH_TOKEN_REUSED, {
-    userId: session.userId,
-    details: { sessionId: session._id },
-  });
-}
-
-async function revokeById(id: string): Promise<boolean> {
+export async function revokeById(id: string): Promise<boolean> {
   const res = await SessionModel.updateOne({ _id: id, revokedAt: null }, { $set: { revokedAt: new Date() } });
   return res.modifiedCount > 0;
 }

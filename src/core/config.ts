@@ -57,6 +57,7 @@ const schema = z.object({
   BCRYPT_COST: int(4, 15).default(12),
   BCRYPT_MAX_QUEUE: int(0, 10_000).default(32),
   SESSION_IDLE_TIMEOUT: int(60, 365 * 86_400).default(14 * 86_400),
+  REFRESH_REUSE_INTERVAL: int(0, 30).default(10),
   LOGIN_MAX_ATTEMPTS: int(1, 1000).default(5),
   LOGIN_LOCK_SECONDS: int(1, 86_400).default(900),
   ADMIN_EMAIL: z.string().min(3).optional(),
@@ -145,6 +146,8 @@ export interface Config {
     readonly refreshTokenTtl: number;
     /** A session whose refresh token goes unused this long (seconds) ends. */
     readonly sessionIdleTimeout: number;
+    /** Seconds after a rotation during which the parent refresh token returns the same child. */
+    readonly refreshReuseInterval: number;
   };
   readonly bcryptCost: number;
   /** Password checks allowed to wait for a hashing thread; past that, 503 at once. */
@@ -305,6 +308,7 @@ export function loadConfig(source: Env = process.env): Config {
       accessTokenTtl: v.ACCESS_TOKEN_TTL,
       refreshTokenTtl: v.REFRESH_TOKEN_TTL,
       sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT,
+      refreshReuseInterval: v.REFRESH_REUSE_INTERVAL,
     },
     bcryptCost: v.BCRYPT_COST,
     bcryptMaxQueue: v.BCRYPT_MAX_QUEUE,

@@ -36,7 +36,10 @@ describe('security events recorded by the auth and admin operations', () => {
   let admin: Payload;
   beforeAll(async () => {
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-    t = await startTestServer({ ADMIN_EMAIL, ADMIN_PASSWORD, LOGIN_MAX_ATTEMPTS: '2' }, logger);
+    t = await startTestServer(
+      { ADMIN_EMAIL, ADMIN_PASSWORD, LOGIN_MAX_ATTEMPTS: '2', REFRESH_REUSE_INTERVAL: '0' },
+      logger,
+    );
     admin = await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD);
   });
   afterAll(() => t.stop());

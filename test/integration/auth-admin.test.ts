@@ -13,7 +13,8 @@ const UNLOCK = 'mutation($id: ID!) { unlockUser(userId: $id) { id } }';
 let t: TestServer;
 let admin: { accessToken: string; user: { id: string } };
 beforeAll(async () => {
-  t = await startTestServer({ ADMIN_EMAIL, ADMIN_PASSWORD, LOGIN_MAX_ATTEMPTS: '2' });
+  // Reuse is detected at once here: no reuse interval for a second tab.
+  t = await startTestServer({ ADMIN_EMAIL, ADMIN_PASSWORD, LOGIN_MAX_ATTEMPTS: '2', REFRESH_REUSE_INTERVAL: '0' });
   admin = await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD);
 });
 afterAll(() => t.stop());
@@ -131,6 +132,7 @@ describe('admin bootstrap for an existing user', () => {
       ADMIN_EMAIL: squatter.email,
       ADMIN_PASSWORD: operatorPassword,
       LOGIN_MAX_ATTEMPTS: '2',
+      REFRESH_REUSE_INTERVAL: '0',
     });
     expect((await t.gql(ME, {}, bearer(squatter.accessToken))).status).toBe(401);
     expect(codes(await t.gql(REFRESH, { t: squatter.refreshToken }))).toEqual(['UNAUTHENTICATED']);
@@ -151,6 +153,7 @@ describe('admin bootstrap for an existing user', () => {
       ADMIN_EMAIL,
       ADMIN_PASSWORD: strongPassword(),
       LOGIN_MAX_ATTEMPTS: '2',
+      REFRESH_REUSE_INTERVAL: '0',
     });
     expect((await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD)).user.role).toBe('ADMIN');
     // Its sessions were not touched.

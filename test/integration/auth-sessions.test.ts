@@ -10,7 +10,7 @@ const sessionIdOf = (refreshToken: string) => refreshToken.split('.')[0]!;
 describe('sessions and revocation', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer({ SESSION_IDLE_TIMEOUT: '3600' });
+    t = await startTestServer({ SESSION_IDLE_TIMEOUT: '3600', REFRESH_REUSE_INTERVAL: '0' });
   });
   afterAll(() => t.stop());
   const refresh = (token: string) => t.gql<{ refreshToken: Payload }>(REFRESH, { t: token });
@@ -141,6 +141,43 @@ describe('sessions and revocation', () => {
     const stored = await sessions().findOne({ _id: sessionIdOf(next.refreshToken) });
     expect(Date.now() - (stored!.lastUsedAt as Date).getTime()).toBeLessThan(60_000);
   });
+});
+
+describe('two tabs refreshing at once (REFRESH_REUSE_INTERVAL=2)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ REFRESH_REUSE_INTERVAL: '2' });
+  });
+  afterAll(() => t.stop());
+  const refresh = (token: string) => t.gql<{ refreshToken: Payload }>(REFRESH, { t: token });
+
+  it('gives 5 parallel refreshes of one token the same child, each with a working access token, in the same session', async () => {
+    const user = await signUp(t);
+    const results = await Promise.all(Array.from({ length: 5 }, () => refresh(user.refreshToken)));
+    const pairs = results.map((r) => r.body.data?.refreshToken);
+    expect(pairs.every(Boolean)).toBe(true);
+    const children = new Set(pairs.map((p) => p!.refreshToken));
+    expect(children.size).toBe(1);
+    const [child] = [...children];
+    expect(sessionIdOf(child!)).toBe(sessionIdOf(user.refreshToken));
+    for (const pair of pairs) expect((await me(pair!.accessToken)).body.data!.me.id).toBe(user.user.id);
+    // The child is stored hashed; the sealed copy is not the secret in clear.
+    const stored = JSON.stringify(await sessions().findOne({ _id: sessionIdOf(user.refreshToken) }));
+    expect(stored).not.toContain(child!.split('.')[1]);
+    // The child rotates on as usual.
+    expect((await refresh(child!)).body.data?.refreshToken).toBeTruthy();
+  });
+
+  it('still revokes the session when the parent comes back after the interval', async () => {
+    const user = await signUp(t);
+    const child = (await refresh(user.refreshToken)).body.data!.refreshToken;
+    await new Promise((r) => setTimeout(r, 2300));
+    expect(codes(await refresh(user.refreshToken))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await refresh(child.refreshToken))).toEqual(['UNAUTHENTICATED']);
+    expect((await me(child.accessToken)).status).toBe(401);
+  });
+
+  const me = (accessToken: string) => t.gql(ME, {}, bearer(accessToken));
 });
 
 describe('a sign-in racing a revocation (bcrypt cost 13 keeps the login in flight)', () => {

@@ -9,7 +9,8 @@ let t: TestServer;
 let alice: Awaited<ReturnType<typeof signUp>>;
 let bob: Awaited<ReturnType<typeof signUp>>;
 beforeAll(async () => {
-  t = await startTestServer({ REFRESH_TOKEN_TTL: '3600' });
+  // Reuse is detected at once here: no reuse interval for a second tab.
+  t = await startTestServer({ REFRESH_TOKEN_TTL: '3600', REFRESH_REUSE_INTERVAL: '0' });
   alice = await signUp(t);
   bob = await signUp(t);
 });
