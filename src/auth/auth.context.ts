@@ -22,7 +22,13 @@ export interface Authentication {
 }
 
 /** A 401 with a `WWW-Authenticate` challenge, as HTTP asks for a refused credential. */
-export function invalidCredentials(scheme: 'Bearer' | 'Basic', description: string): GraphQLError {
+export function invalidCredentials(
+  scheme: 'Bearer' | 'Basic',
+  description: string,
+  reason: 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED' | 'BAD_CREDENTIALS' = scheme === 'Basic'
+    ? 'BAD_CREDENTIALS'
+    : 'TOKEN_INVALID',
+): GraphQLError {
   const challenge =
     scheme === 'Bearer'
       ? `Bearer realm="graphql", error="invalid_token", error_description="${description}"`
@@ -30,6 +36,7 @@ export function invalidCredentials(scheme: 'Bearer' | 'Basic', description: stri
   return new GraphQLError(description, {
     extensions: {
       code: 'UNAUTHENTICATED',
+      reason,
       http: { status: 401, headers: new HeaderMap([['www-authenticate', challenge]]) },
     },
   });
@@ -46,6 +53,12 @@ function retryLater(err: TooManyRequestsError | ServiceUnavailableError): GraphQ
     },
   });
 }
+
+const BEARER_MESSAGES = {
+  TOKEN_EXPIRED: 'The access token has expired: refresh it',
+  TOKEN_INVALID: 'Invalid access token',
+  SESSION_REVOKED: 'The session of this access token has ended: sign in again',
+} as const;
 
 /** Refusals of the credentials themselves; anything else (the database away) is not a 401. */
 const CREDENTIAL_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT']);
@@ -98,7 +111,7 @@ export function createAuthenticator(config: Config, logger: Logger) {
     const scheme = match?.[1]?.toLowerCase();
     if (scheme === 'bearer') {
       const user = await authenticateBearer(config, match![2]!);
-      if (!user) throw invalidCredentials('Bearer', 'Invalid or expired access token');
+      if (typeof user === 'string') throw invalidCredentials('Bearer', BEARER_MESSAGES[user], user);
       return { user, method: 'bearer' };
     }
     if (scheme === 'basic') {

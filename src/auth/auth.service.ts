@@ -110,19 +110,24 @@ export async function changePassword(
 
 const USER_FIELDS = { email: 1, role: 1, disabled: 1, tokenVersion: 1, emailVerified: 1 } as const;
 
+/** Why a Bearer token was refused, as `extensions.reason` tells clients. */
+export type BearerRefusal = 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED';
+
 /**
- * Resolves a Bearer token to the current user; null when the token, its user or its session is
- * not valid now. The user and the session are read in parallel: a revoked session's access
- * token stops at once, at no extra latency.
+ * Resolves a Bearer token to the current user, or says why not: expired (refresh and retry),
+ * invalid (a forged or broken token), or revoked (its session, user or token version no longer
+ * stands: sign in again). The user and the session are read in parallel: a revoked session's
+ * access token stops at once, at no extra latency.
  */
-export async function authenticateBearer(config: Config, token: string): Promise<AuthUser | null> {
+export async function authenticateBearer(config: Config, token: string): Promise<AuthUser | BearerRefusal> {
   const claims = verifyAccessToken(token, config.jwt);
-  if (!claims || !/^[0-9a-f]{24}$/.test(claims.sub)) return null;
+  if (claims === 'expired') return 'TOKEN_EXPIRED';
+  if (!claims || !/^[0-9a-f]{24}$/.test(claims.sub)) return 'TOKEN_INVALID';
   const [user, live] = await Promise.all([
     UserModel.findById(claims.sub, USER_FIELDS).lean<User>(),
     isSessionActive(claims.sid, claims.sub),
   ]);
-  if (!user || !live || user.disabled || user.tokenVersion !== claims.tv) return null;
+  if (!user || !live || user.disabled || user.tokenVersion !== claims.tv) return 'SESSION_REVOKED';
   // The role comes from the database, so a role change applies on the next request.
   return {
     id: claims.sub,

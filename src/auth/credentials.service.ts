@@ -82,10 +82,10 @@ export async function verifyCredentials(
   const userId = user ? String(user._id) : null;
   if (!check.ok || !user) {
     recordFailure(logger, client, check, { userId, email: userId ? null : email, via });
-    throw new UnauthenticatedError(INVALID_CREDENTIALS);
+    throw new UnauthenticatedError(INVALID_CREDENTIALS, { reason: 'BAD_CREDENTIALS' });
   }
   if (needsRehash(config, user.passwordHash)) await upgradeHash(config, user, password, logger);
-  if (user.disabled) throw new ForbiddenError('This account is disabled');
+  if (user.disabled) throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
   // HTTP Basic still authenticates an unverified account: the permission rules limit it to
   // requesting a new verification link.
   if (config.account.requireEmailVerification && !user.emailVerified && via !== 'basic') throw emailNotVerified();

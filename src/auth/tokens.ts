@@ -41,8 +41,11 @@ export function signAccessToken(claims: AccessClaims, jwtConfig: Config['jwt']):
   });
 }
 
-/** Verifies signature (HS256 only), exp (required), nbf, iss and aud. Returns null when anything is off. */
-export function verifyAccessToken(token: string, jwtConfig: Config['jwt']): VerifiedAccess | null {
+/**
+ * Verifies signature (HS256 only), exp (required), nbf, iss and aud. Returns null when anything is
+ * off, or 'expired' for a token that is valid in every way but its age (clients refresh on that).
+ */
+export function verifyAccessToken(token: string, jwtConfig: Config['jwt']): VerifiedAccess | 'expired' | null {
   try {
     const payload = jwt.verify(token, keyFor(jwtConfig), {
       algorithms: ['HS256'],
@@ -55,8 +58,8 @@ export function verifyAccessToken(token: string, jwtConfig: Config['jwt']): Veri
     if (typeof sub !== 'string' || typeof role !== 'string' || typeof tv !== 'number') return null;
     if (typeof sid !== 'string') return null;
     return { sub, role, tv, sid, iat, exp };
-  } catch {
-    return null;
+  } catch (err) {
+    return err instanceof jwt.TokenExpiredError ? 'expired' : null;
   }
 }
 

@@ -43,9 +43,13 @@ describe('access tokens', () => {
     expect(res.body.data!.me.id).toBe(alice.user.id);
   });
 
-  it.each<[string, () => string]>([
-    ['alg none', () => `${b64({ alg: 'none', typ: 'JWT' })}.${alice.accessToken.split('.')[1]}.`],
-    ['HS512 with the right secret', () => jwt.sign(claims(), key(), { ...options(), algorithm: 'HS512' })],
+  it.each<[string, () => string, string]>([
+    ['alg none', () => `${b64({ alg: 'none', typ: 'JWT' })}.${alice.accessToken.split('.')[1]}.`, 'TOKEN_INVALID'],
+    [
+      'HS512 with the right secret',
+      () => jwt.sign(claims(), key(), { ...options(), algorithm: 'HS512' }),
+      'TOKEN_INVALID',
+    ],
     [
       'a tampered payload (role ADMIN, signature kept)',
       () => {
@@ -53,21 +57,40 @@ describe('access tokens', () => {
         const forged = { ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), role: 'ADMIN' };
         return `${header}.${b64(forged)}.${signature}`;
       },
+      'TOKEN_INVALID',
     ],
-    ['an expired token', () => jwt.sign({ ...claims(), exp: Math.floor(Date.now() / 1000) - 10 }, key(), noExpiry())],
-    ['nbf in the future', () => jwt.sign(claims(), key(), { ...options(), notBefore: 3600 })],
-    ['no exp', () => jwt.sign(claims(), key(), noExpiry())],
-    ['a wrong iss', () => jwt.sign(claims(), key(), { ...options(), issuer: 'someone-else' })],
-    ['a wrong aud', () => jwt.sign(claims(), key(), { ...options(), audience: 'another-api' })],
-    ['another secret', () => jwt.sign(claims(), 'x'.repeat(48), options())],
-    ['a stale token version', () => jwt.sign({ ...claims(), tv: 7 }, key(), options())],
-    ['no session id', () => jwt.sign({ role: alice.user.role, tv: 0 }, key(), options())],
-    ['an unknown session id', () => jwt.sign({ ...claims(), sid: 'A'.repeat(22) }, key(), options())],
-    ["another user's session id", () => jwt.sign({ ...claims(), sid: sidOf(bob.accessToken) }, key(), options())],
-    ['an unknown subject', () => jwt.sign(claims(), key(), { ...options(), subject: '0123456789abcdef01234567' })],
-    ['garbage', () => 'not.a.token'],
-  ])('refuses %s with 401, WWW-Authenticate and UNAUTHENTICATED', async (_label, token) => {
-    expectRefused(await t.gql(ME, {}, bearer(token())));
+    [
+      'an expired token',
+      () => jwt.sign({ ...claims(), exp: Math.floor(Date.now() / 1000) - 10 }, key(), noExpiry()),
+      'TOKEN_EXPIRED',
+    ],
+    ['nbf in the future', () => jwt.sign(claims(), key(), { ...options(), notBefore: 3600 }), 'TOKEN_INVALID'],
+    ['no exp', () => jwt.sign(claims(), key(), noExpiry()), 'TOKEN_INVALID'],
+    ['a wrong iss', () => jwt.sign(claims(), key(), { ...options(), issuer: 'someone-else' }), 'TOKEN_INVALID'],
+    ['a wrong aud', () => jwt.sign(claims(), key(), { ...options(), audience: 'another-api' }), 'TOKEN_INVALID'],
+    ['another secret', () => jwt.sign(claims(), 'x'.repeat(48), options()), 'TOKEN_INVALID'],
+    ['a stale token version', () => jwt.sign({ ...claims(), tv: 7 }, key(), options()), 'SESSION_REVOKED'],
+    ['no session id', () => jwt.sign({ role: alice.user.role, tv: 0 }, key(), options()), 'TOKEN_INVALID'],
+    [
+      'an unknown session id',
+      () => jwt.sign({ ...claims(), sid: 'A'.repeat(22) }, key(), options()),
+      'SESSION_REVOKED',
+    ],
+    [
+      "another user's session id",
+      () => jwt.sign({ ...claims(), sid: sidOf(bob.accessToken) }, key(), options()),
+      'SESSION_REVOKED',
+    ],
+    [
+      'an unknown subject',
+      () => jwt.sign(claims(), key(), { ...options(), subject: '0123456789abcdef01234567' }),
+      'SESSION_REVOKED',
+    ],
+    ['garbage', () => 'not.a.token', 'TOKEN_INVALID'],
+  ])('refuses %s with 401, WWW-Authenticate and UNAUTHENTICATED (reason %s)', async (_label, token, reason) => {
+    const res = await t.gql(ME, {}, bearer(token()));
+    expectRefused(res);
+    expect(res.body.errors![0]!.extensions!.reason).toBe(reason);
   });
 
   it.each([
@@ -202,5 +225,29 @@ describe('refresh tokens and sessions', () => {
       .db!.collection('sessions')
       .updateMany({ userId: user.user.id }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
     expect(codes(await refresh(user.refreshToken))).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('machine-readable reasons for sign-in failures', () => {
+  const reasonOf = (res: GraphQLResponse) => res.body.errors?.[0]?.extensions?.reason;
+
+  it('says BAD_CREDENTIALS for a wrong password (login and Basic) and REFRESH_TOKEN_INVALID for a bad refresh token', async () => {
+    const login = await t.gql('mutation($i: LoginInput!) { login(input: $i) { accessToken } }', {
+      i: { email: alice.email, password: 'Wrong-Password-1' },
+    });
+    expect(codes(login)).toEqual(['UNAUTHENTICATED']);
+    expect(reasonOf(login)).toBe('BAD_CREDENTIALS');
+    expect(reasonOf(await t.gql(ME, {}, basic(alice.email, 'Wrong-Password-1')))).toBe('BAD_CREDENTIALS');
+    expect(reasonOf(await t.gql(REFRESH, { t: 'not-a-refresh-token' }))).toBe('REFRESH_TOKEN_INVALID');
+  });
+
+  it('says FORBIDDEN/ACCOUNT_DISABLED to the right password of a disabled account', async () => {
+    const user = await signUp(t);
+    await mongoose.connection.db!.collection('users').updateOne({ email: user.email }, { $set: { disabled: true } });
+    const res = await t.gql('mutation($i: LoginInput!) { login(input: $i) { accessToken } }', {
+      i: { email: user.email, password: user.password },
+    });
+    expect(codes(res)).toEqual(['FORBIDDEN']);
+    expect(reasonOf(res)).toBe('ACCOUNT_DISABLED');
   });
 });
