@@ -1,5 +1,6 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
-import { AuthPayload } from '../auth/auth.inputs';
+import { AuthPayload, COOKIE_DESCRIPTION } from '../auth/auth.inputs';
+import { inCookie } from '../auth/refresh-cookie';
 import type { Context } from '../context';
 import { UnauthenticatedError } from '../core/errors';
 import { clientInfo } from '../core/http';
@@ -40,12 +41,14 @@ export class AccountResolver {
   @Mutation(() => AuthPayload, {
     description: 'Sets a new password with the token from a reset link; ends every other session and signs in.',
   })
-  resetPassword(
+  async resetPassword(
     @Arg('token', () => String) token: string,
     @Arg('newPassword', () => String) newPassword: string,
+    @Arg('useCookie', () => Boolean, { nullable: true, description: COOKIE_DESCRIPTION }) useCookie: boolean | null,
     @Ctx() ctx: Context,
   ): Promise<AuthPayload> {
-    return resetPassword(ctx.config, token, newPassword, clientInfo(ctx.req), ctx.logger);
+    const result = await resetPassword(ctx.config, token, newPassword, clientInfo(ctx.req), ctx.logger);
+    return useCookie ? inCookie(ctx.res, result) : result;
   }
 
   @Mutation(() => Boolean, { description: 'Mails a confirmation link to a new address. Needs my password.' })

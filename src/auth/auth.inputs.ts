@@ -1,6 +1,9 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { User } from '../users/user.model';
 
+export const COOKIE_DESCRIPTION =
+  'Browsers: put the refresh token in an httpOnly cookie (__Host-refresh_token) instead of the body.';
+
 @InputType('RegisterInput')
 export class RegisterInput {
   @Field({ description: 'A valid address, at most 254 characters; stored trimmed and lower-case.' })
@@ -11,6 +14,9 @@ export class RegisterInput {
 
   @Field(() => String, { nullable: true, description: 'Shown to other users; 1 to 100 characters.' })
   displayName?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: COOKIE_DESCRIPTION })
+  useCookie?: boolean | null;
 }
 
 @InputType('LoginInput')
@@ -20,6 +26,9 @@ export class LoginInput {
 
   @Field()
   password!: string;
+
+  @Field(() => Boolean, { nullable: true, description: COOKIE_DESCRIPTION })
+  useCookie?: boolean | null;
 }
 
 @ObjectType('AuthPayload', { description: 'A fresh access token and refresh token pair.' })
@@ -27,8 +36,11 @@ export class AuthPayload {
   @Field({ description: 'JWT for the `Authorization: Bearer` header.' })
   accessToken!: string;
 
-  @Field({ description: 'Opaque; exchange it with `refreshToken` for a new pair. Single use.' })
-  refreshToken!: string;
+  @Field(() => String, {
+    nullable: true,
+    description: 'Opaque; exchange it with `refreshToken` for a new pair. Single use. Null in cookie mode.',
+  })
+  refreshToken!: string | null;
 
   @Field({ description: 'Always `Bearer`.' })
   tokenType!: string;

@@ -5,7 +5,8 @@ import { clientInfo } from '../core/http';
 import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import type { ClientInfo } from './auth.types';
 import * as auth from './auth.service';
-import { refresh } from './refresh.service';
+import { assertCookieOrigin, clearRefreshCookie, inCookie, readRefreshCookie } from './refresh-cookie';
+import { invalidRefreshToken, refresh } from './refresh.service';
 import * as sessions from './session.service';
 import { Session } from './session.model';
 
@@ -22,29 +23,53 @@ function signedIn(ctx: Context): AuthUser {
 @Resolver()
 export class AuthResolver {
   @Mutation(() => AuthPayload, { description: 'Creates an account and signs it in.' })
-  register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<AuthPayload> {
-    return auth.register(ctx.config, input, client(ctx), ctx.logger);
+  async register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<AuthPayload> {
+    const result = await auth.register(ctx.config, input, client(ctx), ctx.logger);
+    return input.useCookie ? inCookie(ctx.res, result) : result;
   }
 
   @Mutation(() => AuthPayload, { description: 'Signs in with email and password; starts a session.' })
-  login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context): Promise<AuthPayload> {
-    return auth.login(ctx.config, input, client(ctx), ctx.logger);
+  async login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context): Promise<AuthPayload> {
+    const result = await auth.login(ctx.config, input, client(ctx), ctx.logger);
+    return input.useCookie ? inCookie(ctx.res, result) : result;
   }
 
-  @Mutation(() => AuthPayload, { description: 'Exchanges a refresh token for a new pair; the old one stops working.' })
-  refreshToken(@Arg('refreshToken', () => String) refreshToken: string, @Ctx() ctx: Context): Promise<AuthPayload> {
-    return refresh(ctx.config, refreshToken, client(ctx), ctx.logger);
+  @Mutation(() => AuthPayload, {
+    description:
+      'Exchanges a refresh token for a new pair; the old one stops working. Without the argument, uses (and rotates) the refresh cookie.',
+  })
+  async refreshToken(
+    @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
+    @Ctx() ctx: Context,
+  ): Promise<AuthPayload> {
+    if (typeof refreshToken === 'string') return refresh(ctx.config, refreshToken, client(ctx), ctx.logger);
+    const cookie = readRefreshCookie(ctx.req);
+    if (!cookie) throw invalidRefreshToken();
+    assertCookieOrigin(ctx.req, ctx.config);
+    return inCookie(ctx.res, await refresh(ctx.config, cookie, client(ctx), ctx.logger));
   }
 
   @Mutation(() => Boolean, {
     description: "Revokes the refresh token's session. False when it matched no active session.",
   })
-  logout(@Arg('refreshToken', () => String) refreshToken: string, @Ctx() ctx: Context): Promise<boolean> {
-    return sessions.logout(refreshToken, client(ctx), ctx.logger);
+  async logout(
+    @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
+    @Ctx() ctx: Context,
+  ): Promise<boolean> {
+    let token = refreshToken;
+    if (typeof token !== 'string') {
+      const cookie = readRefreshCookie(ctx.req);
+      if (!cookie) return false;
+      assertCookieOrigin(ctx.req, ctx.config);
+      token = cookie;
+    }
+    clearRefreshCookie(ctx.res);
+    return sessions.logout(token, client(ctx), ctx.logger);
   }
 
   @Mutation(() => Boolean, { description: 'Revokes every session and every access token issued so far.' })
   logoutAll(@Ctx() ctx: Context): Promise<boolean> {
+    clearRefreshCookie(ctx.res);
     return sessions.logoutAll(signedIn(ctx).id, client(ctx), ctx.logger);
   }
 
@@ -56,12 +81,21 @@ export class AuthResolver {
   @Mutation(() => AuthPayload, {
     description: 'Changes my password; revokes all my other sessions and older access tokens.',
   })
-  changePassword(
+  async changePassword(
     @Arg('currentPassword', () => String) currentPassword: string,
     @Arg('newPassword', () => String) newPassword: string,
     @Ctx() ctx: Context,
   ): Promise<AuthPayload> {
-    return auth.changePassword(ctx.config, signedIn(ctx), currentPassword, newPassword, client(ctx), ctx.logger);
+    const result = await auth.changePassword(
+      ctx.config,
+      signedIn(ctx),
+      currentPassword,
+      newPassword,
+      client(ctx),
+      ctx.logger,
+    );
+    // A client in cookie mode keeps its session: the new refresh token replaces the cookie.
+    return readRefreshCookie(ctx.req) ? inCookie(ctx.res, result) : result;
   }
 
   @Query(() => [Session], { description: 'My active sessions, newest first.' })

@@ -7,6 +7,8 @@ export interface AuthResult {
   tokenType: 'Bearer';
   expiresIn: number;
   user: User;
+  /** When the session ends: the refresh cookie's Max-Age in cookie mode. */
+  sessionExpiresAt: Date;
 }
 
 /** Which entry point checked a password, for the audit log. */

@@ -98,7 +98,7 @@ export async function refresh(config: Config, token: string, client: ClientInfo,
       { returnDocument: 'after' },
     ).lean(),
   );
-  if (rotated) return authResult(config, user, session._id, next.secret);
+  if (rotated) return authResult(config, user, session, next.secret);
   // Another request rotated this same secret first (two tabs at once): read what it did.
   const now = await SessionModel.findById(session._id).lean<Session>();
   if (!now || now.revokedAt) throw invalidRefreshToken();
@@ -125,7 +125,7 @@ async function replay(
   logger: Logger,
 ): Promise<AuthResult> {
   const child = childOf(config, session, presented);
-  if (child) return authResult(config, user, session._id, child);
+  if (child) return authResult(config, user, session, child);
   if (session.previousHashes?.some((h) => sameHash(h, presented))) {
     await revokeById(session._id);
     audit(logger, client, AuditEventType.REFRESH_TOKEN_REUSED, {

@@ -35,10 +35,16 @@ export async function startSession(config: Config, user: User, client: ClientInf
     expiresAt: new Date(now.getTime() + config.jwt.refreshTokenTtl * 1000),
     userAgent: client.userAgent?.slice(0, 512) ?? null,
   });
-  return authResult(config, user, session._id, secret);
+  return authResult(config, user, session, secret);
 }
 
-export function authResult(config: Config, user: User, sessionId: string, secret: string): AuthResult {
+export function authResult(
+  config: Config,
+  user: User,
+  session: Pick<Session, '_id' | 'expiresAt'>,
+  secret: string,
+): AuthResult {
+  const sessionId = session._id;
   const accessToken = signAccessToken(
     { sub: String(user._id), role: user.role, tv: user.tokenVersion, sid: sessionId },
     config.jwt,
@@ -49,6 +55,7 @@ export function authResult(config: Config, user: User, sessionId: string, secret
     tokenType: 'Bearer',
     expiresIn: config.jwt.accessTokenTtl,
     user,
+    sessionExpiresAt: session.expiresAt,
   };
 }
 
@@ -129,7 +136,7 @@ export async function renewSession(config: Config, user: User, sessionId: string
       {},
     ).lean();
   });
-  return kept ? authResult(config, user, sessionId, next.secret) : null;
+  return kept ? authResult(config, user, kept, next.secret) : null;
 }
 
 export async function listSessions(config: Config, user: AuthUser): Promise<Session[]> {

@@ -28,9 +28,10 @@ describe('an Apollo Client consumer with the generated typed documents', () => {
   const tokens = { access: '', refresh: '', expiresAt: 0 };
   let refreshes = 0;
 
-  function store(payload: { accessToken: string; refreshToken: string; expiresIn: number }): void {
+  function store(payload: { accessToken: string; refreshToken: string | null; expiresIn: number }): void {
     tokens.access = payload.accessToken;
-    tokens.refresh = payload.refreshToken;
+    // Not in cookie mode: the refresh token comes in the body.
+    tokens.refresh = payload.refreshToken!;
     // The token's own `exp` (whole seconds) is what the server checks; expiresIn is the same lifetime.
     const claims = JSON.parse(Buffer.from(payload.accessToken.split('.')[1]!, 'base64url').toString()) as {
       exp: number;
