@@ -199,6 +199,55 @@ describe('items: create, read, update, delete', () => {
   });
 });
 
+describe('BAD_USER_INPUT: every problem at once, each named by its path', () => {
+  type Problem = { field: string; message: string };
+  const problems = (res: { body: { errors?: Array<{ extensions?: Record<string, unknown> }> } }) =>
+    res.body.errors![0]!.extensions!.fields as Problem[];
+
+  it('lists a blank name and a negative price together, without repeating the field names', async () => {
+    const res = await t.gql(CREATE, { input: { name: ' ', price: -1, tags: ['ok', '  '] } }, bearer(alice.accessToken));
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(res.body.errors![0]!.extensions!.field).toBe('name');
+    expect(problems(res)).toEqual([
+      { field: 'name', message: 'must not be empty' },
+      { field: 'tags.1', message: 'must not be empty' },
+      { field: 'price', message: 'must be >= 0' },
+    ]);
+  });
+
+  it('lists every problem of an update, a null name included, and changes nothing', async () => {
+    const item = await create(alice.accessToken, { name: 'Vase' });
+    const input = { name: null, quantity: -2, category: 'c'.repeat(101) };
+    const res = await t.gql(UPDATE, { id: item.id, input }, bearer(alice.accessToken));
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(problems(res).map((p) => p.field)).toEqual(['name', 'category', 'quantity']);
+    expect(problems(res)[0]!.message).toBe('cannot be null');
+    expect(await read(item.id)).toMatchObject({ name: 'Vase', version: 1 });
+  });
+
+  it('gives one-field errors the same shape (fields holds the field alone)', async () => {
+    const res = await t.gql(GET, { id: 'not-an-id' }, bearer(alice.accessToken));
+    expect(res.body.errors![0]!.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'id',
+      fields: [{ field: 'id', message: 'is not a valid id' }],
+    });
+  });
+
+  it.each<[string, Record<string, unknown>, string, string]>([
+    ['a non-integer quantity', { name: 'x', quantity: 1.5 }, 'quantity', 'quantity'],
+    ['a number among the tags', { name: 'x', tags: ['a', 5] }, 'tags', 'tags.1'],
+    ['a missing name', { price: 1 }, 'name', 'name'],
+    ['an unknown field', { name: 'x', colour: 'red' }, 'colour', 'colour'],
+  ])('names the field of a variable graphql-js cannot coerce (%s)', async (_label, input, field, path) => {
+    const res = await t.gql(CREATE, { input }, bearer(alice.accessToken));
+    expect(res.status).toBe(400);
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(res.body.errors![0]!.extensions!.field).toBe(field);
+    expect(problems(res)).toEqual([{ field: path, message: expect.any(String) }]);
+  });
+});
+
 describe('Item.owner: the public view of a user', () => {
   it.each(['email', 'role', 'disabled', 'createdAt'])(
     'refuses owner { %s } with GRAPHQL_VALIDATION_FAILED, on item, items and createItem',
