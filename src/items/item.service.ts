@@ -250,11 +250,35 @@ export async function updateItem(
   );
   if (updated) return updated;
 
-  const current = await ItemModel.findById(id, { ownerId: 1, version: 1 }).lean<Item>();
+  const current = await ItemModel.findById(id).lean<Item>();
   if (!current) throw new NotFoundError('No such item');
-  if (caller.role !== 'ADMIN' && current.ownerId !== caller.id)
-    throw new ForbiddenError('Only the owner or an admin may change this item');
-  throw new ConflictError('The item was changed by someone else', { currentVersion: current.version });
+  if (caller.role !== 'ADMIN' && current.ownerId !== caller.id) throw notOwner('change');
+  // The other change, as the API would return it, so a client can show or merge it at once.
+  throw new ConflictError('The item was changed by someone else', {
+    currentVersion: current.version,
+    current: itemView(current),
+  });
+}
+
+/** The refusal of updateItem and deleteItem to a caller who is neither the owner nor an admin. */
+export const notOwner = (action: 'change' | 'delete') =>
+  new ForbiddenError(`Only the owner or an admin may ${action} this item`, { reason: 'NOT_OWNER' });
+
+/** Every scalar field of Item as JSON puts it (dates as ISO strings), plus the owner's id. */
+function itemView(item: Item) {
+  return {
+    id: String(item._id),
+    name: item.name,
+    description: item.description ?? null,
+    category: item.category ?? null,
+    tags: item.tags,
+    price: item.price ?? null,
+    quantity: item.quantity,
+    version: item.version,
+    createdAt: item.createdAt.toISOString(),
+    updatedAt: item.updatedAt.toISOString(),
+    ownerId: item.ownerId,
+  };
 }
 
 export async function deleteItem(config: ItemWriteConfig, caller: AuthUser, id: string): Promise<string> {
@@ -273,5 +297,5 @@ export async function deleteItem(config: ItemWriteConfig, caller: AuthUser, id: 
   }
   const exists = await ItemModel.exists({ _id: id });
   if (!exists) throw new NotFoundError('No such item');
-  throw new ForbiddenError('Only the owner or an admin may delete this item');
+  throw notOwner('delete');
 }

@@ -66,7 +66,10 @@ describe('items: create, read, update, delete', () => {
       await t.gql(UPDATE, { id: item.id, input: { name: 'y' } }),
       await t.gql(DELETE, { id: item.id }),
     ];
-    for (const res of anonymous) expect(codes(res)).toEqual(['UNAUTHENTICATED']);
+    for (const res of anonymous) {
+      expect(codes(res)).toEqual(['UNAUTHENTICATED']);
+      expect(res.body.errors![0]!.extensions!.reason).toBe('AUTHENTICATION_REQUIRED');
+    }
     expect((await read(item.id))!.name).toBe('Private');
   });
 
@@ -74,6 +77,7 @@ describe('items: create, read, update, delete', () => {
     const item = await create(alice.accessToken, { name: 'Chair', quantity: 2 });
     const refused = await t.gql(UPDATE, { id: item.id, input: { name: 'Stolen' } }, bearer(bob.accessToken));
     expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect(refused.body.errors![0]!.extensions!.reason).toBe('NOT_OWNER');
     expect(await read(item.id)).toMatchObject({ name: 'Chair', version: 1 });
 
     const res = await t.gql<{ updateItem: Item }>(
@@ -89,7 +93,9 @@ describe('items: create, read, update, delete', () => {
 
   it('lets only the owner delete; the deleted id is returned and the item is gone', async () => {
     const item = await create(alice.accessToken, { name: 'Table' });
-    expect(codes(await t.gql(DELETE, { id: item.id }, bearer(bob.accessToken)))).toEqual(['FORBIDDEN']);
+    const refused = await t.gql(DELETE, { id: item.id }, bearer(bob.accessToken));
+    expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect(refused.body.errors![0]!.extensions!.reason).toBe('NOT_OWNER');
     expect(await read(item.id)).not.toBeNull();
     const res = await t.gql(DELETE, { id: item.id }, bearer(alice.accessToken));
     expect(res.body.data!.deleteItem).toBe(item.id);
@@ -185,6 +191,38 @@ describe('items: create, read, update, delete', () => {
       const winner = [a!, b!].find((r) => r.body.data?.updateItem)!.body.data!.updateItem.name;
       expect(await read(item.id)).toMatchObject({ version: 2, name: winner });
     }
+  });
+
+  it('puts the item as it now is in the loser’s CONFLICT (extensions.current), for a UI to show', async () => {
+    const item = await create(alice.accessToken, { name: 'Shared', tags: ['x'], price: 3, description: 'd' });
+    const inputs = [
+      { name: 'Mine', price: 4 },
+      { name: 'Theirs', category: 'c' },
+    ];
+    const [a, b] = await Promise.all(
+      inputs.map((input) => t.gql(UPDATE, { id: item.id, input, v: 1 }, bearer(alice.accessToken))),
+    );
+    const won = [a!, b!].find((r) => r.body.data?.updateItem)!.body.data!.updateItem as Item;
+    const lost = [a!, b!].find((r) => !r.body.data?.updateItem)!;
+    expect(codes(lost)).toEqual(['CONFLICT']);
+    const { owner, ...scalars } = won;
+    expect(lost.body.errors![0]!.extensions).toMatchObject({
+      currentVersion: 2,
+      current: { ...scalars, ownerId: owner.id },
+    });
+    expect(Object.keys(lost.body.errors![0]!.extensions!.current as object).sort()).toEqual(
+      [...Object.keys(scalars), 'ownerId'].sort(),
+    );
+  });
+
+  it('refuses admin-only fields to other users with reason ADMIN_ONLY, and to anonymous callers with AUTHENTICATION_REQUIRED', async () => {
+    const query = '{ users { totalCount } }';
+    const refused = await t.gql(query, {}, bearer(bob.accessToken));
+    expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect(refused.body.errors![0]!.extensions!.reason).toBe('ADMIN_ONLY');
+    const anonymous = await t.gql(query);
+    expect(codes(anonymous)).toEqual(['UNAUTHENTICATED']);
+    expect(anonymous.body.errors![0]!.extensions!.reason).toBe('AUTHENTICATION_REQUIRED');
   });
 
   it('keeps a disabled user’s items readable', async () => {
