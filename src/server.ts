@@ -155,7 +155,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   const headers = securityHeaders();
   app.use(requestLogger(logger));
-  app.use(corsPolicy(config));
+  app.use(corsPolicy(config, logger));
 
   app.get('/health', headers.api, (_req, res) => {
     res.json({ status: 'ok' });

@@ -18,9 +18,41 @@ export class ForbiddenError extends GraphQLError {
 export const emailNotVerified = () =>
   new ForbiddenError('Verify your email address first: follow the link we sent you', { reason: 'EMAIL_NOT_VERIFIED' });
 
+/** One invalid value: `field` is its path in the argument or input (`name`, `tags.2`). */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/**
+ * Throw sites write sentences that start with the field ("id is not a valid id"); the per-field
+ * message leaves the name out, since a form shows it next to the field already.
+ */
+function withoutFieldName(field: string, message: string): string {
+  const name = field.split('.')[0]!;
+  const rest = message.slice(name.length);
+  if (message.slice(0, name.length).toLowerCase() !== name.toLowerCase()) return message;
+  const match = /^:?\s+(.+)$/s.exec(rest);
+  return match ? match[1]! : message;
+}
+
+/**
+ * `extensions.fields` lists every problem found; `extensions.field` is the argument or input
+ * field of the first one (as before `fields` existed), for clients that read only one.
+ */
 export class BadUserInputError extends GraphQLError {
-  constructor(field: string, message: string) {
-    super(message, { extensions: { code: 'BAD_USER_INPUT', field } });
+  constructor(
+    field: string,
+    message: string,
+    fields: FieldProblem[] = [{ field, message: withoutFieldName(field, message) }],
+  ) {
+    super(message, { extensions: { code: 'BAD_USER_INPUT', field, fields } });
+  }
+
+  /** Every problem at once; the message reads "name must not be empty; price must be >= 0". */
+  static of(problems: FieldProblem[]): BadUserInputError {
+    const message = problems.map((p) => `${p.field} ${p.message}`).join('; ');
+    return new BadUserInputError(problems[0]!.field.split('.')[0]!, message, problems);
   }
 }
 

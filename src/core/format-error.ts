@@ -55,6 +55,37 @@ export function maskSuggestions(formatted: GraphQLFormattedError): GraphQLFormat
 }
 
 /**
+ * graphql-js reports a variable it cannot coerce as `Variable "$i" got invalid value 1.5 at
+ * "i.quantity"; Int cannot represent non-integer value: 1.5` (a missing or unknown input field
+ * as `…; Field "name" of required type "String!" was not provided.`). The path inside the
+ * variable (`quantity`, `tags.2`) becomes `field` and `fields`, as for the resolvers' own
+ * BAD_USER_INPUT. A value is printed with its quotes escaped, so `at "` only starts the path.
+ */
+const AT_PATH = /^Variable "\$(\w+)" got invalid value [\s\S]*? at "\1((?:\.\w+|\[\d+\])+)"; ([\s\S]*)$/;
+const NO_PATH =
+  /^Variable "\$\w+" got invalid value [\s\S]*?; (Field "\w+" (?:of required type|is not defined by type)[\s\S]*)$/;
+const NAMED_FIELD = /^Field "(\w+)" (?:of required type|is not defined by type)/;
+
+export function withVariableField(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  if (formatted.extensions?.field !== undefined) return formatted;
+  const atPath = AT_PATH.exec(formatted.message);
+  const problem = atPath ? atPath[3]! : NO_PATH.exec(formatted.message)?.[1];
+  // The whole variable is wrong (`$id` got 1.5, or a required variable is missing): no field to name.
+  if (problem === undefined) return formatted;
+  const segments: string[] = atPath?.[2]!.match(/\w+/g) ?? [];
+  const named = NAMED_FIELD.exec(problem);
+  if (named) segments.push(named[1]!);
+  return {
+    ...formatted,
+    extensions: {
+      ...formatted.extensions,
+      field: segments[0],
+      fields: [{ field: segments.join('.'), message: problem }],
+    },
+  };
+}
+
+/**
  * Unexpected errors become a generic INTERNAL_SERVER_ERROR in production, so no collection,
  * index, driver or file name reaches a client. The full error is logged by the plugin below.
  */
@@ -62,9 +93,10 @@ export function formatError(config: Pick<Config, 'isProduction'>) {
   return (unmasked: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const formatted = maskSuggestions(unmasked);
     if (isClientError(error)) {
-      if (!config.isProduction) return formatted;
-      const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions };
+      const named = withVariableField(formatted);
+      if (!config.isProduction) return named;
+      const { stacktrace: _omit, ...extensions } = named.extensions ?? {};
+      return { ...named, extensions };
     }
     const original = unwrapResolverError(error);
     // Our own InternalServerError messages are written for clients; driver errors never are.

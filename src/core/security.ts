@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import cors from 'cors';
 import type { RequestHandler } from 'express';
 import helmet from 'helmet';
+import { LRUCache } from 'lru-cache';
 import { MaxTokensParserWLexer } from '@escape.tech/graphql-armor-max-tokens';
 import type { Config } from './config';
+import type { Logger } from './logger';
 
 /**
  * Security headers. The playground page gets a policy that lets its own bundle run; the account
@@ -45,25 +47,60 @@ export function securityHeaders(): { api: RequestHandler; playground: RequestHan
   };
 }
 
-/** CORS for the listed origins only (none by default); credentials only for those origins. */
-export function corsPolicy(config: Config): RequestHandler {
+/** Headers Apollo Client (clientAwareness) and W3C trace propagation send, besides our own. */
+const CORS_HEADERS = [
+  'content-type',
+  'authorization',
+  'apollo-require-preflight',
+  'x-apollo-operation-name',
+  'x-request-id',
+  'apollographql-client-name',
+  'apollographql-client-version',
+  'traceparent',
+  'tracestate',
+  'baggage',
+];
+
+/** How many refused origins are remembered, so a flood of made-up ones cannot grow memory. */
+const REFUSED_ORIGINS_KEPT = 1000;
+
+/**
+ * CORS for the listed origins only (none by default); credentials only for those origins. A
+ * refused origin is logged once (a browser only says "Failed to fetch"), unless it is the
+ * server's own host, which needs no CORS.
+ */
+export function corsPolicy(config: Config, logger: Logger): RequestHandler {
   const allowed = new Set(config.http.corsOrigins);
+  const refused = new LRUCache<string, true>({ max: REFUSED_ORIGINS_KEPT });
   const policy = cors({
     origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     credentials: true,
     methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: [
-      'content-type',
-      'authorization',
-      'apollo-require-preflight',
-      'x-apollo-operation-name',
-      'x-request-id',
-    ],
+    allowedHeaders: CORS_HEADERS,
     exposedHeaders: ['x-request-id', 'retry-after', 'www-authenticate'],
     maxAge: 600,
   });
-  // Requests without an Origin (same-origin, curl, servers) need no CORS headers.
-  return (req, res, next) => (req.headers.origin === undefined ? next() : policy(req, res, next));
+  const sameHost = (origin: string, host: string) => {
+    try {
+      return new URL(origin).host === host;
+    } catch {
+      return false; // "null" (sandboxed frames, file:) and other non-URLs
+    }
+  };
+  return (req, res, next) => {
+    const origin = req.headers.origin;
+    // Requests without an Origin (same-origin, curl, servers) need no CORS headers.
+    if (origin === undefined) return next();
+    if (!allowed.has(origin) && !refused.get(origin) && !sameHost(origin, req.host)) {
+      refused.set(origin, true);
+      (req.log ?? logger).warn(
+        { origin, corsOrigins: [...allowed] },
+        'CORS: refused a request from an Origin not in CORS_ORIGINS (an entry must match exactly: same ' +
+          'scheme, host and port, no trailing slash or path, no wildcards); logged once per origin',
+      );
+    }
+    policy(req, res, next);
+  };
 }
 
 /**

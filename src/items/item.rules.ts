@@ -1,15 +1,12 @@
 import { rule } from 'graphql-shield';
 import type { Context } from '../context';
-import { ForbiddenError, UnauthenticatedError } from '../core/errors';
-import { allow, isAuthenticated } from '../permissions/rules';
-import { canModify } from './item.service';
+import { allow, authenticationRequired, isAuthenticated } from '../permissions/rules';
+import { canModify, notOwner } from './item.service';
 
 /** Owner or ADMIN; a missing or malformed id is left to the resolver (NOT_FOUND / BAD_USER_INPUT). */
 export const isItemOwnerOrAdmin = rule({ cache: 'strict' })(async (_parent, args: { id: string }, ctx: Context) => {
-  if (!ctx.user) return new UnauthenticatedError();
-  return (await canModify(ctx.user, args.id))
-    ? true
-    : new ForbiddenError('Only the owner or an admin may change this item');
+  if (!ctx.user) return authenticationRequired();
+  return (await canModify(ctx.user, args.id)) ? true : notOwner('change');
 });
 
 export const itemPermissions = {

@@ -19,16 +19,19 @@ export function assertId(id: string, field = 'id'): void {
 
 // ---------------------------------------------------------------- validation
 
-const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+/** updateItem takes null for the clearable fields only; name and quantity always have a value. */
+const notNull = { error: (issue: { input?: unknown }) => (issue.input === null ? 'cannot be null' : undefined) };
+
+const name = z.string(notNull).trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
 const description = z.string().max(5000, 'must be at most 5000 characters').nullable();
 const category = z.string().trim().max(100, 'must be at most 100 characters').nullable();
-const tag = z.string().trim().min(1, 'tags must not be empty').max(50, 'tags must be at most 50 characters');
+const tag = z.string().trim().min(1, 'must not be empty').max(50, 'must be at most 50 characters');
 const tags = z
   .array(tag)
   .max(20, 'must have at most 20 tags')
   .transform((list) => [...new Set(list.map((t) => t.toLowerCase()))]);
 const price = z.number().finite('must be a finite number').min(0, 'must be >= 0').nullable();
-const quantity = z.number().int('must be an integer').min(0, 'must be >= 0');
+const quantity = z.number(notNull).int('must be an integer').min(0, 'must be >= 0');
 
 const createSchema = z.object({
   name,
@@ -224,9 +227,6 @@ export async function updateItem(
   assertId(id);
   const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
   if (Object.keys(given).length === 0) throw new BadUserInputError('input', 'input must set at least one field');
-  for (const field of ['name', 'quantity'] as const) {
-    if (given[field] === null) throw new BadUserInputError(field, `${field} cannot be null`);
-  }
   const v = parseInput(updateSchema, given);
   const set: Record<string, unknown> = {};
   if (v.name !== undefined) Object.assign(set, { name: v.name, nameKey: v.name.toLowerCase() });
@@ -250,11 +250,35 @@ export async function updateItem(
   );
   if (updated) return updated;
 
-  const current = await ItemModel.findById(id, { ownerId: 1, version: 1 }).lean<Item>();
+  const current = await ItemModel.findById(id).lean<Item>();
   if (!current) throw new NotFoundError('No such item');
-  if (caller.role !== 'ADMIN' && current.ownerId !== caller.id)
-    throw new ForbiddenError('Only the owner or an admin may change this item');
-  throw new ConflictError('The item was changed by someone else', { currentVersion: current.version });
+  if (caller.role !== 'ADMIN' && current.ownerId !== caller.id) throw notOwner('change');
+  // The other change, as the API would return it, so a client can show or merge it at once.
+  throw new ConflictError('The item was changed by someone else', {
+    currentVersion: current.version,
+    current: itemView(current),
+  });
+}
+
+/** The refusal of updateItem and deleteItem to a caller who is neither the owner nor an admin. */
+export const notOwner = (action: 'change' | 'delete') =>
+  new ForbiddenError(`Only the owner or an admin may ${action} this item`, { reason: 'NOT_OWNER' });
+
+/** Every scalar field of Item as JSON puts it (dates as ISO strings), plus the owner's id. */
+function itemView(item: Item) {
+  return {
+    id: String(item._id),
+    name: item.name,
+    description: item.description ?? null,
+    category: item.category ?? null,
+    tags: item.tags,
+    price: item.price ?? null,
+    quantity: item.quantity,
+    version: item.version,
+    createdAt: item.createdAt.toISOString(),
+    updatedAt: item.updatedAt.toISOString(),
+    ownerId: item.ownerId,
+  };
 }
 
 export async function deleteItem(config: ItemWriteConfig, caller: AuthUser, id: string): Promise<string> {
@@ -273,5 +297,5 @@ export async function deleteItem(config: ItemWriteConfig, caller: AuthUser, id: 
   }
   const exists = await ItemModel.exists({ _id: id });
   if (!exists) throw new NotFoundError('No such item');
-  throw new ForbiddenError('Only the owner or an admin may delete this item');
+  throw notOwner('delete');
 }

@@ -2,14 +2,18 @@ import { allow, rule } from 'graphql-shield';
 import type { Context } from '../context';
 import { emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
 
+/** No valid token came with the request: the client should sign in (not refresh). */
+export const authenticationRequired = () =>
+  new UnauthenticatedError('Authentication required', { reason: 'AUTHENTICATION_REQUIRED' });
+
 /** The error for a refused caller: anonymous callers must sign in, signed-in ones may not. */
 export function deniedError(ctx: Pick<Context, 'user'>): Error {
-  return ctx.user ? new ForbiddenError() : new UnauthenticatedError();
+  return ctx.user ? new ForbiddenError() : authenticationRequired();
 }
 
 /** Any signed-in caller, verified address or not (e.g. to ask for a new verification link). */
 export const isSignedIn = rule({ cache: 'contextual' })((_parent, _args, ctx: Context) =>
-  ctx.user ? true : new UnauthenticatedError(),
+  ctx.user ? true : authenticationRequired(),
 );
 
 /** With REQUIRE_EMAIL_VERIFICATION, an account that has not proved its address may do nothing else. */
@@ -18,14 +22,14 @@ function unverified(ctx: Context): boolean {
 }
 
 export const isAuthenticated = rule({ cache: 'contextual' })((_parent, _args, ctx: Context) => {
-  if (!ctx.user) return new UnauthenticatedError();
+  if (!ctx.user) return authenticationRequired();
   return unverified(ctx) ? emailNotVerified() : true;
 });
 
 export const isAdmin = rule({ cache: 'contextual' })((_parent, _args, ctx: Context) => {
-  if (!ctx.user) return new UnauthenticatedError();
+  if (!ctx.user) return authenticationRequired();
   if (unverified(ctx)) return emailNotVerified();
-  return ctx.user.role === 'ADMIN' ? true : new ForbiddenError('Administrators only');
+  return ctx.user.role === 'ADMIN' ? true : new ForbiddenError('Administrators only', { reason: 'ADMIN_ONLY' });
 });
 
 export { allow };

@@ -11,7 +11,7 @@ import { codes, type GraphQLResponse } from '../helpers/graphql';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 /** The server's log lines, to prove that client mistakes are never logged as errors. */
-const lines: Array<{ level: number; msg?: string }> = [];
+const lines: Array<{ level: number; msg?: string; origin?: string }> = [];
 const logger = pino(
   { level: 'info' },
   new Writable({
@@ -210,6 +210,46 @@ describe('HTTP protocol rules', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     const simple = await t.gql('{ me { id } }', {}, { origin: 'https://evil.example' });
     expect(simple.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('lets a listed origin send the headers of Apollo Client’s clientAwareness and of tracing', async () => {
+    const wanted = [
+      'apollographql-client-name',
+      'apollographql-client-version',
+      'traceparent',
+      'tracestate',
+      'baggage',
+      'content-type',
+      'authorization',
+    ];
+    const res = await fetch(`${t.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': wanted.join(','),
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const listed = res.headers.get('access-control-allow-headers')!.split(',');
+    expect(listed).toEqual(expect.arrayContaining(wanted));
+  });
+
+  it('logs a refused Origin once, at warn, naming CORS_ORIGINS; listed and same-host origins never', async () => {
+    const origin = `https://refused-${Date.now()}.example`;
+    const own = new URL(t.url).origin;
+    const before = lines.length;
+    for (const from of [origin, origin, 'https://app.example', own, own]) {
+      await fetch(`${t.url}/graphql`, {
+        method: 'OPTIONS',
+        headers: { origin: from, 'access-control-request-method': 'POST' },
+      });
+      await t.gql('{ me { id } }', {}, { origin: from });
+    }
+    const warned = lines.slice(before).filter((l) => l.level === 40 && /CORS_ORIGINS/.test(l.msg ?? ''));
+    expect(warned.map((l) => l.origin)).toEqual([origin]);
+    expect(warned[0]!.msg).toMatch(/exactly/);
   });
 
   it('sets header, request and keep-alive timeouts on the HTTP server', () => {

@@ -66,7 +66,10 @@ describe('items: create, read, update, delete', () => {
       await t.gql(UPDATE, { id: item.id, input: { name: 'y' } }),
       await t.gql(DELETE, { id: item.id }),
     ];
-    for (const res of anonymous) expect(codes(res)).toEqual(['UNAUTHENTICATED']);
+    for (const res of anonymous) {
+      expect(codes(res)).toEqual(['UNAUTHENTICATED']);
+      expect(res.body.errors![0]!.extensions!.reason).toBe('AUTHENTICATION_REQUIRED');
+    }
     expect((await read(item.id))!.name).toBe('Private');
   });
 
@@ -74,6 +77,7 @@ describe('items: create, read, update, delete', () => {
     const item = await create(alice.accessToken, { name: 'Chair', quantity: 2 });
     const refused = await t.gql(UPDATE, { id: item.id, input: { name: 'Stolen' } }, bearer(bob.accessToken));
     expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect(refused.body.errors![0]!.extensions!.reason).toBe('NOT_OWNER');
     expect(await read(item.id)).toMatchObject({ name: 'Chair', version: 1 });
 
     const res = await t.gql<{ updateItem: Item }>(
@@ -89,7 +93,9 @@ describe('items: create, read, update, delete', () => {
 
   it('lets only the owner delete; the deleted id is returned and the item is gone', async () => {
     const item = await create(alice.accessToken, { name: 'Table' });
-    expect(codes(await t.gql(DELETE, { id: item.id }, bearer(bob.accessToken)))).toEqual(['FORBIDDEN']);
+    const refused = await t.gql(DELETE, { id: item.id }, bearer(bob.accessToken));
+    expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect(refused.body.errors![0]!.extensions!.reason).toBe('NOT_OWNER');
     expect(await read(item.id)).not.toBeNull();
     const res = await t.gql(DELETE, { id: item.id }, bearer(alice.accessToken));
     expect(res.body.data!.deleteItem).toBe(item.id);
@@ -187,6 +193,38 @@ describe('items: create, read, update, delete', () => {
     }
   });
 
+  it('puts the item as it now is in the loser’s CONFLICT (extensions.current), for a UI to show', async () => {
+    const item = await create(alice.accessToken, { name: 'Shared', tags: ['x'], price: 3, description: 'd' });
+    const inputs = [
+      { name: 'Mine', price: 4 },
+      { name: 'Theirs', category: 'c' },
+    ];
+    const [a, b] = await Promise.all(
+      inputs.map((input) => t.gql(UPDATE, { id: item.id, input, v: 1 }, bearer(alice.accessToken))),
+    );
+    const won = [a!, b!].find((r) => r.body.data?.updateItem)!.body.data!.updateItem as Item;
+    const lost = [a!, b!].find((r) => !r.body.data?.updateItem)!;
+    expect(codes(lost)).toEqual(['CONFLICT']);
+    const { owner, ...scalars } = won;
+    expect(lost.body.errors![0]!.extensions).toMatchObject({
+      currentVersion: 2,
+      current: { ...scalars, ownerId: owner.id },
+    });
+    expect(Object.keys(lost.body.errors![0]!.extensions!.current as object).sort()).toEqual(
+      [...Object.keys(scalars), 'ownerId'].sort(),
+    );
+  });
+
+  it('refuses admin-only fields to other users with reason ADMIN_ONLY, and to anonymous callers with AUTHENTICATION_REQUIRED', async () => {
+    const query = '{ users { totalCount } }';
+    const refused = await t.gql(query, {}, bearer(bob.accessToken));
+    expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect(refused.body.errors![0]!.extensions!.reason).toBe('ADMIN_ONLY');
+    const anonymous = await t.gql(query);
+    expect(codes(anonymous)).toEqual(['UNAUTHENTICATED']);
+    expect(anonymous.body.errors![0]!.extensions!.reason).toBe('AUTHENTICATION_REQUIRED');
+  });
+
   it('keeps a disabled user’s items readable', async () => {
     const carol = await signUp(t);
     const item = await create(carol.accessToken, { name: 'Left behind' });
@@ -196,6 +234,55 @@ describe('items: create, read, update, delete', () => {
       bearer(admin.accessToken),
     );
     expect(await read(item.id, bob.accessToken)).toMatchObject({ name: 'Left behind', owner: { id: carol.user.id } });
+  });
+});
+
+describe('BAD_USER_INPUT: every problem at once, each named by its path', () => {
+  type Problem = { field: string; message: string };
+  const problems = (res: { body: { errors?: Array<{ extensions?: Record<string, unknown> }> } }) =>
+    res.body.errors![0]!.extensions!.fields as Problem[];
+
+  it('lists a blank name and a negative price together, without repeating the field names', async () => {
+    const res = await t.gql(CREATE, { input: { name: ' ', price: -1, tags: ['ok', '  '] } }, bearer(alice.accessToken));
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(res.body.errors![0]!.extensions!.field).toBe('name');
+    expect(problems(res)).toEqual([
+      { field: 'name', message: 'must not be empty' },
+      { field: 'tags.1', message: 'must not be empty' },
+      { field: 'price', message: 'must be >= 0' },
+    ]);
+  });
+
+  it('lists every problem of an update, a null name included, and changes nothing', async () => {
+    const item = await create(alice.accessToken, { name: 'Vase' });
+    const input = { name: null, quantity: -2, category: 'c'.repeat(101) };
+    const res = await t.gql(UPDATE, { id: item.id, input }, bearer(alice.accessToken));
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(problems(res).map((p) => p.field)).toEqual(['name', 'category', 'quantity']);
+    expect(problems(res)[0]!.message).toBe('cannot be null');
+    expect(await read(item.id)).toMatchObject({ name: 'Vase', version: 1 });
+  });
+
+  it('gives one-field errors the same shape (fields holds the field alone)', async () => {
+    const res = await t.gql(GET, { id: 'not-an-id' }, bearer(alice.accessToken));
+    expect(res.body.errors![0]!.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'id',
+      fields: [{ field: 'id', message: 'is not a valid id' }],
+    });
+  });
+
+  it.each<[string, Record<string, unknown>, string, string]>([
+    ['a non-integer quantity', { name: 'x', quantity: 1.5 }, 'quantity', 'quantity'],
+    ['a number among the tags', { name: 'x', tags: ['a', 5] }, 'tags', 'tags.1'],
+    ['a missing name', { price: 1 }, 'name', 'name'],
+    ['an unknown field', { name: 'x', colour: 'red' }, 'colour', 'colour'],
+  ])('names the field of a variable graphql-js cannot coerce (%s)', async (_label, input, field, path) => {
+    const res = await t.gql(CREATE, { input }, bearer(alice.accessToken));
+    expect(res.status).toBe(400);
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(res.body.errors![0]!.extensions!.field).toBe(field);
+    expect(problems(res)).toEqual([{ field: path, message: expect.any(String) }]);
   });
 });
 
