@@ -1,6 +1,6 @@
 import { createGraphiQLFetcher, type Fetcher } from '@graphiql/toolkit';
 import { GraphiQL } from 'graphiql';
-import React, { useMemo, useState } from 'react';
+import React, { useEffect, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import 'graphiql/graphiql.css';
 import './playground.css';
@@ -31,6 +31,8 @@ const DEFAULT_QUERY = `# Sign in above, then run. You see yourself as a User (em
 interface Session {
   token: string;
   email?: string;
+  /** Signed in with the form: the refresh token is in the httpOnly cookie, so the session renews itself. */
+  cookie?: boolean;
 }
 
 function loadSession(): Session | null {
@@ -38,18 +40,86 @@ function loadSession(): Session | null {
   return raw ? (JSON.parse(raw) as Session) : null;
 }
 
-async function login(email: string, password: string): Promise<Session> {
+/** Who wants to hear that the session changed (the sign-in bar). */
+let onSessionChange: (s: Session | null) => void = () => undefined;
+
+function saveSession(next: Session | null): void {
+  if (next) sessionStorage.setItem(TOKEN_KEY, JSON.stringify(next));
+  else sessionStorage.removeItem(TOKEN_KEY);
+  onSessionChange(next);
+}
+
+interface Body {
+  data?: Record<string, { accessToken: string; user?: { email: string } } | null> | null;
+  errors?: Array<{ message: string; extensions?: { code?: string; reason?: string } }>;
+}
+
+async function post(query: string, variables?: object): Promise<Body> {
   const res = await fetch(ENDPOINT, {
     method: 'POST',
+    credentials: 'same-origin',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      query: 'mutation Login($input: LoginInput!) { login(input: $input) { accessToken user { email } } }',
-      variables: { input: { email, password } },
-    }),
+    body: JSON.stringify({ query, variables }),
   });
-  const body = await res.json();
+  return res.json();
+}
+
+async function login(email: string, password: string): Promise<Session> {
+  // Cookie mode: the refresh token never reaches this page's JavaScript.
+  const body = await post(
+    'mutation Login($input: LoginInput!) { login(input: $input) { accessToken user { email } } }',
+    { input: { email, password, useCookie: true } },
+  );
   if (body.errors?.length) throw new Error(`${body.errors[0].extensions?.code ?? 'ERROR'}: ${body.errors[0].message}`);
-  return { token: body.data.login.accessToken, email: body.data.login.user.email };
+  const signedIn = body.data!.login!;
+  return { token: signedIn.accessToken, email: signedIn.user?.email, cookie: true };
+}
+
+let refreshing: Promise<Session | null> | null = null;
+
+/** One refresh from the cookie at a time, shared by every request that found its token expired. */
+function refreshSession(current: Session): Promise<Session | null> {
+  refreshing ??= post('mutation Refresh { refreshToken { accessToken } }')
+    .then((body) => (body.data?.refreshToken ? { ...current, token: body.data.refreshToken.accessToken } : null))
+    .catch(() => null)
+    .then((next) => {
+      saveSession(next);
+      return next;
+    })
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+/** The reason of a 401, if the response is one. */
+async function refusal(res: Response): Promise<string | null> {
+  if (res.status !== 401) return null;
+  const body = await res
+    .clone()
+    .json()
+    .catch(() => null);
+  return body?.errors?.[0]?.extensions?.reason ?? 'UNAUTHENTICATED';
+}
+
+/**
+ * Adds the current access token. An expired one is renewed from the cookie and the request sent
+ * again; when that fails the playground signs out visibly and sends the request without a token,
+ * so introspection (the docs) keeps working.
+ */
+async function authorizedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const send = (session: Session | null) => {
+    const headers = new Headers(init?.headers);
+    if (session && !headers.has('authorization')) headers.set('authorization', `Bearer ${session.token}`);
+    return fetch(input, { ...init, credentials: 'same-origin', headers });
+  };
+  const session = loadSession();
+  const res = await send(session);
+  const reason = session ? await refusal(res) : null;
+  if (!session || !reason) return res;
+  const renewed = session.cookie && reason === 'TOKEN_EXPIRED' ? await refreshSession(session) : null;
+  if (!renewed) saveSession(null);
+  return send(renewed);
 }
 
 function SignIn({ session, onChange }: { session: Session | null; onChange: (s: Session | null) => void }) {
@@ -65,7 +135,14 @@ function SignIn({ session, onChange }: { session: Session | null; onChange: (s: 
           Signed in{session.email ? ` as ${session.email}` : ' with a pasted token'}; queries send{' '}
           <code>Authorization: Bearer …</code>
         </span>
-        <button type="button" onClick={() => onChange(null)}>
+        <button
+          type="button"
+          onClick={() => {
+            // Ends the session on the server too and clears the refresh cookie.
+            if (session.cookie) void post('mutation Logout { logout }');
+            onChange(null);
+          }}
+        >
           Sign out
         </button>
       </div>
@@ -119,30 +196,16 @@ function App() {
   const [session, setSession] = useState<Session | null>(loadSession);
   const initialQuery = new URLSearchParams(window.location.search).get('query') ?? DEFAULT_QUERY;
 
-  const change = (next: Session | null) => {
-    if (next) sessionStorage.setItem(TOKEN_KEY, JSON.stringify(next));
-    else sessionStorage.removeItem(TOKEN_KEY);
-    setSession(next);
-  };
+  useEffect(() => {
+    onSessionChange = setSession;
+  }, []);
 
   // The header is added per request, so signing in or out applies to the next query at once.
-  const fetcher: Fetcher = useMemo(
-    () =>
-      createGraphiQLFetcher({
-        url: ENDPOINT,
-        fetch: (input, init) => {
-          const headers = new Headers(init?.headers);
-          const current = loadSession();
-          if (current && !headers.has('authorization')) headers.set('authorization', `Bearer ${current.token}`);
-          return fetch(input, { ...init, headers });
-        },
-      }),
-    [],
-  );
+  const fetcher: Fetcher = useMemo(() => createGraphiQLFetcher({ url: ENDPOINT, fetch: authorizedFetch }), []);
 
   return (
     <div className="pg-root">
-      <SignIn session={session} onChange={change} />
+      <SignIn session={session} onChange={saveSession} />
       <div className="pg-graphiql">
         <GraphiQL fetcher={fetcher} defaultQuery={initialQuery} shouldPersistHeaders={false} />
       </div>

@@ -75,6 +75,7 @@ async function main(): Promise<void> {
     logger.info(`GraphQL   ${url}/graphql`);
     logger.info(`Health    ${url}/health`);
     logger.info(`Readiness ${url}/ready`);
+    if (config.playground) logger.info(`Playground ${url}/playground`);
   } catch (err) {
     logger.fatal({ err }, 'failed to start');
     await server?.stop().catch(() => undefined);

@@ -191,7 +191,11 @@ describe('a sign-in racing a revocation (bcrypt cost 13 keeps the login in fligh
   /** Starts a login, lets it read the user and start hashing, then runs `revoke` before it ends. */
   async function loginDuring(user: { email: string; password: string }, revoke: () => Promise<unknown>) {
     const login = t.gql<{ login: Payload }>(LOGIN, { input: { email: user.email, password: user.password } });
-    await new Promise((r) => setTimeout(r, 150));
+    // The login takes its lockout slot right after reading the user, then hashes for ~0.5 s:
+    // once the slot exists, the revocation lands between the read and the new session.
+    const counters = mongoose.connection.db!.collection<{ _id: string }>('rate_limits');
+    for (let i = 0; i < 500 && !(await counters.findOne({ _id: `lockout:${user.email}` })); i++)
+      await new Promise((r) => setTimeout(r, 5));
     await revoke();
     return (await login).body.data?.login;
   }
