@@ -16,13 +16,21 @@ function post(t: TestServer, body: unknown): Promise<GraphQLResponse> {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
-  }).then(async (res) => ({ status: res.status, headers: res.headers, body: await res.json() }));
+  }).then(async (res) => ({
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as GraphQLResponse['body'],
+  }));
 }
 
 function get(t: TestServer, params: Record<string, string>): Promise<GraphQLResponse> {
   return fetch(`${t.url}/graphql?${new URLSearchParams(params)}`, {
     headers: { 'apollo-require-preflight': 'true' },
-  }).then(async (res) => ({ status: res.status, headers: res.headers, body: await res.json() }));
+  }).then(async (res) => ({
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as GraphQLResponse['body'],
+  }));
 }
 
 /** The committed manifest's `Me` query answers `me: null` to an anonymous caller. */
