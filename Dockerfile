@@ -29,6 +29,8 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts
 # Code and dependencies stay owned by root, so the app cannot modify them.
 COPY --from=build /app/dist ./dist
+# The trusted documents (TRUSTED_DOCUMENTS=allow|only), at the path the server reads from its root.
+COPY schema/generated/persisted-documents.json ./schema/generated/persisted-documents.json
 USER node
 EXPOSE 4000
 # The slim image has no curl: ask node itself (Node 24 has fetch built in).

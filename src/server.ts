@@ -32,6 +32,8 @@ import { accountPagesRouter } from './core/account-pages';
 import { startMailWorker, type MailWorkerOptions } from './mail/mail.worker';
 import { deleteExpiredCounters } from './core/rate-limit';
 import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from './core/security';
+import { TRUSTED_DOCUMENTS_FILE } from './core/paths';
+import { trustedDocuments } from './core/trusted-documents';
 import { buildAppSchema } from './schema';
 
 export interface AppServer {
@@ -103,6 +105,8 @@ function startHousekeeping(config: Config, logger: Logger): NodeJS.Timeout | und
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<AppServer> {
   const logger = options.logger ?? createLogger(config);
   if (!config.mongodbUri) throw new Error('createServer needs config.mongodbUri');
+  // Read once, before anything starts, so a missing or wrong manifest stops the start.
+  const trusted = trustedDocuments(config, TRUSTED_DOCUMENTS_FILE);
 
   await connectDatabase(config.mongodbUri, logger, { monitorCommands: options.monitorCommands });
   const schema = await buildAppSchema();
@@ -177,6 +181,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     '/graphql',
     headers.api,
     express.json({ limit: config.http.bodyLimit }),
+    trusted,
     tokenLimit(config.limits.maxTokens),
     persistedQueryHashCheck(),
     expressMiddleware(apollo, {

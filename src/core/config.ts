@@ -71,6 +71,7 @@ const schema = z.object({
   REQUIRE_EMAIL_VERIFICATION: bool.default(false),
   PLAYGROUND: bool.optional(),
   INTROSPECTION: bool.optional(),
+  TRUSTED_DOCUMENTS: z.enum(['off', 'allow', 'only'], { error: 'must be off, allow or only' }).default('off'),
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)?$/i, 'must be a size such as 100kb or 1mb')
@@ -167,6 +168,8 @@ export interface Config {
   };
   readonly playground: boolean;
   readonly introspection: boolean;
+  /** Documents from schema/generated/persisted-documents.json: off, also served by hash, or the only ones run. */
+  readonly trustedDocuments: 'off' | 'allow' | 'only';
   readonly http: {
     readonly bodyLimit: string;
     readonly corsOrigins: readonly string[];
@@ -325,6 +328,7 @@ export function loadConfig(source: Env = process.env): Config {
     },
     playground: v.PLAYGROUND ?? !isProduction,
     introspection: v.INTROSPECTION ?? !isProduction,
+    trustedDocuments: v.TRUSTED_DOCUMENTS,
     http: {
       bodyLimit: v.BODY_LIMIT,
       corsOrigins: v.CORS_ORIGINS,

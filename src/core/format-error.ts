@@ -21,6 +21,7 @@ const CLIENT_CODES = new Set([
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'PERSISTED_QUERY_HASH_MISMATCH',
+  'TRUSTED_DOCUMENT_REQUIRED',
 ]);
 
 export function isClientError(err: unknown): boolean {

@@ -1,21 +1,20 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mongoose from 'mongoose';
-import { chromium, type Browser, type Page, type Request } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
 import { ACCOUNT_PAGES } from '../../src/core/account-pages';
 import { createServer } from '../../src/server';
 import { bearer, LOGIN, ME, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
 import { codes, graphqlClient } from '../helpers/graphql';
 import { startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox';
+import { launchChromium } from '../helpers/browser';
 import { startTestServer, TEST_MAIL_WORKER, testConfig, type TestServer } from '../helpers/server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
-const CHROMIUM = '/usr/bin/chromium';
 
 const REQUEST_RESET = 'mutation($e: String!) { requestPasswordReset(email: $e) }';
 const REQUEST_CHANGE = 'mutation($e: String!, $p: String!) { requestEmailChange(newEmail: $e, currentPassword: $p) }';
@@ -127,20 +126,7 @@ describe('with the playground enabled', () => {
     let browser: Browser;
 
     beforeAll(async () => {
-      if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
-      });
+      browser = await launchChromium();
     }, 60_000);
     afterAll(() => browser?.close());
 

@@ -129,7 +129,9 @@ describe('audit events', () => {
       const p = await page({ filter: { userId } });
       expect(p.edges).toHaveLength(1);
       const node = p.edges[0]!.node;
+      // The generated documents select __typename everywhere (codegen.yml), as Apollo Client's cache wants.
       expect(node).toEqual({
+        __typename: 'AuditEvent',
         id: expect.stringMatching(/^[0-9a-f]{24}$/),
         type: 'USER_DISABLED',
         userId,
@@ -138,15 +140,16 @@ describe('audit events', () => {
         userAgent: 'curl/8.5.0',
         email: 'someone@example.com',
         details: [
-          { key: 'reason', value: 'abuse report' },
-          { key: 'attempts', value: '3' },
-          { key: 'permanent', value: 'false' },
-          { key: 'note', value: null },
+          { __typename: 'AuditDetail', key: 'reason', value: 'abuse report' },
+          { __typename: 'AuditDetail', key: 'attempts', value: '3' },
+          { __typename: 'AuditDetail', key: 'permanent', value: 'false' },
+          { __typename: 'AuditDetail', key: 'note', value: null },
         ],
         createdAt: expect.any(String),
       });
       expect(Math.abs(Date.parse(node.createdAt) - Date.now())).toBeLessThan(60_000);
       expect(p.pageInfo).toEqual({
+        __typename: 'PageInfo',
         hasNextPage: false,
         hasPreviousPage: false,
         startCursor: p.edges[0]!.cursor,

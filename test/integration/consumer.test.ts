@@ -1,5 +1,8 @@
-import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
+import { createHash } from 'node:crypto';
+import { ApolloClient, gql, HttpLink, InMemoryCache, ServerError } from '@apollo/client';
 import { SetContextLink } from '@apollo/client/link/context';
+import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
+import { getOperationAST, print } from 'graphql';
 import { relayStylePagination } from '@apollo/client/utilities';
 import {
   CreateItemDocument,
@@ -14,6 +17,7 @@ import {
   type ItemsQuery,
 } from '../../schema/generated/graphql';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { HASH_BY_OPERATION } from '../helpers/trusted-documents';
 
 /**
  * A real frontend consumer: Apollo Client with the generated typed documents only, an auth link
@@ -187,5 +191,83 @@ describe('an Apollo Client consumer with the generated typed documents', () => {
         (err: { errors?: Array<{ extensions?: { code?: string } }> }) => err,
       );
     expect(refused?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+/**
+ * The same consumer against a server that runs only the committed manifest (TRUSTED_DOCUMENTS=only):
+ * Apollo's persisted-query link names each generated document by its manifest hash, so no text
+ * travels; a document outside the manifest is refused.
+ */
+describe('an Apollo Client consumer of a server with TRUSTED_DOCUMENTS=only', () => {
+  let api: TestServer;
+  let client: ApolloClient;
+  let token = '';
+  const sent: Array<{ query?: string; extensions?: { persistedQuery?: { sha256Hash?: string } } }> = [];
+
+  beforeAll(async () => {
+    api = await startTestServer({ TRUSTED_DOCUMENTS: 'only' });
+    const http = new HttpLink({
+      uri: `${api.url}/graphql`,
+      fetch: (url, init) => {
+        sent.push(JSON.parse(String(init!.body)) as (typeof sent)[number]);
+        return fetch(url, init);
+      },
+    });
+    // The hash comes from the manifest (its text is printed differently from Apollo's `print`);
+    // a document outside it gets the usual hash, which such a server refuses.
+    const persisted = new PersistedQueryLink({
+      generateHash: (document) =>
+        HASH_BY_OPERATION.get(getOperationAST(document)?.name?.value ?? '') ??
+        createHash('sha256').update(print(document)).digest('hex'),
+    });
+    const auth = new SetContextLink((prev) => ({
+      headers: { ...(prev.headers as Record<string, string>), ...(token && { authorization: `Bearer ${token}` }) },
+    }));
+    client = new ApolloClient({ link: auth.concat(persisted).concat(http), cache: new InMemoryCache() });
+  });
+  afterAll(async () => {
+    client?.stop();
+    await api.stop();
+  });
+
+  it('registers, signs in, creates and lists items with hashes only', async () => {
+    const email = `trusted-${Date.now()}@example.com`;
+    const password = 'Trusted-Horse-Battery-42';
+    await client.mutate({ mutation: RegisterDocument, variables: { input: { email, password } } });
+    const login = await client.mutate({ mutation: LoginDocument, variables: { input: { email, password } } });
+    token = login.data!.login.accessToken;
+    const me = await client.query({ query: MeDocument, fetchPolicy: 'network-only' });
+    expect(me.data?.me?.email).toBe(email);
+    const created = await client.mutate({
+      mutation: CreateItemDocument,
+      variables: { input: { name: 'Trusted item', tags: ['trusted'] } },
+    });
+    const items = await client.query({ query: ItemsDocument, variables: { filter: { mine: true }, first: 5 } });
+    expect(items.data?.items.edges.map((e) => e.node.id)).toEqual([created.data!.createItem.id]);
+    expect(items.data?.items.edges[0]!.node.owner.__typename).toBe('PublicUser');
+
+    expect(sent).toHaveLength(5);
+    for (const body of sent) {
+      expect(body.query).toBeUndefined();
+      expect([...HASH_BY_OPERATION.values()]).toContain(body.extensions?.persistedQuery?.sha256Hash);
+    }
+  });
+
+  it('is refused an ad-hoc query with TRUSTED_DOCUMENT_REQUIRED', async () => {
+    const error = await client
+      .query({ query: gql('query AdHoc { me { id email } }'), fetchPolicy: 'network-only' })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    // A 400 with a JSON body: Apollo Client 4 reports it as a ServerError carrying the body.
+    expect(ServerError.is(error)).toBe(true);
+    const refused = error as ServerError;
+    expect(refused.statusCode).toBe(400);
+    const { errors } = JSON.parse(refused.bodyText) as { errors: Array<{ extensions?: { code?: string } }> };
+    expect(errors.map((e) => e.extensions?.code)).toEqual(['TRUSTED_DOCUMENT_REQUIRED']);
+    // The link did not fall back to sending the text.
+    expect(sent.at(-1)?.query).toBeUndefined();
   });
 });

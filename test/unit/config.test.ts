@@ -35,6 +35,13 @@ describe('loadConfig', () => {
     expect(config.itemLimits).toEqual({ writesPerWindow: 120, maxPerUser: 10_000 });
   });
 
+  it('runs any document by default and takes TRUSTED_DOCUMENTS=allow or only', () => {
+    expect(loadConfig({}).trustedDocuments).toBe('off');
+    expect(loadConfig({ TRUSTED_DOCUMENTS: 'allow' }).trustedDocuments).toBe('allow');
+    expect(loadConfig({ TRUSTED_DOCUMENTS: 'only' }).trustedDocuments).toBe('only');
+    expect(errorOf({ TRUSTED_DOCUMENTS: 'true' })).toMatch(/^TRUSTED_DOCUMENTS: must be off, allow or only/);
+  });
+
   it('generates a different random JWT secret per process when none is given', () => {
     const a = loadConfig({}).jwt.secret;
     const b = loadConfig({}).jwt.secret;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { KNOWN_VARIABLES, loadConfig } from '../../src/core/config';
+import { PROJECT_ROOT, TRUSTED_DOCUMENTS_FILE } from '../../src/core/paths';
 
 /**
  * No Docker engine runs where the tests run, so the container files are checked statically:
@@ -224,6 +225,28 @@ describe('Dockerfile', () => {
     const user = args('USER').at(-1);
     expect(user).toBeDefined();
     expect(user!.split(':')[0]).not.toMatch(/^(root|0)$/);
+  });
+
+  it('copies the trusted-documents manifest to where the server reads it, and the build context has it', () => {
+    const manifest = path.relative(PROJECT_ROOT, TRUSTED_DOCUMENTS_FILE);
+    const workdir = args('WORKDIR').at(-1)!;
+    const copies = args('COPY')
+      .filter((a) => !/--from=/.test(a))
+      .map((a) => a.split(/\s+/).filter((w) => !w.startsWith('--')));
+    const copied = copies.find((words) => words.slice(0, -1).includes(manifest));
+    expect(copied).toBeDefined();
+    const target = copied!.at(-1)!;
+    const resolved = path.posix.resolve(
+      workdir,
+      target.endsWith('/') ? path.posix.join(target, path.basename(manifest)) : target,
+    );
+    expect(resolved).toBe(path.posix.join(workdir, manifest));
+    // The image's root is the WORKDIR: dist/core/paths.js resolves two folders up from itself.
+    expect(args('CMD').at(-1)).toMatch(/"dist\/index\.js"/);
+    const ignored = read('.dockerignore')
+      .split(/\r?\n/)
+      .filter((l) => l && !l.startsWith('#'));
+    expect(ignored.filter((pattern) => manifest.startsWith(pattern.replace(/\/$/, '')))).toEqual([]);
   });
 
   it('exposes port 4000 and checks /health', () => {

@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Request, RequestHandler, Response } from 'express';
+import type { Config } from './config';
+
+/** `sha256:<hex>` → document text, as the client preset writes persisted-documents.json. */
+export type TrustedDocuments = ReadonlyMap<string, string>;
+
+/**
+ * Reads the manifest once. Every key must be the SHA-256 of its document: Apollo checks a hash
+ * sent with a query against the text, so a manifest written with another algorithm would refuse
+ * every request; better to fail at start-up.
+ */
+export function loadTrustedDocuments(file: string): TrustedDocuments {
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest))
+    throw new Error(`${file}: not a persisted-documents manifest (run \`npm run codegen\`)`);
+  const documents = new Map<string, string>();
+  for (const [id, text] of Object.entries(manifest)) {
+    if (typeof text !== 'string' || id !== `sha256:${createHash('sha256').update(text).digest('hex')}`)
+      throw new Error(`${file}: ${id} is not the sha256 of its document (codegen.yml: hashAlgorithm sha256)`);
+    documents.set(id, text);
+  }
+  return documents;
+}
+
+function refuse(res: Response, code: string, message: string): void {
+  res.status(400).json({ errors: [{ message, extensions: { code } }] });
+}
+
+type Fields = { query?: unknown; extensions?: unknown; documentId?: unknown };
+
+/** The request's fields, from the JSON body (POST) or the URL (GET, `extensions` as JSON). */
+function fieldsOf(req: Request): Fields {
+  if (req.method !== 'GET') return (req.body as Fields | undefined) ?? {};
+  const { query, extensions, documentId } = req.query as Record<string, unknown>;
+  try {
+    return { query, documentId, extensions: typeof extensions === 'string' ? JSON.parse(extensions) : extensions };
+  } catch {
+    return { query, documentId }; // Apollo reports malformed GET extensions itself
+  }
+}
+
+/** The document a request names: `documentId` (`sha256:<hex>` or bare hex) or Apollo's persistedQuery hash. */
+function namedId({ documentId, extensions }: Fields): string | undefined {
+  if (typeof documentId === 'string') return documentId.startsWith('sha256:') ? documentId : `sha256:${documentId}`;
+  const hash = (extensions as { persistedQuery?: { sha256Hash?: unknown } } | null | undefined)?.persistedQuery
+    ?.sha256Hash;
+  return typeof hash === 'string' ? `sha256:${hash}` : undefined;
+}
+
+/** Hands Apollo the manifest's text for a request that named a document by id only. */
+function supplyQuery(req: Request, text: string): void {
+  if (req.method === 'GET') {
+    // The Express integration reads GET parameters from req.url.
+    const url = new URL(req.url, 'http://localhost');
+    url.searchParams.delete('documentId');
+    url.searchParams.set('query', text);
+    req.url = `${url.pathname}${url.search}`;
+    return;
+  }
+  const body = req.body as Record<string, unknown>;
+  delete body.documentId;
+  body.query = text;
+}
+
+/**
+ * TRUSTED_DOCUMENTS, right after the body is parsed (before the token limit, so ad-hoc text is
+ * refused in `only` mode without being lexed):
+ * - `allow`: a document of the manifest, named by Apollo's `extensions.persistedQuery.sha256Hash`
+ *   or by `documentId`, runs without the registration round trip; anything else works as before.
+ * - `only`: nothing else runs. A request that names no known document is refused with 400
+ *   TRUSTED_DOCUMENT_REQUIRED, before parsing, so ad-hoc text never reaches the executor.
+ * - `off`: the manifest is not read; automatic persisted queries work as before.
+ */
+export function trustedDocuments(config: Pick<Config, 'trustedDocuments'>, file: string): RequestHandler {
+  const mode = config.trustedDocuments;
+  if (mode === 'off') return (_req, _res, next) => next();
+  const documents = loadTrustedDocuments(file);
+  return (req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'POST') return next(); // Apollo answers 405
+    const fields = fieldsOf(req);
+    const id = namedId(fields);
+    const text = id === undefined ? undefined : documents.get(id);
+    if (text === undefined) {
+      if (mode === 'only')
+        return refuse(res, 'TRUSTED_DOCUMENT_REQUIRED', 'This server runs only its trusted documents, named by hash');
+      // Apollo does not know `documentId`; an unknown one is the client's to fix, like an unknown hash.
+      if (typeof fields.documentId === 'string')
+        return refuse(res, 'PERSISTED_QUERY_NOT_FOUND', 'No trusted document has this documentId');
+      return next();
+    }
+    if (fields.query === undefined || fields.query === '') supplyQuery(req, text);
+    else if (fields.query !== text)
+      return refuse(res, 'PERSISTED_QUERY_HASH_MISMATCH', 'The query is not the trusted document it names');
+    next();
+  };
+}
