@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
 import { bearer, LOGIN, ME, signUp } from '../helpers/auth';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-const CHROMIUM = '/usr/bin/chromium';
 const LOGIN_COOKIE = 'mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }';
 const REFRESH_COOKIE = 'mutation { refreshToken { accessToken refreshToken } }';
 const LOGOUT_COOKIE = 'mutation { logout }';
@@ -102,20 +101,7 @@ describe('cookie mode: the refresh token in an httpOnly cookie', () => {
   describe('in a real browser (headless Chromium)', () => {
     let browser: Browser;
     beforeAll(async () => {
-      if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
-      });
+      browser = await launchChromium();
     }, 60_000);
     afterAll(() => browser?.close());
 

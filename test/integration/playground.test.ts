@@ -107,6 +107,68 @@ describe('the GraphiQL playground', () => {
   });
 });
 
+describe('a playground session outliving its access token (ACCESS_TOKEN_TTL=2)', () => {
+  let api: TestServer;
+  let browser: Browser;
+  const email = `playground-ttl-${Date.now()}@example.com`;
+  const password = 'Playground-Horse-Battery-8';
+  beforeAll(async () => {
+    api = await startTestServer({ ACCESS_TOKEN_TTL: '2' });
+    await api.gql('mutation($i: RegisterInput!) { register(input: $i) { accessToken } }', { i: { email, password } });
+    browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await api.stop();
+  });
+  // localhost, not 127.0.0.1: the browser keeps Secure cookies from http://localhost.
+  const origin = () => api.url.replace('127.0.0.1', 'localhost');
+
+  async function signIn(query: string) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${origin()}/playground?query=${encodeURIComponent(query)}`);
+    await page.fill('input[name=email]', email);
+    await page.fill('input[name=password]', password);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=signed-in]');
+    return page;
+  }
+
+  it('renews the expired token from the cookie: the query succeeds, signed in, and the docs load after a reload', async () => {
+    const page = await signIn('{ me { email } }');
+    await new Promise((r) => setTimeout(r, 3000));
+    await page.click('.graphiql-execute-button');
+    const result = page.locator('.result-window');
+    await result.getByText(email).waitFor({ timeout: 15_000 });
+    expect(await result.innerText()).not.toContain('"errors"');
+    await page.waitForSelector('[data-testid=signed-in]');
+
+    await new Promise((r) => setTimeout(r, 3000));
+    await page.reload();
+    await page.waitForSelector('[data-testid=signed-in]');
+    await page.click('[aria-label="Show Documentation Explorer"]');
+    await page.getByText('Root Types').waitFor({ timeout: 15_000 });
+    await page.close();
+  }, 60_000);
+
+  it('signs out visibly when the session cannot be renewed, and runs the query anonymously', async () => {
+    const page = await signIn('{ me { email } }');
+    // End every session of the user from elsewhere.
+    const other = await api.gql('mutation($i: LoginInput!) { login(input: $i) { accessToken } }', {
+      i: { email, password },
+    });
+    await api.gql('mutation { logoutAll }', undefined, {
+      authorization: `Bearer ${other.body.data!.login.accessToken}`,
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    await page.click('.graphiql-execute-button');
+    await page.locator('.result-window').getByText('"me": null').waitFor({ timeout: 15_000 });
+    await page.waitForSelector('input[name=email]');
+    expect(await page.locator('[data-testid=signed-in]').count()).toBe(0);
+    await page.close();
+  }, 60_000);
+});
+
 describe('the playground when disabled', () => {
   let api: TestServer;
   beforeAll(async () => {
