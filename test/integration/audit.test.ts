@@ -339,9 +339,9 @@ describe('audit events', () => {
         { type: AuditEventType.ROLE_CHANGED, userId: newId(), actorId: '12345' },
       ];
       for (const event of bad) {
-        const started = performance.now();
+        // Nothing to wait for, and nothing failed yet: the write happens after the call returns.
         expect(recordAuditEvent(event, logger)).toBeUndefined();
-        expect(performance.now() - started).toBeLessThan(50);
+        expect(lines.slice(before).some((l) => l.msg === 'audit event not stored')).toBe(false);
       }
       await flushAuditEvents();
       const failures = lines.slice(before).filter((l) => l.msg === 'audit event not stored');
@@ -450,16 +450,14 @@ describe('recordAuditEvent while the database hangs', () => {
     await new Promise<void>((r) => blackHole!.listen(port, '127.0.0.1', r));
 
     const userId = newId();
-    const started = performance.now();
+    // Synchronous: it returns nothing to wait for, and the log line is already written when it
+    // returns (no await in between), so log-based alerting works without the database.
     expect(recordAuditEvent({ type: AuditEventType.REFRESH_TOKEN_REUSED, userId }, logger)).toBeUndefined();
-    expect(performance.now() - started).toBeLessThan(50);
-    // The log line is written at once, so log-based alerting works without the database.
     expect(lines.find((l) => l.userId === userId && l.msg === 'audit: REFRESH_TOKEN_REUSED')?.level).toBe(40);
+    expect(lines.some((l) => l.userId === userId && l.msg === 'audit event not stored')).toBe(false);
 
-    const waited = performance.now();
+    // The write fails in the background once the driver gives up on the database, and says so.
     await flushAuditEvents(30_000);
-    // The write really was slow: it failed only when the driver gave up on the database.
-    expect(performance.now() - waited).toBeGreaterThan(1000);
     const failure = lines.find((l) => l.userId === userId && l.msg === 'audit event not stored');
     expect(failure).toMatchObject({ level: 50, audit: 'REFRESH_TOKEN_REUSED' });
   }, 45_000);
