@@ -46,15 +46,18 @@ export function testConfig(env: Record<string, string> = {}): Config {
 /** Short mail retries and polling, so outage and restart tests take a second, not minutes. */
 export const TEST_MAIL_WORKER: MailWorkerOptions = { pollIntervalMs: 200, backoffBaseMs: 200, backoffMaxMs: 1000 };
 
-/** Starts the real server (same builder as `npm start`) on an ephemeral loopback port. */
+/**
+ * Starts the real server (same builder as `npm start`) on a loopback port: an ephemeral one, or
+ * `port` when a test needs to know it up front (e.g. to make PUBLIC_URL the server's own URL).
+ */
 export async function startTestServer(
   env: Record<string, string> = {},
   logger?: Logger,
-  options: Omit<ServerOptions, 'logger'> = {},
+  { port = 0, ...options }: Omit<ServerOptions, 'logger'> & { port?: number } = {},
 ): Promise<TestServer> {
   const config = testConfig(env);
   const server = await createServer(config, { mail: TEST_MAIL_WORKER, ...options, logger });
-  const url = await server.listen(0, '127.0.0.1');
+  const url = await server.listen(port, '127.0.0.1');
   return {
     ...graphqlClient(url),
     url,

@@ -1,17 +1,15 @@
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import mongoose from 'mongoose';
 import type { Browser, Page, Request } from 'playwright-core';
 import { ACCOUNT_PAGES } from '../../src/core/account-pages';
-import { createServer } from '../../src/server';
+import { freePort } from '../../src/core/ferretdb';
 import { bearer, LOGIN, ME, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
-import { codes, graphqlClient } from '../helpers/graphql';
+import { codes } from '../helpers/graphql';
 import { startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox';
 import { launchChromium } from '../helpers/browser';
-import { startTestServer, TEST_MAIL_WORKER, testConfig, type TestServer } from '../helpers/server';
+import { startTestServer, type TestServer } from '../helpers/server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
@@ -23,33 +21,13 @@ const REGISTER = 'mutation($i: RegisterInput!) { register(input: $i) { accessTok
 const to = (address: string, subject?: RegExp) => (m: ReceivedMail) =>
   m.to === address && (!subject || subject.test(m.subject));
 
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
 /**
  * The real server on a port chosen up front, so PUBLIC_URL can be its own URL and the links in
- * the mail lead back to it (startTestServer only learns its port after the config is built).
+ * the mail lead back to it.
  */
 async function startServerAtPublicUrl(env: Record<string, string>): Promise<TestServer> {
   const port = await freePort();
-  const config = testConfig({ ...env, PUBLIC_URL: `http://127.0.0.1:${port}` });
-  const server = await createServer(config, { mail: TEST_MAIL_WORKER });
-  const url = await server.listen(port, '127.0.0.1');
-  return {
-    ...graphqlClient(url),
-    url,
-    config,
-    server,
-    async stop() {
-      if (mongoose.connection.readyState === 1) await mongoose.connection.dropDatabase().catch(() => undefined);
-      await server.stop();
-    },
-  };
+  return startTestServer({ ...env, PUBLIC_URL: `http://127.0.0.1:${port}` }, undefined, { port });
 }
 
 /** The CSP's directives as a map: name → sources. */
