@@ -5,23 +5,17 @@ import type { Context } from '../context';
 import { UnauthenticatedError } from '../core/errors';
 import { clientInfo } from '../core/http';
 import { User } from '../users/user.model';
-import type { Actor } from '../users/user.service';
 import * as deletion from './account-deletion.service';
 import { confirmEmailChange, requestEmailChange } from './email-change.service';
 import { requestEmailVerification, verifyEmail } from './email-verification.service';
 import { requestPasswordReset, resetPassword } from './password-reset.service';
-
-/** The signed-in caller (shield guarantees one on these fields). */
-function actor(ctx: Context): Actor {
-  if (!ctx.user) throw new UnauthenticatedError();
-  return { id: ctx.user.id, ...clientInfo(ctx.req), logger: ctx.logger };
-}
+import { actorOf } from '../users/user.actor';
 
 @Resolver()
 export class AccountResolver {
   @Mutation(() => Boolean, { description: 'Mails me a new verification link; false when my address is verified.' })
   requestEmailVerification(@Ctx() ctx: Context): Promise<boolean> {
-    return requestEmailVerification(ctx.config, actor(ctx).id, ctx.logger);
+    return requestEmailVerification(ctx.config, actorOf(ctx).id, ctx.logger);
   }
 
   @Mutation(() => User, { description: 'Marks the address verified, with the token from the link.' })
@@ -71,11 +65,11 @@ export class AccountResolver {
     description: 'Deletes my account, my sessions and my items; the email becomes free. Needs my password.',
   })
   deleteAccount(@Arg('currentPassword', () => String) currentPassword: string, @Ctx() ctx: Context): Promise<boolean> {
-    return deletion.deleteAccount(ctx.config, actor(ctx), currentPassword);
+    return deletion.deleteAccount(ctx.config, actorOf(ctx), currentPassword);
   }
 
   @Mutation(() => Boolean, { description: 'ADMIN: deletes a user with its sessions and items.' })
   deleteUser(@Arg('userId', () => ID) userId: string, @Ctx() ctx: Context): Promise<boolean> {
-    return deletion.deleteUser(actor(ctx), userId);
+    return deletion.deleteUser(actorOf(ctx), userId);
   }
 }

@@ -1,18 +1,11 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context';
-import { UnauthenticatedError } from '../core/errors';
-import { clientInfo } from '../core/http';
 import { Role, User } from './user.model';
 import * as userService from './user.service';
 import { UpdateProfileInput } from './user.inputs';
 import { updateProfile } from './user.profile';
 import { UserConnection } from './user.types';
-
-/** The signed-in caller (shield guarantees one on these fields). */
-function actor(ctx: Context): userService.Actor {
-  if (!ctx.user) throw new UnauthenticatedError();
-  return { id: ctx.user.id, ...clientInfo(ctx.req), logger: ctx.logger };
-}
+import { actorOf } from './user.actor';
 
 @Resolver(() => User)
 export class UserResolver {
@@ -23,7 +16,7 @@ export class UserResolver {
 
   @Mutation(() => User, { description: 'Changes my profile (display name).' })
   updateProfile(@Arg('input', () => UpdateProfileInput) input: UpdateProfileInput, @Ctx() ctx: Context): Promise<User> {
-    return updateProfile(actor(ctx).id, { ...input });
+    return updateProfile(actorOf(ctx).id, { ...input });
   }
 
   @FieldResolver(() => Boolean)
@@ -45,7 +38,7 @@ export class UserResolver {
     @Arg('role', () => Role) role: Role,
     @Ctx() ctx: Context,
   ): Promise<User> {
-    return userService.setUserRole(actor(ctx), userId, role);
+    return userService.setUserRole(actorOf(ctx), userId, role);
   }
 
   @Mutation(() => User, { description: 'ADMIN: disables (revoking all tokens) or re-enables a user.' })
@@ -54,11 +47,11 @@ export class UserResolver {
     @Arg('disabled', () => Boolean) disabled: boolean,
     @Ctx() ctx: Context,
   ): Promise<User> {
-    return userService.setUserDisabled(actor(ctx), userId, disabled);
+    return userService.setUserDisabled(actorOf(ctx), userId, disabled);
   }
 
   @Mutation(() => User, { description: 'ADMIN: clears a login lockout.' })
   unlockUser(@Arg('userId', () => ID) userId: string, @Ctx() ctx: Context): Promise<User> {
-    return userService.unlockUser(actor(ctx), userId);
+    return userService.unlockUser(actorOf(ctx), userId);
   }
 }
