@@ -77,8 +77,8 @@ export async function refresh(config: Config, token: string, client: ClientInfo,
     throw invalidRefreshToken();
   }
   const presented = sha256(parsed.secret);
+  if (!sameHash(presented, session.tokenHash)) return replay(config, session, null, presented, client, logger);
   const user = await activeUser(session);
-  if (!sameHash(presented, session.tokenHash)) return replay(config, session, user, presented, client, logger);
 
   const next = newRefreshSecret();
   const rotated = await atomically(`session:${session._id}`, () =>
@@ -115,17 +115,20 @@ async function activeUser(session: Session): Promise<User> {
   return user;
 }
 
-/** A secret that is not the current one: the parent within the interval, reuse, or just wrong. */
+/**
+ * A secret that is not the current one: the parent within the interval, reuse, or just wrong.
+ * The user is read only when a child is handed out (`user` when the caller has it already).
+ */
 async function replay(
   config: Config,
   session: Session,
-  user: User,
+  user: User | null,
   presented: string,
   client: ClientInfo,
   logger: Logger,
 ): Promise<AuthResult> {
   const child = childOf(config, session, presented);
-  if (child) return authResult(config, user, session, child);
+  if (child) return authResult(config, user ?? (await activeUser(session)), session, child);
   if (session.previousHashes?.some((h) => sameHash(h, presented))) {
     await revokeById(session._id);
     audit(logger, client, AuditEventType.REFRESH_TOKEN_REUSED, {
