@@ -2,15 +2,36 @@ import 'reflect-metadata';
 import { DateTimeResolver } from 'graphql-scalars';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
-import { buildSchema } from 'type-graphql';
+import { buildSchema, type PubSub } from 'type-graphql';
 import { AccountResolver } from './account/account.resolver';
 import { AuditResolver } from './audit/audit.resolver';
 import { AuthResolver } from './auth/auth.resolver';
 import { ItemResolver } from './items/item.resolver';
-import { permissions } from './permissions';
+import { guardSubscriptions, permissions } from './permissions';
+import { RealtimeResolver } from './realtime/realtime.resolver';
 import { UserResolver } from './users/user.resolver';
 
-export const resolvers = [AuthResolver, UserResolver, ItemResolver, AuditResolver, AccountResolver] as const;
+export const resolvers = [
+  AuthResolver,
+  UserResolver,
+  ItemResolver,
+  AuditResolver,
+  AccountResolver,
+  RealtimeResolver,
+] as const;
+
+/**
+ * type-graphql insists on a PubSub once a schema has subscriptions, though each of ours brings
+ * its own `subscribe` (src/realtime, on the process's event bus). Topics are not used.
+ */
+const noTopics: PubSub = {
+  publish() {
+    throw new Error('type-graphql topics are not used: publish on the event bus (src/core/events.ts)');
+  },
+  subscribe() {
+    throw new Error('type-graphql topics are not used: give @Subscription a subscribe function');
+  },
+};
 
 /** The schema as type-graphql builds it, without permissions (for printing the SDL). */
 export async function buildBareSchema(): Promise<GraphQLSchema> {
@@ -18,13 +39,14 @@ export async function buildBareSchema(): Promise<GraphQLSchema> {
     resolvers,
     // Input validation lives in the services (zod), so class-validator is not used.
     validate: false,
+    pubSub: noTopics,
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
   });
 }
 
-/** The executable schema: type-graphql resolvers wrapped by the graphql-shield permissions. */
+/** The executable schema: type-graphql resolvers wrapped by the graphql-shield permissions (subscriptions too). */
 export async function buildAppSchema(): Promise<GraphQLSchema> {
-  return applyMiddleware(await buildBareSchema(), permissions);
+  return guardSubscriptions(applyMiddleware(await buildBareSchema(), permissions));
 }
 
 /** The SDL in a stable (sorted) order, as committed in schema/schema.graphql. */

@@ -33,7 +33,10 @@ import { startMailWorker, type MailWorkerOptions } from './mail/mail.worker';
 import { deleteExpiredCounters } from './core/rate-limit';
 import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from './core/security';
 import { TRUSTED_DOCUMENTS_FILE } from './core/paths';
-import { trustedDocuments } from './core/trusted-documents';
+import { documentPolicy, trustedDocuments } from './core/trusted-documents';
+import { localEventBus, setEventBus } from './core/events';
+import { redisEventBus } from './core/redis-events';
+import { startRealtime } from './realtime/realtime.server';
 import { buildAppSchema } from './schema';
 
 export interface AppServer {
@@ -106,7 +109,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const logger = options.logger ?? createLogger(config);
   if (!config.mongodbUri) throw new Error('createServer needs config.mongodbUri');
   // Read once, before anything starts, so a missing or wrong manifest stops the start.
-  const trusted = trustedDocuments(config, TRUSTED_DOCUMENTS_FILE);
+  const documents = documentPolicy(config, TRUSTED_DOCUMENTS_FILE);
 
   await connectDatabase(config.mongodbUri, logger, { monitorCommands: options.monitorCommands });
   const schema = await buildAppSchema();
@@ -118,6 +121,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     logger.warn(
       'account links point at /account/… pages this server does not serve: set PLAYGROUND=true or VERIFY_EMAIL_URL, RESET_PASSWORD_URL and CONFIRM_EMAIL_CHANGE_URL',
     );
+  // Item changes and session revocations go through this bus to every instance's subscribers.
+  const bus = config.realtime.redisUrl ? redisEventBus(config.realtime.redisUrl, logger) : localEventBus();
+  setEventBus(bus);
   const housekeeping = startHousekeeping(config, logger);
   const mailWorker = startMailWorker(config, logger, options.mail);
 
@@ -156,6 +162,17 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     ],
   });
   await apollo.start();
+  const realtime = startRealtime({
+    config,
+    logger,
+    schema,
+    httpServer,
+    bus,
+    authenticate,
+    documents,
+    validationRules: armored.validationRules,
+    trustProxy: app.get('trust proxy fn') as (addr: string, i: number) => boolean,
+  });
 
   const headers = securityHeaders();
   app.use(requestLogger(logger));
@@ -166,10 +183,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   });
   app.get('/ready', headers.api, async (_req, res) => {
     const up = !draining && (await pingDatabase());
+    // Redis carries only subscriptions: its outage is reported, but HTTP is still served.
+    const events = bus.kind === 'redis' ? { events: bus.up ? 'up' : 'down' } : {};
     res
       .status(up ? 200 : 503)
       .json(
-        up ? { status: 'ok', database: 'up' } : { status: 'unavailable', database: draining ? 'draining' : 'down' },
+        up
+          ? { status: 'ok', database: 'up', ...events }
+          : { status: 'unavailable', database: draining ? 'draining' : 'down', ...events },
       );
   });
 
@@ -181,7 +202,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     '/graphql',
     headers.api,
     express.json({ limit: config.http.bodyLimit }),
-    trusted,
+    trustedDocuments(config, documents),
     tokenLimit(config.limits.maxTokens),
     persistedQueryHashCheck(),
     expressMiddleware(apollo, {
@@ -231,6 +252,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         clearInterval(housekeeping);
         // Keep accepting for a moment while /ready says 503, so load balancers stop routing here.
         if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+        // Subscribers reconnect elsewhere (1001); the HTTP server can then close.
+        await realtime.close();
         // Stops accepting connections, lets in-flight requests finish within the grace period.
         await apollo.stop();
         if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));
@@ -241,6 +264,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         // Finishes the message being sent; the rest waits in the outbox for the next start.
         await mailWorker.stop();
         await disconnectDatabase();
+        await bus.close();
+        setEventBus(localEventBus());
       })();
       return stopped;
     },

@@ -6,7 +6,8 @@ import { SessionModel } from '../auth/session.model';
 import type { Config } from '../core/config';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../core/errors';
 import { ItemQuotaModel } from '../items/item-quota.model';
-import { ItemModel } from '../items/item.model';
+import { itemDeleted } from '../items/item.events';
+import { Item, ItemModel } from '../items/item.model';
 import { User, UserModel } from '../users/user.model';
 import { setUserDisabled, type Actor } from '../users/user.service';
 import { AccountTokenModel } from '../users/account-token.model';
@@ -15,14 +16,18 @@ const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
 /**
  * Deletes a user and everything it owns, in this order: the user (its tokens stop at once and
- * its email is free), its sessions, its items (and item quota), its pending link tokens. Each
+ * its email is free), its sessions, its items (and item quota; subscribers get a DELETED event
+ * for each), its pending link tokens. Each
  * step is idempotent, so a cascade cut off halfway is finished by running it again. Audit events
  * are kept: they are the record of what happened to the account.
  */
-async function cascade(userId: string): Promise<number> {
+async function cascade(userId: string, actorId: string): Promise<number> {
   let removed = (await UserModel.deleteOne({ _id: userId })).deletedCount;
   removed += (await SessionModel.deleteMany({ userId })).deletedCount;
+  // The user is disabled by now, so no item is created between the read and the deletion.
+  const items = await ItemModel.find({ ownerId: userId }, { ownerId: 1, category: 1, version: 1 }).lean<Item[]>();
   removed += (await ItemModel.deleteMany({ ownerId: userId })).deletedCount;
+  for (const item of items) itemDeleted(item, actorId);
   removed += (await ItemQuotaModel.deleteOne({ _id: userId })).deletedCount;
   removed += (await AccountTokenModel.deleteMany({ userId })).deletedCount;
   return removed;
@@ -33,7 +38,7 @@ async function remove(user: User, actor: Actor, by: 'self' | 'admin'): Promise<t
   // Disabling first goes through the last-admin check of setUserDisabled (CONFLICT, nothing
   // changed) and signs the user out everywhere before anything is deleted.
   if (!user.disabled) await setUserDisabled(actor, userId, true);
-  await cascade(userId);
+  await cascade(userId, actor.id);
   await clearLockout(user.email);
   recordAuditEvent(
     {
@@ -69,7 +74,7 @@ export async function deleteUser(actor: Actor, userId: string): Promise<boolean>
   const id = userId.toLowerCase();
   const user = await UserModel.findById(id).lean<User>();
   if (user) return remove(user, actor, 'admin');
-  if ((await cascade(id)) === 0) throw new NotFoundError('No such user');
+  if ((await cascade(id, actor.id)) === 0) throw new NotFoundError('No such user');
   recordAuditEvent(
     {
       type: AuditEventType.USER_DELETED,

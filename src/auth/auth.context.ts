@@ -7,11 +7,12 @@ import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
 import { RETRY_STATUS, ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
 import { limitAttempt } from '../core/rate-limit';
-import { authenticateBearer, currentUser } from './auth.service';
+import { authenticateBearer, currentUser, type BearerRefusal } from './auth.service';
 import { clientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
 import type { ClientInfo } from './auth.types';
 import { normalizeEmail, verifyCredentials } from './credentials.service';
+import { verifyAccessToken } from './tokens';
 
 /** Longest Authorization header we look at; anything longer is refused without parsing. */
 const MAX_HEADER_LENGTH = 4096;
@@ -19,6 +20,18 @@ const MAX_HEADER_LENGTH = 4096;
 export interface Authentication {
   user: AuthUser | null;
   method: 'bearer' | 'basic' | null;
+}
+
+/**
+ * A credential checked once and held for a long time (a WebSocket connection): `revalidate`
+ * checks it again without counting as a sign-in attempt, and `expiresAt` (epoch ms) is when an
+ * access token stops being valid.
+ */
+export interface HeldAuthentication {
+  user: AuthUser;
+  method: 'bearer' | 'basic';
+  expiresAt: number | null;
+  revalidate(): Promise<AuthUser | BearerRefusal>;
 }
 
 /** A 401 with a `WWW-Authenticate` challenge, as HTTP asks for a refused credential. */
@@ -75,12 +88,12 @@ export function createAuthenticator(config: Config, logger: Logger) {
   });
   const cacheKey = (header: string) => createHmac('sha256', config.jwt.secret).update(header).digest('base64url');
 
-  async function basic(encoded: string, header: string, client: ClientInfo, log: Logger): Promise<AuthUser> {
+  async function basic(encoded: string, header: string, client: ClientInfo, log: Logger): Promise<BasicUser> {
     const key = cacheKey(header);
     const cached = config.basicAuthCacheSeconds > 0 ? basicCache.get(key) : undefined;
     if (cached) {
       const user = await currentUser(cached.id, cached.tokenVersion, cached.email);
-      if (user) return user;
+      if (user) return { user, tokenVersion: cached.tokenVersion };
       basicCache.delete(key);
     }
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw invalidCredentials('Basic', 'Malformed Basic credentials');
@@ -94,7 +107,10 @@ export function createAuthenticator(config: Config, logger: Logger) {
       const user = await verifyCredentials(config, email, decoded.slice(colon + 1), client, log, 'basic');
       if (config.basicAuthCacheSeconds > 0)
         basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion, email: user.email });
-      return { id: String(user._id), email: user.email, role: user.role, emailVerified: !!user.emailVerified };
+      return {
+        user: { id: String(user._id), email: user.email, role: user.role, emailVerified: !!user.emailVerified },
+        tokenVersion: user.tokenVersion,
+      };
     } catch (err) {
       if (err instanceof TooManyRequestsError || err instanceof ServiceUnavailableError) throw retryLater(err);
       if (err instanceof GraphQLError && CREDENTIAL_CODES.has(String(err.extensions.code)))
@@ -103,20 +119,61 @@ export function createAuthenticator(config: Config, logger: Logger) {
     }
   }
 
-  return async function authenticate(req: Request): Promise<Authentication> {
-    const header = req.headers.authorization;
-    if (header === undefined) return { user: null, method: null };
+  /** Checks an Authorization header value: the same rules over HTTP and WebSocket. */
+  async function check(header: string, client: ClientInfo, log: Logger): Promise<Checked> {
     if (header.length > MAX_HEADER_LENGTH) throw invalidCredentials('Bearer', 'Authorization header too long');
     const match = /^(\S+) +(\S+)$/.exec(header.trim());
     const scheme = match?.[1]?.toLowerCase();
     if (scheme === 'bearer') {
-      const user = await authenticateBearer(config, match![2]!);
+      const token = match![2]!;
+      const user = await authenticateBearer(config, token);
       if (typeof user === 'string') throw invalidCredentials('Bearer', BEARER_MESSAGES[user], user);
-      return { user, method: 'bearer' };
+      return { user, method: 'bearer', token };
     }
-    if (scheme === 'basic') {
-      return { user: await basic(match![2]!, header, clientInfo(req), req.log ?? logger), method: 'basic' };
-    }
+    if (scheme === 'basic') return { ...(await basic(match![2]!, header, client, log)), method: 'basic' };
     throw invalidCredentials('Bearer', 'Unsupported or malformed Authorization header');
-  };
+  }
+
+  async function authenticate(req: Request): Promise<Authentication> {
+    const header = req.headers.authorization;
+    if (header === undefined) return { user: null, method: null };
+    const { user, method } = await check(header, clientInfo(req), req.log ?? logger);
+    return { user, method };
+  }
+
+  /** For a WebSocket's connection_init: the checked credential, kept to check again later. */
+  async function hold(header: string, client: ClientInfo, log: Logger): Promise<HeldAuthentication> {
+    const checked = await check(header, client, log);
+    const { user } = checked;
+    if (checked.method === 'bearer') {
+      const { token } = checked;
+      const claims = verifyAccessToken(token, config.jwt);
+      return {
+        user,
+        method: 'bearer',
+        expiresAt: claims && claims !== 'expired' ? claims.exp * 1000 : Date.now(),
+        revalidate: () => authenticateBearer(config, token),
+      };
+    }
+    const { tokenVersion } = checked;
+    return {
+      user,
+      method: 'basic',
+      expiresAt: null,
+      // Whether the account still stands as it did when the password was checked: no new
+      // password check, so a long-lived connection never counts as sign-in attempts.
+      revalidate: async () => (await currentUser(user.id, tokenVersion, user.email)) ?? 'SESSION_REVOKED',
+    };
+  }
+
+  return Object.assign(authenticate, { hold });
 }
+
+type Checked = { user: AuthUser; method: 'bearer'; token: string } | (BasicUser & { method: 'basic' });
+
+interface BasicUser {
+  user: AuthUser;
+  tokenVersion: number;
+}
+
+export type Authenticator = ReturnType<typeof createAuthenticator>;

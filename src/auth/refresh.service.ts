@@ -73,7 +73,7 @@ export async function refresh(config: Config, token: string, client: ClientInfo,
   const session = await SessionModel.findById(parsed.sessionId).lean<Session>();
   if (!session || session.revokedAt) throw invalidRefreshToken();
   if (!isLive(config, session)) {
-    await revokeById(session._id);
+    await revokeById(session._id, session.userId);
     throw invalidRefreshToken();
   }
   const presented = sha256(parsed.secret);
@@ -109,7 +109,7 @@ export async function refresh(config: Config, token: string, client: ClientInfo,
 async function activeUser(session: Session): Promise<User> {
   const user = await UserModel.findById(session.userId).lean<User>();
   if (!user || user.disabled || user.tokenVersion !== session.tokenVersion) {
-    await revokeById(session._id);
+    await revokeById(session._id, session.userId);
     throw invalidRefreshToken();
   }
   return user;
@@ -130,7 +130,7 @@ async function replay(
   const child = childOf(config, session, presented);
   if (child) return authResult(config, user ?? (await activeUser(session)), session, child);
   if (session.previousHashes?.some((h) => sameHash(h, presented))) {
-    await revokeById(session._id);
+    await revokeById(session._id, session.userId);
     audit(logger, client, AuditEventType.REFRESH_TOKEN_REUSED, {
       userId: session.userId,
       details: { sessionId: session._id },

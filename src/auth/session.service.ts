@@ -5,6 +5,7 @@ import { BadUserInputError, NotFoundError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
+import { authChanged } from './auth.events';
 import type { AuthResult, ClientInfo } from './auth.types';
 import { MAX_PREVIOUS_HASHES, Session, SessionModel } from './session.model';
 import {
@@ -73,8 +74,9 @@ export function isLive(config: Config, session: Pick<Session, 'revokedAt' | 'exp
   );
 }
 
-export async function revokeById(id: string): Promise<boolean> {
+export async function revokeById(id: string, userId: string): Promise<boolean> {
   const res = await SessionModel.updateOne({ _id: id, revokedAt: null }, { $set: { revokedAt: new Date() } });
+  if (res.modifiedCount > 0) authChanged(userId);
   return res.modifiedCount > 0;
 }
 
@@ -83,7 +85,7 @@ export async function logout(token: string, client: ClientInfo, logger: Logger):
   if (!parsed) throw new BadUserInputError('refreshToken', 'refreshToken is not a valid refresh token');
   const session = await SessionModel.findById(parsed.sessionId, { tokenHash: 1, userId: 1 }).lean<Session>();
   if (!session || !sameHash(sha256(parsed.secret), session.tokenHash)) return false;
-  const revoked = await revokeById(session._id);
+  const revoked = await revokeById(session._id, session.userId);
   if (revoked) {
     audit(logger, client, AuditEventType.SESSION_REVOKED, {
       userId: session.userId,
@@ -107,6 +109,7 @@ export async function revokeAllSessions(userId: string, except?: string): Promis
     { userId, revokedAt: null, ...(except ? { _id: op({ $ne: except }) } : {}) },
     { $set: { revokedAt: new Date() } },
   );
+  authChanged(userId);
 }
 
 /**
@@ -156,6 +159,7 @@ export async function revokeSession(user: AuthUser, id: string, client: ClientIn
     { $set: { revokedAt: new Date() } },
   );
   if (res.matchedCount === 0) throw new NotFoundError('No such session');
+  authChanged(user.id);
   audit(logger, client, AuditEventType.SESSION_REVOKED, {
     userId: user.id,
     actorId: user.id,

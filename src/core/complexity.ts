@@ -1,5 +1,11 @@
 import { HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
-import { getVariableValues, GraphQLError } from 'graphql';
+import {
+  getVariableValues,
+  GraphQLError,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import { DEFAULT_PAGE_SIZE } from './pagination';
 
@@ -34,6 +40,36 @@ function tooCostly(message: string): GraphQLError {
 }
 
 /**
+ * The refusal of an operation whose cost, computed with its variables, exceeds `maxCost`, or
+ * null. Shared by HTTP (costLimitPlugin) and WebSocket subscriptions.
+ */
+export function costRefusal(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  maxCost: number,
+): GraphQLError | null {
+  // Invalid variables fail in execution with BAD_USER_INPUT before any resolver runs.
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
+  if (coerced.errors) return null;
+  let cost: number;
+  try {
+    cost = getComplexity({
+      schema,
+      query: document,
+      variables,
+      operationName: operation.name?.value,
+      estimators: ESTIMATORS,
+      maxQueryNodes: MAX_EVALUATED_NODES,
+    });
+  } catch {
+    return tooCostly(`Query too large to cost: over ${MAX_EVALUATED_NODES} selections with fragments expanded`);
+  }
+  return cost > maxCost ? tooCostly(`Query cost limit of ${maxCost} exceeded, found ${cost}`) : null;
+}
+
+/**
  * Refuses operations whose cost, computed with the request's variables, exceeds `maxCost`. It
  * runs after validation (a validation rule never sees variables, so `items(first: $f)` would
  * be costed as if `first` were omitted).
@@ -45,23 +81,8 @@ export function costLimitPlugin<T extends BaseContext>(maxCost: number): ApolloS
         async didResolveOperation({ schema, document, operation, request }) {
           // No operation (none named as asked): execution refuses the request without running any.
           if (!operation) return;
-          // Invalid variables fail in execution with BAD_USER_INPUT before any resolver runs.
-          const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {});
-          if (coerced.errors) return;
-          let cost: number;
-          try {
-            cost = getComplexity({
-              schema,
-              query: document,
-              variables: request.variables ?? {},
-              operationName: operation.name?.value,
-              estimators: ESTIMATORS,
-              maxQueryNodes: MAX_EVALUATED_NODES,
-            });
-          } catch {
-            throw tooCostly(`Query too large to cost: over ${MAX_EVALUATED_NODES} selections with fragments expanded`);
-          }
-          if (cost > maxCost) throw tooCostly(`Query cost limit of ${maxCost} exceeded, found ${cost}`);
+          const refusal = costRefusal(schema, document, operation, request.variables ?? {}, maxCost);
+          if (refusal) throw refusal;
         },
       };
     },

@@ -10,7 +10,7 @@ export class ConfigError extends Error {
 }
 
 /** Secrets that may also be given as `<NAME>_FILE` (Docker/Compose secrets). */
-export const SECRET_VARIABLES = ['MONGODB_URI', 'JWT_SECRET', 'ADMIN_PASSWORD', 'SMTP_URL'] as const;
+export const SECRET_VARIABLES = ['MONGODB_URI', 'JWT_SECRET', 'ADMIN_PASSWORD', 'SMTP_URL', 'REDIS_URL'] as const;
 
 const int = (min: number, max: number) =>
   z
@@ -117,6 +117,18 @@ const schema = z.object({
     .string()
     .regex(/^https?:\/\/[^\s?#]+$/, 'must be an http:// or https:// URL without query or fragment')
     .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  WS_MAX_SUBSCRIPTIONS: int(1, 1000).default(20),
+  WS_MAX_CONNECTIONS_PER_USER: int(1, 100_000).default(10),
+  WS_MAX_MESSAGE_BYTES: int(1024, 10 * 1024 * 1024).default(100 * 1024),
+  WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  WS_MAX_QUEUED_EVENTS: int(1, 1_000_000).default(1000),
+  WS_CONNECTION_INIT_TIMEOUT_MS: int(100, 60_000).default(10_000),
+  WS_KEEPALIVE_MS: int(0, 600_000).default(12_000),
+  WS_AUTH_RECHECK_SECONDS: int(1, 30).default(15),
   VERIFY_EMAIL_URL: linkTemplate.optional(),
   RESET_PASSWORD_URL: linkTemplate.optional(),
   CONFIRM_EMAIL_CHANGE_URL: linkTemplate.optional(),
@@ -189,6 +201,23 @@ export interface Config {
   readonly rateLimit: { readonly windowSeconds: number; readonly perIp: number; readonly perAccount: number };
   /** Per-user limits on item writes: writes per rate-limit window, and items owned. */
   readonly itemLimits: { readonly writesPerWindow: number; readonly maxPerUser: number };
+  /** GraphQL subscriptions over WebSocket (src/realtime). */
+  readonly realtime: {
+    /** Events go through Redis pub/sub when set (several instances); in-process otherwise. */
+    readonly redisUrl?: string;
+    readonly maxSubscriptions: number;
+    readonly maxConnectionsPerUser: number;
+    readonly maxMessageBytes: number;
+    /** A socket whose unsent data passes this is a slow consumer and is disconnected. */
+    readonly maxBufferedBytes: number;
+    /** Events waiting for one subscription before its socket counts as a slow consumer. */
+    readonly maxQueuedEvents: number;
+    readonly connectionInitTimeoutMs: number;
+    /** Ping interval; a socket that does not answer within one interval is dropped. 0: off. */
+    readonly keepAliveMs: number;
+    /** How often each connection's credential is checked again even when nothing says so. */
+    readonly authRecheckSeconds: number;
+  };
   readonly mail: {
     /** `log` writes each message to the log instead of sending it (development only). */
     readonly transport: 'smtp' | 'log';
@@ -350,6 +379,17 @@ export function loadConfig(source: Env = process.env): Config {
       perAccount: v.RATE_LIMIT_PER_ACCOUNT,
     },
     itemLimits: { writesPerWindow: v.WRITE_RATE_LIMIT_PER_USER, maxPerUser: v.MAX_ITEMS_PER_USER },
+    realtime: {
+      redisUrl: v.REDIS_URL,
+      maxSubscriptions: v.WS_MAX_SUBSCRIPTIONS,
+      maxConnectionsPerUser: v.WS_MAX_CONNECTIONS_PER_USER,
+      maxMessageBytes: v.WS_MAX_MESSAGE_BYTES,
+      maxBufferedBytes: v.WS_MAX_BUFFERED_BYTES,
+      maxQueuedEvents: v.WS_MAX_QUEUED_EVENTS,
+      connectionInitTimeoutMs: v.WS_CONNECTION_INIT_TIMEOUT_MS,
+      keepAliveMs: v.WS_KEEPALIVE_MS,
+      authRecheckSeconds: v.WS_AUTH_RECHECK_SECONDS,
+    },
     mail: mailConfig(v, mailTransport),
   };
   return deepFreeze(config);

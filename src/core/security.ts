@@ -158,3 +158,17 @@ export function persistedQueryHashCheck(): RequestHandler {
     });
   };
 }
+
+/**
+ * For requests a browser makes without a CORS preflight (a WebSocket upgrade): no Origin (not a
+ * browser), this server's own host, or one of CORS_ORIGINS.
+ */
+export function originAllowed(config: Pick<Config, 'http'>, origin: string | undefined, host: string | undefined) {
+  if (origin === undefined) return true;
+  if (config.http.corsOrigins.includes(origin)) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}

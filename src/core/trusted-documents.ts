@@ -28,7 +28,7 @@ function refuse(res: Response, code: string, message: string): void {
   res.status(400).json({ errors: [{ message, extensions: { code } }] });
 }
 
-type Fields = { query?: unknown; extensions?: unknown; documentId?: unknown };
+export type Fields = { query?: unknown; extensions?: unknown; documentId?: unknown };
 
 /** The request's fields, from the JSON body (POST) or the URL (GET, `extensions` as JSON). */
 function fieldsOf(req: Request): Fields {
@@ -64,35 +64,61 @@ function supplyQuery(req: Request, text: string): void {
   body.query = text;
 }
 
+/** What to run for a request's fields, or why it is refused. */
+export type DocumentVerdict =
+  { query: unknown; fromManifest: boolean } | { refused: { code: string; message: string } };
+
+export type DocumentPolicy = (fields: Fields) => DocumentVerdict;
+
 /**
- * TRUSTED_DOCUMENTS, right after the body is parsed (before the token limit, so ad-hoc text is
- * refused in `only` mode without being lexed):
+ * TRUSTED_DOCUMENTS, for HTTP requests and WebSocket subscriptions alike:
  * - `allow`: a document of the manifest, named by Apollo's `extensions.persistedQuery.sha256Hash`
  *   or by `documentId`, runs without the registration round trip; anything else works as before.
- * - `only`: nothing else runs. A request that names no known document is refused with 400
+ * - `only`: nothing else runs. A request that names no known document is refused with
  *   TRUSTED_DOCUMENT_REQUIRED, before parsing, so ad-hoc text never reaches the executor.
  * - `off`: the manifest is not read; automatic persisted queries work as before.
  */
-export function trustedDocuments(config: Pick<Config, 'trustedDocuments'>, file: string): RequestHandler {
+export function documentPolicy(config: Pick<Config, 'trustedDocuments'>, file: string): DocumentPolicy {
   const mode = config.trustedDocuments;
-  if (mode === 'off') return (_req, _res, next) => next();
+  if (mode === 'off') return (fields) => ({ query: fields.query, fromManifest: false });
   const documents = loadTrustedDocuments(file);
-  return (req, res, next) => {
-    if (req.method !== 'GET' && req.method !== 'POST') return next(); // Apollo answers 405
-    const fields = fieldsOf(req);
+  return (fields) => {
     const id = namedId(fields);
     const text = id === undefined ? undefined : documents.get(id);
     if (text === undefined) {
       if (mode === 'only')
-        return refuse(res, 'TRUSTED_DOCUMENT_REQUIRED', 'This server runs only its trusted documents, named by hash');
+        return {
+          refused: {
+            code: 'TRUSTED_DOCUMENT_REQUIRED',
+            message: 'This server runs only its trusted documents, named by hash',
+          },
+        };
       // Apollo does not know `documentId`; an unknown one is the client's to fix, like an unknown hash.
       if (typeof fields.documentId === 'string')
-        return refuse(res, 'PERSISTED_QUERY_NOT_FOUND', 'No trusted document has this documentId');
-      return next();
+        return { refused: { code: 'PERSISTED_QUERY_NOT_FOUND', message: 'No trusted document has this documentId' } };
+      return { query: fields.query, fromManifest: false };
     }
-    if (fields.query === undefined || fields.query === '') supplyQuery(req, text);
-    else if (fields.query !== text)
-      return refuse(res, 'PERSISTED_QUERY_HASH_MISMATCH', 'The query is not the trusted document it names');
+    if (fields.query !== undefined && fields.query !== '' && fields.query !== text)
+      return {
+        refused: { code: 'PERSISTED_QUERY_HASH_MISMATCH', message: 'The query is not the trusted document it names' },
+      };
+    return { query: text, fromManifest: true };
+  };
+}
+
+/**
+ * The HTTP side of the policy, right after the body is parsed (before the token limit, so
+ * ad-hoc text is refused in `only` mode without being lexed); refusals are 400s.
+ */
+export function trustedDocuments(config: Pick<Config, 'trustedDocuments'>, policy: DocumentPolicy): RequestHandler {
+  if (config.trustedDocuments === 'off') return (_req, _res, next) => next();
+  return (req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'POST') return next(); // Apollo answers 405
+    const fields = fieldsOf(req);
+    const verdict = policy(fields);
+    if ('refused' in verdict) return refuse(res, verdict.refused.code, verdict.refused.message);
+    if (verdict.fromManifest && (fields.query === undefined || fields.query === ''))
+      supplyQuery(req, verdict.query as string);
     next();
   };
 }

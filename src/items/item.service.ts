@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } f
 import { limitKey } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
 import { releaseItemSlot, reserveItemSlot } from './item-quota.service';
+import { itemChanged, itemDeleted } from './item.events';
 import { ItemOrderField, OrderDirection, type ItemFilter, type ItemOrder } from './item.inputs';
 import { Item, ItemModel } from './item.model';
 
@@ -200,7 +201,9 @@ export async function createItem(config: ItemWriteConfig, caller: AuthUser, inpu
       ownerId: caller.id,
       counted: true,
     });
-    return doc.toObject();
+    const item = doc.toObject();
+    itemChanged('CREATED', item, caller.id);
+    return item;
   } catch (err) {
     // The client sees the insert's error; a slot that cannot be given back stays taken (the safe side).
     await releaseItemSlot(caller.id).catch(() => undefined);
@@ -248,7 +251,10 @@ export async function updateItem(
   const updated = await atomically(`item:${id}`, () =>
     ItemModel.findOneAndUpdate(filter, { $set: set, $inc: { version: 1 } }, { returnDocument: 'after' }).lean<Item>(),
   );
-  if (updated) return updated;
+  if (updated) {
+    itemChanged('UPDATED', updated, caller.id);
+    return updated;
+  }
 
   const current = await ItemModel.findById(id).lean<Item>();
   if (!current) throw new NotFoundError('No such item');
@@ -289,9 +295,10 @@ export async function deleteItem(config: ItemWriteConfig, caller: AuthUser, id: 
   // The deleted document says whose slot to give back; queued with the item's other conditional
   // writes so that, on FerretDB too, only one of two concurrent deletions gets it.
   const deleted = await atomically(`item:${id}`, () =>
-    ItemModel.findOneAndDelete(filter).lean<Pick<Item, 'ownerId' | 'counted'>>(),
+    ItemModel.findOneAndDelete(filter).lean<Pick<Item, '_id' | 'ownerId' | 'counted' | 'category' | 'version'>>(),
   );
   if (deleted) {
+    itemDeleted(deleted, caller.id);
     if (deleted.counted) await releaseItemSlot(deleted.ownerId);
     return id;
   }

@@ -1,9 +1,11 @@
+import type { GraphQLSchema } from 'graphql';
 import { shield, deny } from 'graphql-shield';
 import type { IRules } from 'graphql-shield';
 import { accountPermissions } from '../account/account.rules';
 import { auditPermissions } from '../audit/audit.rules';
 import { authPermissions } from '../auth/auth.rules';
 import { itemPermissions } from '../items/item.rules';
+import { realtimePermissions } from '../realtime/realtime.rules';
 import { userPermissions } from '../users/user.rules';
 import { deniedError } from './rules';
 
@@ -36,6 +38,7 @@ export const ruleTree = mergeRules(
   itemPermissions,
   auditPermissions,
   accountPermissions,
+  realtimePermissions,
 );
 
 /**
@@ -47,3 +50,36 @@ export const permissions = shield(ruleTree as IRules, {
   allowExternalErrors: true,
   fallbackError: async (_err, _parent, _args, ctx) => deniedError(ctx as never),
 });
+
+/**
+ * graphql-shield keeps rule results on the context for the rest of the operation. A subscription
+ * runs for a long time with one context: before each event, the results are dropped so every
+ * rule is evaluated again against the caller as last checked.
+ */
+export function forgetRuleResults(ctx: object): void {
+  delete (ctx as { _shield?: unknown })._shield;
+}
+
+/** The root a subscription field's resolver is called with to evaluate its rule up front. */
+const RULE_CHECK = Object.freeze({});
+
+/**
+ * graphql-middleware wraps a subscription field's `resolve` (run per event), not its
+ * `subscribe`: without this, a refused caller would get a live subscription whose every event
+ * fails. Here the field's rule also runs when the subscription starts, and a refusal ends it
+ * there with the rule's error.
+ */
+export function guardSubscriptions(schema: GraphQLSchema): GraphQLSchema {
+  const type = schema.getSubscriptionType();
+  for (const field of Object.values(type?.getFields() ?? {})) {
+    const { resolve, subscribe } = field;
+    if (!resolve || !subscribe) throw new Error(`subscription field ${field.name} needs resolve and subscribe`);
+    field.subscribe = async (root, args, ctx: object, info) => {
+      const verdict: unknown = await resolve(RULE_CHECK, args, ctx, info);
+      if (verdict instanceof Error) throw verdict;
+      forgetRuleResults(ctx);
+      return subscribe(root, args, ctx, info);
+    };
+  }
+  return schema;
+}

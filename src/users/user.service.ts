@@ -1,6 +1,7 @@
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import { clearLockout } from '../auth/lockout.service';
 import { cancelTokens } from './account-token.service';
+import { authChanged } from '../auth/auth.events';
 import { revokeAllSessions } from '../auth/session.service';
 import { atomically, op } from '../core/db';
 import { BadUserInputError, ConflictError, NotFoundError } from '../core/errors';
@@ -94,6 +95,7 @@ export async function setUserRole(actor: Actor, userId: string, role: Role): Pro
   if (!current) throw new NotFoundError('No such user');
   if (current.role === role) return (await findById(userId))!;
   const user = await keepingAnAdmin(userId, { role }, { role: current.role });
+  authChanged(userId);
   audited(actor, AuditEventType.ROLE_CHANGED, userId, { from: current.role, to: role });
   return user;
 }

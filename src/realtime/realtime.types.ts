@@ -1,0 +1,49 @@
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Item } from '../items/item.model';
+
+export enum ItemEventType {
+  CREATED = 'CREATED',
+  UPDATED = 'UPDATED',
+  DELETED = 'DELETED',
+}
+
+registerEnumType(ItemEventType, { name: 'ItemEventType', description: 'What happened to an item.' });
+
+@ObjectType('ItemEvent', { description: 'A committed change to an item, delivered to subscribers.' })
+export class ItemEvent {
+  @Field(() => ItemEventType)
+  type!: ItemEventType;
+
+  @Field(() => ID, { description: 'The id of the item that changed.' })
+  id!: string;
+
+  @Field(() => Item, { nullable: true, description: 'The item after the change; null for DELETED.' })
+  item!: Item | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: "The item's version after the change (for DELETED, one more than its last); grows per item.",
+  })
+  version!: number | null;
+
+  @Field(() => ID, { nullable: true, description: 'Who made the change.' })
+  actorId!: string | null;
+
+  @Field({ description: 'When the change was published, right after it was committed.' })
+  at!: Date;
+}
+
+@InputType('ItemEventFilter', { description: 'Every condition given must hold; none given: every item.' })
+export class ItemEventFilter {
+  @Field(() => Boolean, { nullable: true, description: "Only the caller's own items." })
+  mine?: boolean | null;
+
+  @Field(() => ID, { nullable: true, description: 'Only the items of this owner.' })
+  ownerId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Only items in this category (after the change).' })
+  category?: string | null;
+
+  @Field(() => [ID], { nullable: true, description: 'Only these items (at most 100 ids).' })
+  ids?: string[] | null;
+}
