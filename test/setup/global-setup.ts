@@ -3,12 +3,17 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { startEmbeddedDatabase } from '../../src/core/embedded-db';
+import { ensureRedisServer } from '../../scripts/fetch-redis.mjs';
 
 /**
  * One database engine for the whole run; each test file then uses its own database in it.
- * MONGODB_URI, when set, points the suite at an existing server instead.
+ * MONGODB_URI, when set, points the suite at an existing server instead. Redis servers are
+ * started per test file (test/helpers/redis.ts) from the binary resolved here.
  */
 export default async function globalSetup(): Promise<void> {
+  // Resolved once here, so parallel workers never fetch Debian's redis-server at the same time.
+  // A failed fetch fails the run with its own error: the Redis tests are never skipped.
+  process.env.TEST_REDIS_SERVER = await ensureRedisServer();
   if (process.env.MONGODB_URI) {
     process.env.TEST_MONGODB_URI = process.env.MONGODB_URI;
     return;

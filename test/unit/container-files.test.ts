@@ -115,6 +115,15 @@ describe('docker-compose.yml', () => {
     expect(dependencyCondition(api!, 'mongo')).toBe('service_healthy');
   });
 
+  it('runs redis unpublished with a ping healthcheck, and starts api once it is healthy', () => {
+    const redis = compose.services.redis;
+    expect(redis?.image).toMatch(/^redis:7(-alpine)?$/);
+    expect(redis!.ports ?? []).toEqual([]);
+    expect([redis!.healthcheck?.test].flat().join(' ')).toMatch(/redis-cli\b.*\bping\b/);
+    expect(dependencyCondition(api!, 'redis')).toBe('service_healthy');
+    expect(apiEnv.REDIS_URL).toBe('redis://redis:6379');
+  });
+
   it('gives the api its JWT secret from a Compose secret or env file, never inline', () => {
     expect(apiEnv.JWT_SECRET ?? '').toBe('');
     const file = apiEnv.JWT_SECRET_FILE;
