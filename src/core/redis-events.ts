@@ -90,10 +90,17 @@ export function redisEventBus(url: string, logger: Logger): EventBus {
     async close() {
       listeners.clear();
       subscriber.removeAllListeners('close');
-      await Promise.all([
-        publisher.quit().catch(() => publisher.disconnect()),
-        subscriber.quit().catch(() => subscriber.disconnect()),
-      ]);
+      // QUIT only on a live connection: while Redis is away, ioredis queues it behind the
+      // subscriber's pending SUBSCRIBE and would wait for a Redis that may never come (a start
+      // without Redis then hung on SIGTERM). There is nothing to flush then: just disconnect.
+      const end = (client: Redis) =>
+        client.status === 'ready'
+          ? client.quit().then(
+              () => undefined,
+              () => client.disconnect(),
+            )
+          : client.disconnect();
+      await Promise.all([end(publisher), end(subscriber)]);
     },
   };
 }

@@ -303,9 +303,10 @@ export function startRealtime(options: RealtimeOptions): RealtimeServer {
       return wss.clients.size;
     },
     async close() {
+      // The upgrade listener stays: until the HTTP server closes, a new upgrade gets a 503 here.
+      // Without it, Node hands the upgrade to Express, and Apollo would answer it with a 400.
       accepting = false;
       offStatus();
-      httpServer.off('upgrade', onUpgrade);
       registry.stop();
       feed.close();
       for (const socket of wss.clients) socket.close(Close.GOING_AWAY, 'SERVER_SHUTTING_DOWN');
