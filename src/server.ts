@@ -249,6 +249,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     stop() {
       stopped ??= (async () => {
         draining = true;
+        // A new socket would only be closed again in a moment: send it elsewhere now.
+        realtime.drain();
         clearInterval(housekeeping);
         // Keep accepting for a moment while /ready says 503, so load balancers stop routing here.
         if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));

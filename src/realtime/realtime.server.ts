@@ -50,6 +50,8 @@ export interface RealtimeOptions {
 
 export interface RealtimeServer {
   readonly connections: number;
+  /** Refuses new sockets (503 at the upgrade) while the open ones keep being served. */
+  drain(): void;
   /** Refuses new sockets and closes the open ones with 1001 ("going away"). */
   close(): Promise<void>;
 }
@@ -301,6 +303,9 @@ export function startRealtime(options: RealtimeOptions): RealtimeServer {
   return {
     get connections() {
       return wss.clients.size;
+    },
+    drain() {
+      accepting = false;
     },
     async close() {
       // The upgrade listener stays: until the HTTP server closes, a new upgrade gets a 503 here.
