@@ -1,7 +1,9 @@
 import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, ServerError } from '@apollo/client';
 import { ErrorLink } from '@apollo/client/link/error';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { relayStylePagination } from '@apollo/client/utilities';
-import type { GraphQLFormattedError } from 'graphql';
+import { OperationTypeNode, type GraphQLFormattedError } from 'graphql';
+import { createClient } from 'graphql-ws';
 import { firstValueFrom, from, switchMap } from 'rxjs';
 // Your codegen output (the client preset of codegen.yml below).
 import {
@@ -24,6 +26,10 @@ export function signedIn(tokens: Tokens, payload: Pick<AuthPayloadFieldsFragment
 
 export interface ApiClientOptions {
   uri: string;
+  /** Where subscriptions go (graphql-ws); by default `uri` with ws:// or wss://. */
+  wsUri?: string;
+  /** Where there is no global WebSocket (Node 20): `WebSocket` from the `ws` package. */
+  webSocketImpl?: unknown;
   tokens: Tokens;
   /** Signed in with `useCookie: true`: refresh from the __Host-refresh_token cookie. */
   cookieMode?: boolean;
@@ -32,7 +38,8 @@ export interface ApiClientOptions {
   onSignedOut?: (error: unknown) => void;
 }
 
-export function createApiClient({ uri, tokens, cookieMode = false, fetch, onSignedOut }: ApiClientOptions) {
+export function createApiClient(options: ApiClientOptions) {
+  const { uri, tokens, cookieMode = false, fetch, onSignedOut } = options;
   const http = new HttpLink({ uri, fetch, credentials: cookieMode ? 'include' : 'same-origin' });
 
   // Sends the current access token, and remembers which one went out (see renew).
@@ -82,13 +89,46 @@ export function createApiClient({ uri, tokens, cookieMode = false, fetch, onSign
     );
   });
 
-  return new ApolloClient({
-    link: ApolloLink.from([retryExpired, auth, http]),
+  // Subscriptions share one WebSocket, opened for the first and closed after the last (lazy). The
+  // server reads the token once, in connection_init, and closes the socket with 4401 TOKEN_EXPIRED
+  // when it expires. graphql-ws never retries a 4401, so that subscription ends with the error
+  // "Socket closed with event 4401 TOKEN_EXPIRED"; the next connection renews the token first.
+  let socketToken: string | null = null;
+  let expiredOnSocket: string | null | undefined;
+  const ws = createClient({
+    url: options.wsUri ?? uri.replace(/^http/, 'ws'),
+    webSocketImpl: options.webSocketImpl,
+    lazy: true,
+    connectionParams: async () => {
+      if (expiredOnSocket !== undefined) {
+        // A refused refresh already signed out (onSignedOut): connect without a token, refused with 4401.
+        await renew(client, expiredOnSocket).catch(() => undefined);
+        expiredOnSocket = undefined;
+      }
+      socketToken = tokens.accessToken;
+      return socketToken ? { authorization: `Bearer ${socketToken}` } : {};
+    },
+    on: {
+      closed: (event) => {
+        const { code, reason } = event as { code?: number; reason?: string };
+        if (code === 4401 && reason === 'TOKEN_EXPIRED') expiredOnSocket = socketToken;
+      },
+    },
+  });
+
+  const client = new ApolloClient({
+    // The server runs only subscriptions over the socket; queries and mutations go over HTTP.
+    link: ApolloLink.split(
+      (operation) => operation.operationType === OperationTypeNode.SUBSCRIPTION,
+      new GraphQLWsLink(ws),
+      ApolloLink.from([retryExpired, auth, http]),
+    ),
     cache: new InMemoryCache({
       // Pages of one filter and order merge into one list; fetchMore({ variables: { after } }) adds a page.
       typePolicies: { Query: { fields: { items: relayStylePagination(['filter', 'orderBy']) } } },
     }),
   });
+  return client;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createGraphiQLFetcher, type Fetcher } from '@graphiql/toolkit';
 import { GraphiQL } from 'graphiql';
+import { createClient } from 'graphql-ws';
 import React, { useEffect, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import 'graphiql/graphiql.css';
@@ -7,6 +8,8 @@ import './playground.css';
 
 const TOKEN_KEY = 'playground.accessToken';
 const ENDPOINT = new URL('/graphql', window.location.href).toString();
+/** Subscriptions: graphql-ws on the same path, ws:// or wss:// as the page. */
+const WS_ENDPOINT = ENDPOINT.replace(/^http/, 'ws');
 
 const DEFAULT_QUERY = `# Sign in above, then run. You see yourself as a User (email, role);
 # other people, such as an item's owner, are a PublicUser (id only).
@@ -122,6 +125,37 @@ async function authorizedFetch(input: RequestInfo | URL, init?: RequestInit): Pr
   return send(renewed);
 }
 
+/** The token the open socket was authenticated with, and whether the server found it expired. */
+let socketToken: string | null = null;
+let socketTokenExpired = false;
+
+/**
+ * One graphql-ws client for every subscription GraphiQL runs. Lazy: the socket opens for the first
+ * subscription and closes after the last. The server reads the token once, in connection_init, and
+ * closes the socket with 4401 TOKEN_EXPIRED when it expires; graphql-ws does not retry a 4401, so
+ * that subscription ends with the error, and the next one renews the token from the cookie first.
+ */
+const wsClient = createClient({
+  url: WS_ENDPOINT,
+  lazy: true,
+  connectionParams: async () => {
+    let session = loadSession();
+    if (session && socketTokenExpired && session.token === socketToken) {
+      session = session.cookie ? await refreshSession(session) : null;
+      if (!session) saveSession(null);
+    }
+    socketTokenExpired = false;
+    socketToken = session?.token ?? null;
+    return session ? { authorization: `Bearer ${session.token}` } : {};
+  },
+  on: {
+    closed: (event) => {
+      const { code, reason } = event as CloseEvent;
+      if (code === 4401 && reason === 'TOKEN_EXPIRED') socketTokenExpired = true;
+    },
+  },
+});
+
 function SignIn({ session, onChange }: { session: Session | null; onChange: (s: Session | null) => void }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -201,7 +235,11 @@ function App() {
   }, []);
 
   // The header is added per request, so signing in or out applies to the next query at once.
-  const fetcher: Fetcher = useMemo(() => createGraphiQLFetcher({ url: ENDPOINT, fetch: authorizedFetch }), []);
+  // Subscriptions go over graphql-ws (wsClient), with the token current when the socket opens.
+  const fetcher: Fetcher = useMemo(
+    () => createGraphiQLFetcher({ url: ENDPOINT, fetch: authorizedFetch, wsClient }),
+    [],
+  );
 
   return (
     <div className="pg-root">

@@ -1,13 +1,16 @@
 import { ApolloClient, CombinedGraphQLErrors, HttpLink, InMemoryCache, ServerError } from '@apollo/client';
+import WebSocket from 'ws';
 import { conflictCurrent, createApiClient, errorReason, signedIn, type Tokens } from '../../examples/apollo-client';
 import {
   CreateItemDocument,
   ItemDocument,
+  ItemEventsDocument,
   ItemsDocument,
   LoginDocument,
   LogoutAllDocument,
   MeDocument,
   UpdateItemDocument,
+  type ItemEventsSubscription,
   type ItemsQuery,
 } from '../../schema/generated/graphql';
 import { signUp } from '../helpers/auth';
@@ -48,6 +51,8 @@ describe('the README Apollo Client recipe', () => {
     const counter = countingFetch(opts.fetch);
     const client = createApiClient({
       uri: `${api.url}/graphql`,
+      // Node 20 has no global WebSocket (22 has).
+      webSocketImpl: WebSocket,
       tokens,
       cookieMode: opts.cookieMode,
       fetch: counter.fetch,
@@ -81,6 +86,101 @@ describe('the README Apollo Client recipe', () => {
         .slice(0, 5)
         .map((id) => client.query({ query: ItemDocument, variables: { id }, fetchPolicy: 'network-only' })),
     );
+
+  type ItemEvent = ItemEventsSubscription['itemEvents'];
+
+  /** ItemEvents of the caller's own items through the recipe's client, collected as they arrive. */
+  function listen(client: ApolloClient) {
+    const events: ItemEvent[] = [];
+    const errors: unknown[] = [];
+    let wake = () => undefined as void;
+    const subscription = client
+      .subscribe({ query: ItemEventsDocument, variables: { filter: { mine: true } } })
+      .subscribe({
+        next: (result) => {
+          if (result.error) errors.push(result.error);
+          if (result.data) events.push(result.data.itemEvents);
+          wake();
+        },
+        error: (error: unknown) => {
+          errors.push(error);
+          wake();
+        },
+      });
+    const until = (done: () => boolean, ms: number) =>
+      new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(done()), ms);
+        wake = () => {
+          if (!done()) return;
+          clearTimeout(timer);
+          resolve(true);
+        };
+        wake();
+      });
+    return {
+      events,
+      errors,
+      until,
+      /**
+       * Creates items until one's CREATED event arrives (the subscription is registered on the
+       * server some time after subscribe() returns) and returns that event.
+       */
+      async createdFor(tag: string): Promise<ItemEvent> {
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const [id] = await createItems(client, 1, `${tag} ${attempt}`);
+          if (await until(() => events.some((e) => e.id === id), 500)) return events.find((e) => e.id === id)!;
+        }
+        throw new Error(`no CREATED event arrived; errors: ${String(errors)}`);
+      },
+      stop: () => subscription.unsubscribe(),
+    };
+  }
+
+  it('runs subscriptions over graphql-ws with the access token, and queries and mutations over HTTP', async () => {
+    const { client, user, counter } = await signedInClient();
+    const feed = listen(client);
+    try {
+      const event = await feed.createdFor('live');
+      // Typed by codegen: ItemEventType, and the ItemFields of the item.
+      const type: 'CREATED' | 'UPDATED' | 'DELETED' = event.type;
+      expect(type).toBe('CREATED');
+      expect(event).toMatchObject({ __typename: 'ItemEvent', version: 1, actorId: user.user.id });
+      expect(event.item).toMatchObject({ __typename: 'Item', id: event.id, version: 1, owner: { id: user.user.id } });
+      expect(feed.errors).toEqual([]);
+      // The split: CreateItem went over HTTP, the subscription did not.
+      expect(counter.sent).toContain('CreateItem');
+      expect(counter.sent).not.toContain('ItemEvents');
+    } finally {
+      feed.stop();
+    }
+  });
+
+  it('a socket closed with 4401 TOKEN_EXPIRED ends that subscription; the next one renews the token first', async () => {
+    const { client, tokens, counter, signedOut } = await signedInClient();
+    const first = listen(client);
+    try {
+      await first.createdFor('before expiry');
+      const expired = tokens.accessToken;
+      // The server closes the socket when the token it was opened with expires (2 s).
+      expect(await first.until(() => first.errors.length > 0, 5000)).toBe(true);
+      expect(String(first.errors[0])).toContain('4401 TOKEN_EXPIRED');
+      // Nothing was sent over HTTP meanwhile: the socket's token is still the app's.
+      expect(tokens.accessToken).toBe(expired);
+    } finally {
+      first.stop();
+    }
+    const before = counter.refreshes();
+    const second = listen(client);
+    try {
+      const event = await second.createdFor('after expiry');
+      expect(event.type).toBe('CREATED');
+      expect(counter.refreshes() - before).toBe(1);
+      expect(second.errors).toEqual([]);
+      expect(signedOut).toEqual([]);
+    } finally {
+      second.stop();
+    }
+  });
 
   it('after the access token expires, 5 concurrent queries all succeed with one refresh', async () => {
     const { client, tokens, counter, signedOut } = await signedInClient();

@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
-import { ApolloClient, gql, HttpLink, InMemoryCache, ServerError } from '@apollo/client';
+import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache, ServerError } from '@apollo/client';
 import { SetContextLink } from '@apollo/client/link/context';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
-import { getOperationAST, print } from 'graphql';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { getOperationAST, OperationTypeNode, print } from 'graphql';
 import { relayStylePagination } from '@apollo/client/utilities';
+import { createClient, type Client as WsClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import {
   CreateItemDocument,
   DeleteItemDocument,
+  ItemEventsDocument,
   ItemsDocument,
   LoginDocument,
   LogoutDocument,
@@ -14,8 +18,10 @@ import {
   RefreshTokenDocument,
   RegisterDocument,
   UpdateItemDocument,
+  type ItemEventsSubscription,
   type ItemsQuery,
 } from '../../schema/generated/graphql';
+import { signUp } from '../helpers/auth';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { HASH_BY_OPERATION } from '../helpers/trusted-documents';
 
@@ -269,5 +275,101 @@ describe('an Apollo Client consumer of a server with TRUSTED_DOCUMENTS=only', ()
     expect(errors.map((e) => e.extensions?.code)).toEqual(['TRUSTED_DOCUMENT_REQUIRED']);
     // The link did not fall back to sending the text.
     expect(sent.at(-1)?.query).toBeUndefined();
+  });
+});
+
+/**
+ * Subscriptions as a frontend consumes them: Apollo Client's GraphQLWsLink (graphql-ws) for
+ * subscriptions, HttpLink for the rest, and the generated ItemEventsDocument typing the events.
+ */
+describe('an Apollo Client consumer subscribed with GraphQLWsLink', () => {
+  let api: TestServer;
+  let ws: WsClient;
+  let client: ApolloClient;
+  let alice: Awaited<ReturnType<typeof signUp>>;
+  let bob: Awaited<ReturnType<typeof signUp>>;
+
+  beforeAll(async () => {
+    api = await startTestServer();
+    [alice, bob] = await Promise.all([signUp(api), signUp(api)]);
+    ws = createClient({
+      url: `${api.url.replace(/^http/, 'ws')}/graphql`,
+      // Node 20 has no global WebSocket.
+      webSocketImpl: WebSocket,
+      lazy: true,
+      connectionParams: () => ({ authorization: `Bearer ${bob.accessToken}` }),
+    });
+    client = new ApolloClient({
+      link: ApolloLink.split(
+        (operation) => operation.operationType === OperationTypeNode.SUBSCRIPTION,
+        new GraphQLWsLink(ws),
+        new HttpLink({ uri: `${api.url}/graphql`, headers: { authorization: `Bearer ${alice.accessToken}` } }),
+      ),
+      cache: new InMemoryCache(),
+    });
+  });
+  afterAll(async () => {
+    client?.stop();
+    await ws?.dispose();
+    await api.stop();
+  });
+
+  it("receives another user's CREATED, UPDATED and DELETED events, typed by codegen", async () => {
+    const events: Array<ItemEventsSubscription['itemEvents']> = [];
+    const failures: unknown[] = [];
+    const subscription = client
+      .subscribe({ query: ItemEventsDocument, variables: { filter: { ownerId: alice.user.id } } })
+      .subscribe({
+        next: (result) => (result.data ? events.push(result.data.itemEvents) : failures.push(result.error)),
+        error: (error: unknown) => failures.push(error),
+      });
+    const arrived = async (match: (e: ItemEventsSubscription['itemEvents']) => boolean, ms: number) => {
+      for (const deadline = Date.now() + ms; Date.now() < deadline;) {
+        if (events.some(match)) return true;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return events.some(match);
+    };
+    try {
+      // The subscription is registered on the server a little after subscribe(): create items
+      // until one's event arrives.
+      let id = '';
+      for (let attempt = 0; attempt < 20 && !id; attempt++) {
+        const { data } = await client.mutate({
+          mutation: CreateItemDocument,
+          variables: { input: { name: `Live ${attempt}`, category: 'live' } },
+        });
+        if (await arrived((e) => e.id === data!.createItem.id, 500)) id = data!.createItem.id;
+      }
+      expect(failures).toEqual([]);
+      const created = events.find((e) => e.id === id)!;
+      // The generated types: the event's enum, and the item's ItemFields with a PublicUser owner.
+      const type: 'CREATED' | 'UPDATED' | 'DELETED' = created.type;
+      expect(type).toBe('CREATED');
+      expect(created).toMatchObject({ __typename: 'ItemEvent', version: 1, actorId: alice.user.id });
+      expect(created.item).toMatchObject({
+        __typename: 'Item',
+        id,
+        category: 'live',
+        version: 1,
+        owner: { __typename: 'PublicUser', id: alice.user.id },
+      });
+      // @ts-expect-error ItemFields selects no email on a PublicUser (the schema has none).
+      expect(created.item!.owner.email).toBeUndefined();
+
+      await client.mutate({ mutation: UpdateItemDocument, variables: { id, input: { name: 'Renamed' } } });
+      expect(await arrived((e) => e.id === id && e.type === 'UPDATED', 5000)).toBe(true);
+      await client.mutate({ mutation: DeleteItemDocument, variables: { id } });
+      expect(await arrived((e) => e.id === id && e.type === 'DELETED', 5000)).toBe(true);
+      const mine = events.filter((e) => e.id === id);
+      expect(mine.map((e) => [e.type, e.version, e.item?.name ?? null])).toEqual([
+        ['CREATED', 1, created.item!.name],
+        ['UPDATED', 2, 'Renamed'],
+        ['DELETED', 3, null],
+      ]);
+      expect(failures).toEqual([]);
+    } finally {
+      subscription.unsubscribe();
+    }
   });
 });

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page, WebSocket as PageSocket } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -14,6 +14,7 @@ describe('the GraphiQL playground', () => {
   const email = `playground-${Date.now()}@example.com`;
   const password = 'Playground-Horse-Battery-7';
   let userId = '';
+  let accessToken = '';
 
   beforeAll(async () => {
     // The same bundle step as `npm run build`.
@@ -23,8 +24,9 @@ describe('the GraphiQL playground', () => {
       i: { email, password },
     });
     userId = res.body.data!.register.user.id;
+    accessToken = res.body.data!.register.accessToken;
     await api.gql('mutation { createItem(input: { name: "Playground lamp" }) { id } }', undefined, {
-      authorization: `Bearer ${res.body.data!.register.accessToken}`,
+      authorization: `Bearer ${accessToken}`,
     });
   }, 60_000);
   afterAll(() => api.stop());
@@ -85,6 +87,37 @@ describe('the GraphiQL playground', () => {
       await mkdir(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'playground.png') });
       expect([...hosts]).toEqual([new URL(api.url).host]);
+      await page.close();
+    }, 60_000);
+
+    it('runs a subscription over graphql-ws with the signed-in token: a mutation made over HTTP appears', async () => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      const sockets = watchSockets(page);
+      const violations: string[] = [];
+      page.on('console', (msg) => {
+        if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text());
+      });
+      await page.goto(`${api.url}/playground?query=${encodeURIComponent('subscription { itemEvents { type id } }')}`);
+      await page.fill('input[name=email]', email);
+      await page.fill('input[name=password]', password);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[data-testid=signed-in]');
+      await page.click('.graphiql-execute-button');
+
+      const id = await createUntilShown(page, api, async () => `Bearer ${accessToken}`);
+      const text = await page.locator('.result-window').innerText();
+      expect(text).toContain('"type": "CREATED"');
+      expect(text).toContain(`"id": "${id}"`);
+      // One socket to this server's /graphql (CSP connect-src 'self' covers ws: in Chromium), whose
+      // connection_init carried the token the playground holds.
+      expect(sockets.map((s) => s.url)).toEqual([`${api.url.replace(/^http/, 'ws')}/graphql`]);
+      const stored = await page.evaluate("sessionStorage.getItem('playground.accessToken')");
+      const session = JSON.parse(stored as string) as { token: string };
+      expect(sockets[0]!.sent[0]).toEqual({
+        type: 'connection_init',
+        payload: { authorization: `Bearer ${session.token}` },
+      });
+      expect(violations).toEqual([]);
       await page.close();
     }, 60_000);
 
@@ -151,6 +184,40 @@ describe('a playground session outliving its access token (ACCESS_TOKEN_TTL=2)',
     await page.close();
   }, 60_000);
 
+  it('a subscription cut with 4401 TOKEN_EXPIRED runs again with a token renewed from the cookie', async () => {
+    const page = await signIn('subscription { itemEvents { type id } }');
+    const sockets = watchSockets(page);
+    const refreshes: string[] = [];
+    page.on('request', (req) => {
+      if (req.postData()?.includes('refreshToken')) refreshes.push(req.url());
+    });
+    await page.click('.graphiql-execute-button');
+    // The server closes the socket when the token it was opened with expires (2 s).
+    const result = page.locator('.result-window');
+    await result.getByText('Socket closed with event 4401 TOKEN_EXPIRED').first().waitFor({ timeout: 15_000 });
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0]!.closed).toBe(true);
+    expect(refreshes).toEqual([]);
+
+    await page.click('.graphiql-execute-button');
+    // A fresh token for each mutation: they live 2 s too.
+    const login = async () => {
+      const res = await api.gql('mutation($i: LoginInput!) { login(input: $i) { accessToken } }', {
+        i: { email, password },
+      });
+      return `Bearer ${res.body.data!.login.accessToken}`;
+    };
+    const id = await createUntilShown(page, api, login, sockets);
+    expect(refreshes).toHaveLength(1);
+    expect(sockets).toHaveLength(2);
+    // The second socket went out with the renewed token, not the expired one.
+    const tokenOf = (s: SocketLog) => (s.sent[0] as { payload: { authorization: string } }).payload.authorization;
+    expect(tokenOf(sockets[1]!)).not.toBe(tokenOf(sockets[0]!));
+    expect(sockets[1]!.received.some((m) => JSON.stringify(m).includes(id))).toBe(true);
+    await page.waitForSelector('[data-testid=signed-in]');
+    await page.close();
+  }, 60_000);
+
   it('signs out visibly when the session cannot be renewed, and runs the query anonymously', async () => {
     const page = await signIn('{ me { email } }');
     // End every session of the user from elsewhere.
@@ -181,3 +248,60 @@ describe('the playground when disabled', () => {
     expect(res.status).toBe(404);
   });
 });
+
+interface SocketLog {
+  url: string;
+  sent: unknown[];
+  received: unknown[];
+  closed: boolean;
+}
+
+/** The page's WebSockets and the graphql-ws messages on each, as the browser sent and received them. */
+function watchSockets(page: Page): SocketLog[] {
+  const logs: SocketLog[] = [];
+  page.on('websocket', (socket: PageSocket) => {
+    const log: SocketLog = { url: socket.url(), sent: [], received: [], closed: false };
+    logs.push(log);
+    socket.on('framesent', (frame) => log.sent.push(JSON.parse(String(frame.payload))));
+    socket.on('framereceived', (frame) => log.received.push(JSON.parse(String(frame.payload))));
+    socket.on('close', () => (log.closed = true));
+  });
+  return logs;
+}
+
+/**
+ * Creates items over HTTP until one's event is in GraphiQL's result pane (the subscription is
+ * registered on the server a little after GraphiQL sends it) and returns that item's id. With
+ * `sockets`, a `next` message on the last socket also counts (a 2-second token may close it first).
+ */
+async function createUntilShown(
+  page: Page,
+  api: TestServer,
+  authorization: () => Promise<string>,
+  sockets?: SocketLog[],
+) {
+  const result = page.locator('.result-window');
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const res = await api.gql<{ createItem: { id: string } }>(
+      'mutation($i: CreateItemInput!) { createItem(input: $i) { id } }',
+      { i: { name: `Live ${attempt}` } },
+      { authorization: await authorization() },
+    );
+    if (!res.body.data?.createItem) throw new Error(`createItem failed: ${JSON.stringify(res.body.errors)}`);
+    const id = res.body.data.createItem.id;
+    const shown = result.getByText(`"id": "${id}"`).waitFor({ timeout: 1000 });
+    const received = async () => {
+      for (let i = 0; i < 10; i++) {
+        if (sockets?.at(-1)?.received.some((m) => JSON.stringify(m).includes(id))) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('not received');
+    };
+    const arrived = await Promise.any(sockets ? [shown, received()] : [shown]).then(
+      () => true,
+      () => false,
+    );
+    if (arrived) return id;
+  }
+  throw new Error('no event reached the playground');
+}

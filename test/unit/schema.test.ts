@@ -39,6 +39,7 @@ const PUBLIC_OPERATIONS = [
   'createItem',
   'updateItem',
   'deleteItem',
+  'itemEvents',
   'auditEvents',
 ];
 
