@@ -68,7 +68,13 @@ function supplyQuery(req: Request, text: string): void {
 export type DocumentVerdict =
   { query: unknown; fromManifest: boolean } | { refused: { code: string; message: string } };
 
-export type DocumentPolicy = (fields: Fields) => DocumentVerdict;
+/**
+ * `manifestWins`: a document named by a manifest hash runs the manifest's text even when other
+ * text comes with it. For WebSocket subscriptions: Apollo's GraphQLWsLink always sends its own
+ * printing of the document beside the hash (over HTTP the persisted-query link drops it), and that
+ * printing never matches the manifest's byte for byte. The hash decides what runs.
+ */
+export type DocumentPolicy = (fields: Fields, options?: { manifestWins?: boolean }) => DocumentVerdict;
 
 /**
  * TRUSTED_DOCUMENTS, for HTTP requests and WebSocket subscriptions alike:
@@ -82,7 +88,7 @@ export function documentPolicy(config: Pick<Config, 'trustedDocuments'>, file: s
   const mode = config.trustedDocuments;
   if (mode === 'off') return (fields) => ({ query: fields.query, fromManifest: false });
   const documents = loadTrustedDocuments(file);
-  return (fields) => {
+  return (fields, options = {}) => {
     const id = namedId(fields);
     const text = id === undefined ? undefined : documents.get(id);
     if (text === undefined) {
@@ -98,7 +104,7 @@ export function documentPolicy(config: Pick<Config, 'trustedDocuments'>, file: s
         return { refused: { code: 'PERSISTED_QUERY_NOT_FOUND', message: 'No trusted document has this documentId' } };
       return { query: fields.query, fromManifest: false };
     }
-    if (fields.query !== undefined && fields.query !== '' && fields.query !== text)
+    if (!options.manifestWins && fields.query !== undefined && fields.query !== '' && fields.query !== text)
       return {
         refused: { code: 'PERSISTED_QUERY_HASH_MISMATCH', message: 'The query is not the trusted document it names' },
       };

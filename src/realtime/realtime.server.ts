@@ -158,7 +158,7 @@ export function startRealtime(options: RealtimeOptions): RealtimeServer {
           limit: limits.maxSubscriptions,
         }),
       ];
-    const verdict = documents(payload);
+    const verdict = documents(payload, { manifestWins: true });
     if ('refused' in verdict) return [clientError(verdict.refused.code, verdict.refused.message)];
     if (typeof verdict.query !== 'string' || verdict.query === '')
       return [clientError('BAD_REQUEST', 'The subscribe message needs a query')];

@@ -6,15 +6,12 @@ import { startTestServer, type TestServer } from '../helpers/server';
 import { hashOf } from '../helpers/trusted-documents';
 
 /**
- * KNOWN FAILING (found while wiring GraphQLWsLink; the server side is the lead's): Apollo Client's
- * GraphQLWsLink always sends the document's text (Apollo's `print`), and with a PersistedQueryLink
- * in front also `extensions.persistedQuery.sha256Hash` (the manifest hash, as the README tells
- * clients to take it). Over HTTP the PersistedQueryLink drops the text; over the socket it cannot.
- * Apollo's print lays the text out differently from the manifest's, so the document policy refuses
- * every such subscription with PERSISTED_QUERY_HASH_MISMATCH, and Apollo Client cannot subscribe to
- * a server with TRUSTED_DOCUMENTS=allow/only. The subscribe message below is exactly what the link
- * sends (graphql-ws directly, because on Node 20 GraphQLWsLink itself throws "WebSocket is not
- * defined" while reporting a GraphQL error).
+ * Apollo Client's GraphQLWsLink always sends the document's text (Apollo's `print`), and with a
+ * PersistedQueryLink in front also `extensions.persistedQuery.sha256Hash` (the manifest hash, as the
+ * README tells clients to take it). Over HTTP the PersistedQueryLink drops the text; over the socket
+ * it cannot, and Apollo's printing never matches the manifest's byte for byte: the hash decides what
+ * runs. The subscribe message below is exactly what the link sends (graphql-ws directly, because on
+ * Node 20 GraphQLWsLink itself throws "WebSocket is not defined" while reporting a GraphQL error).
  */
 describe.each(['allow', 'only'])(
   'a subscription named by its manifest hash over graphql-ws (TRUSTED_DOCUMENTS=%s)',
@@ -76,6 +73,25 @@ describe.each(['allow', 'only'])(
       expect(acknowledged).toBe(true);
       expect(errors).toEqual([]);
       expect(events).toHaveLength(1);
+    });
+
+    it(mode === 'only' ? 'refuses ad-hoc text (TRUSTED_DOCUMENT_REQUIRED)' : 'runs ad-hoc text', async () => {
+      const errors: Array<{ extensions?: { code?: string } }> = [];
+      let done = false;
+      const stop = ws.subscribe(
+        { query: 'subscription { itemEvents { id } }' },
+        {
+          next: () => undefined,
+          error: (e) => errors.push(...(e as typeof errors)),
+          complete: () => (done = true),
+        },
+      );
+      // `only`: wait for the refusal; `allow`: nothing comes back while the subscription is live.
+      for (let waited = 0; waited < (mode === 'only' ? 10_000 : 500) && errors.length === 0; waited += 50)
+        await new Promise((r) => setTimeout(r, 50));
+      stop();
+      if (mode === 'only') expect(errors.map((e) => e.extensions?.code)).toEqual(['TRUSTED_DOCUMENT_REQUIRED']);
+      else expect({ errors, done }).toEqual({ errors: [], done: false });
     });
   },
 );
