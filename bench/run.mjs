@@ -1,7 +1,8 @@
 // `npm run bench`: the service beside its same-work baseline and the transport ceiling, on one
 // embedded database, driven by autocannon over loopback (A, B, A, B…; median of the runs).
 //   --users N --items N --big-items N [--huge] --connections N --duration S --runs N --warmup S
-//   --only me,items,login,mixed,createItem,growth   --profile (CPU profiles of the service)
+//   --only me,items,login,mixed,createItem,fanout,growth   --profile (CPU profiles of the service)
+//   --fanout-users N --fanout-sockets-per-user N --fanout-rate N --fanout-duration S --fanout-warmup S
 import { fork } from 'node:child_process';
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import jwt from 'jsonwebtoken';
 import { MongoClient, ObjectId } from 'mongodb';
 import pino from 'pino';
 import { renderChart } from './chart.mjs';
+import { fanout } from './fanout.mjs';
 
 const require = (await import('node:module')).createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,6 +37,11 @@ const { values: flags } = parseArgs({
     cost: { type: 'string', default: '10' },
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    'fanout-users': { type: 'string', default: '100' },
+    'fanout-sockets-per-user': { type: 'string', default: '10' },
+    'fanout-rate': { type: 'string', default: '100' },
+    'fanout-duration': { type: 'string', default: '60' },
+    'fanout-warmup': { type: 'string', default: '5' },
   },
 });
 const USERS = Number(flags.users);
@@ -76,11 +83,11 @@ async function passwordHash(password, cost) {
   return `$bcrypt-sha256$${await bcrypt.hash(preHash, salt)}`;
 }
 
-async function seed(dbName, itemCount) {
+async function seed(dbName, itemCount, userCount = USERS) {
   const db = mongo.db(dbName);
   const hash = await passwordHash(PASSWORD, COST);
   const now = Date.now();
-  const users = Array.from({ length: USERS }, (_, i) => ({
+  const users = Array.from({ length: userCount }, (_, i) => ({
     _id: new ObjectId(),
     email: `bench${i}@example.com`,
     passwordHash: hash,
@@ -107,7 +114,7 @@ async function seed(dbName, itemCount) {
         priceKey: price ?? -1,
         quantity: i % 50,
         version: 1,
-        ownerId: String(users[i % USERS]._id),
+        ownerId: String(users[i % userCount]._id),
         createdAt: created,
         updatedAt: created,
       });
@@ -307,6 +314,8 @@ const startBaseline = (dbName) => startProcess('baseline', path.join(root, 'benc
 try {
   log('seeding…');
   await seed('bench_small', SMALL);
+  // One item per user: the updates' own cost on FerretDB grows with the collection (no index use).
+  if (wanted('fanout')) await seed('bench_fanout', Number(flags['fanout-users']), Number(flags['fanout-users']));
   if (wanted('growth')) await seed('bench_big', BIG);
   if (wanted('growth') && flags.huge) await seed('bench_huge', HUGE);
 
@@ -372,6 +381,53 @@ try {
   await stop(service);
   await stop(baseline);
 
+  if (wanted('fanout')) {
+    // Its own instance and database: 1 000 sockets as 100 users x 10 (the default
+    // WS_MAX_CONNECTIONS_PER_USER). The updates go to one item of each user in turn, each sent by
+    // its owner: one user's writes are serialized (write-limit counter, then the item), so a
+    // single writer could not sustain 100 updates/s on FerretDB whatever the fan-out costs.
+    const s = await startService('bench_fanout');
+    procs.push(s);
+    const users = Number(flags['fanout-users']);
+    const tokens = [];
+    for (let i = 0; i < users; i += 4) {
+      const batch = Array.from({ length: Math.min(4, users - i) }, (_, k) =>
+        tokenFor(s.url, `bench${i + k}@example.com`),
+      );
+      tokens.push(...(await Promise.all(batch)));
+      progress('fan-out logins', tokens.length, users);
+    }
+    const db = mongo.db('bench_fanout');
+    const tokenOf = new Map();
+    for (const u of await db
+      .collection('users')
+      .find({}, { projection: { email: 1 } })
+      .toArray())
+      tokenOf.set(String(u._id), tokens[Number(/^bench(\d+)@/.exec(u.email)[1])]);
+    const items = [];
+    const owners = new Set();
+    for (const d of await db
+      .collection('items')
+      .find({}, { projection: { ownerId: 1 } })
+      .toArray()) {
+      if (owners.has(d.ownerId)) continue;
+      owners.add(d.ownerId);
+      items.push({ id: String(d._id), token: tokenOf.get(d.ownerId) });
+    }
+    results.scenarios.fanout = await fanout({
+      service: s,
+      tokens,
+      perUser: Number(flags['fanout-sockets-per-user']),
+      items,
+      rate: Number(flags['fanout-rate']),
+      duration: Number(flags['fanout-duration']),
+      warmup: Number(flags['fanout-warmup']),
+      ask,
+      log,
+    });
+    await stop(s);
+  }
+
   if (wanted('growth')) {
     // The same page over a much larger collection.
     const sizes = [['bench_big', BIG], ...(flags.huge ? [['bench_huge', HUGE]] : [])];
@@ -423,7 +479,7 @@ row(`items (${SMALL})`, s.items);
 row('createItem', s.createItem);
 row('login', s.login);
 for (const [count, x] of Object.entries(s.growth ?? {})) if (Number(count) !== SMALL) row(`items (${count})`, x);
-console.table(rows);
+if (rows.length > 0) console.table(rows);
 
 // Each target: the measured figure, the bound and whether it is met (null when not measured).
 const target = (value, bound, met) => ({ value, bound, met: value === null || value === undefined ? null : met });
@@ -454,12 +510,41 @@ if (s.growth?.[BIG] && s.growth[SMALL]) {
   const r = s.growth[BIG].service.p99 ? ratio(s.growth[BIG].service.p99, s.growth[SMALL].service.p99) : null;
   targets[`growth: p99 at ${BIG} <= 1.5 x at ${SMALL}`] = target(r, 1.5, r <= 1.5);
 }
+if (s.fanout) {
+  const f = s.fanout;
+  const p99 = f.commitToReceipt?.p99 ?? null;
+  targets[`fanout: commit-to-receipt p99 < 50 ms (${f.sockets} sockets, ${f.rate}/s)`] = target(p99, 50, p99 < 50);
+  const growth = ratio(f.server.rssMb.end, f.server.rssMb.start);
+  targets['fanout: RSS end <= 1.1 x start (memory flat)'] = target(growth, 1.1, growth <= 1.1);
+  const faults = f.missing + f.duplicates + f.backwards + f.mismatched + f.errors;
+  targets['fanout: every socket got every event once, in version order'] = target(faults, 0, faults === 0);
+}
 const us = results.micro.tokenVerify.keyObjectUs;
 targets['token verify <= 10 us'] = target(us, 10, us <= 10);
 results.targets = targets;
 console.table(Object.entries(targets).map(([name, t]) => ({ target: name, ...t })));
 console.log('micro:', JSON.stringify(results.micro));
 if (s.mixed) console.log('mixed:', JSON.stringify(s.mixed));
+if (s.fanout) {
+  const f = s.fanout;
+  const r = f.server.rssMb;
+  console.log(
+    `fan-out: ${f.sockets} sockets (${f.users} users), ${f.updates.succeeded}/${f.updates.scheduled} updates ` +
+      `(${f.updates.skipped} skipped: 5 s in flight), ${f.achievedRate}/s answered while measuring ` +
+      `(${f.warmup} s warm-up + ${f.duration} s measured)\n` +
+      `  commit -> receipt ms: ${JSON.stringify(f.commitToReceipt)}\n` +
+      `  send -> receipt ms:   ${JSON.stringify(f.sendToReceipt)}\n` +
+      `  commit p99 per 10 s:  ${JSON.stringify(f.commitP99By10s)}\n` +
+      `  updateItem over HTTP ms: ${JSON.stringify(f.updates.httpMs)}, failed: ${JSON.stringify(f.updates.failed)}\n` +
+      `  delivery: ${f.received}/${f.expected} received (+${f.unacknowledged} of timed-out updates), missing ${f.missing} (on ${f.socketsMissing} sockets), ` +
+      `duplicates ${f.duplicates}, versions backwards ${f.backwards}, item/version mismatches ${f.mismatched}, ` +
+      `errors ${f.errors}; sockets still open ${f.open}/${f.sockets}, closes ${JSON.stringify(f.closes)}; drained in ${f.drainMs} ms\n` +
+      `  server RSS MB: idle ${r.idle}, subscribed ${r.connected}, start ${r.start}, max ${r.max}, end ${r.end}; ` +
+      `event loop p99 ${f.server.eventLoopP99Ms} ms (max ${f.server.eventLoopMaxMs}); ` +
+      `CPU ${f.server.cpuPercent} % while measuring, ${f.server.cpuMsPerUpdate} ms per update incl. fan-out\n` +
+      `  clients process: ${JSON.stringify(f.client)}`,
+  );
+}
 
 const outDir = path.join(root, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
