@@ -31,6 +31,8 @@ export interface HeldAuthentication {
   user: AuthUser;
   method: 'bearer' | 'basic';
   expiresAt: number | null;
+  /** The same for every connection holding the same credential (their checks can be shared). */
+  key: string;
   revalidate(): Promise<AuthUser | BearerRefusal>;
 }
 
@@ -152,6 +154,7 @@ export function createAuthenticator(config: Config, logger: Logger) {
         user,
         method: 'bearer',
         expiresAt: claims && claims !== 'expired' ? claims.exp * 1000 : Date.now(),
+        key: `bearer:${token}`,
         revalidate: () => authenticateBearer(config, token),
       };
     }
@@ -160,6 +163,7 @@ export function createAuthenticator(config: Config, logger: Logger) {
       user,
       method: 'basic',
       expiresAt: null,
+      key: `basic:${user.id}:${tokenVersion}:${user.email}`,
       // Whether the account still stands as it did when the password was checked: no new
       // password check, so a long-lived connection never counts as sign-in attempts.
       revalidate: async () => (await currentUser(user.id, tokenVersion, user.email)) ?? 'SESSION_REVOKED',

@@ -1,4 +1,5 @@
 import type { HeldAuthentication } from '../auth/auth.context';
+import type { BearerRefusal } from '../auth/auth.service';
 import { AUTH_EVENTS_CHANNEL, type AuthChangeMessage } from '../auth/auth.events';
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
@@ -31,6 +32,7 @@ export class RealtimeConnection {
     private readonly closeSocket: (code: number, reason: string) => void,
     readonly logger: Logger,
     recheckSeconds: number,
+    private readonly checks: CredentialChecks = new CredentialChecks(recheckSeconds),
   ) {
     this.user = held.user;
     if (held.expiresAt !== null) {
@@ -53,22 +55,27 @@ export class RealtimeConnection {
 
   /**
    * Checks the credential again (the same check as an HTTP request's) and closes the socket if
-   * it no longer stands. Concurrent calls share one check. A database hiccup keeps the socket:
-   * the next check decides.
+   * it no longer stands. Concurrent calls share one check, and so do the connections holding the
+   * same credential. After a revocation notice (`notice`), only a check made for that notice
+   * counts. A database hiccup keeps the socket: the next check decides.
    */
-  revalidate(): Promise<void> {
+  revalidate(notice: number | null = null): Promise<void> {
     if (this.closed) return Promise.resolve();
-    this.checking ??= this.held
-      .revalidate()
+    // A check already running may have read the database before the change a notice announces.
+    if (this.checking && notice === null) return this.checking;
+    const checking: Promise<void> = this.checks
+      .check(this.held, notice)
       .then((result) => {
         if (typeof result === 'string') this.close(Close.UNAUTHORIZED, result);
-        else this.user = result;
+        // An older check answering late must not undo what a newer one found.
+        else if (this.checking === checking) this.user = result;
       })
       .catch((err: unknown) => this.logger.warn({ err }, 'realtime: could not check a connection again'))
       .finally(() => {
-        this.checking = undefined;
+        if (this.checking === checking) this.checking = undefined;
       });
-    return this.checking;
+    this.checking = checking;
+    return checking;
   }
 
   close(code: number, reason: string): void {
@@ -86,21 +93,61 @@ export class RealtimeConnection {
 }
 
 /**
+ * Credential checks shared by the connections that hold the same credential (a user's tabs, or a
+ * thousand sockets of one service account): one database check per credential per period, not
+ * one per socket. A fresh check (after a notice) never reuses an earlier answer.
+ */
+export class CredentialChecks {
+  private readonly recent = new Map<
+    string,
+    { at: number; notice: number | null; result: Promise<AuthUser | BearerRefusal> }
+  >();
+
+  constructor(private readonly recheckSeconds: number) {}
+
+  /** `notice`: the revocation notice this check answers (only checks made for it are shared), or null. */
+  check(held: HeldAuthentication, notice: number | null): Promise<AuthUser | BearerRefusal> {
+    const now = Date.now();
+    const last = this.recent.get(held.key);
+    // Half a period: a connection's own periodic check never sees an answer older than that.
+    const reusable =
+      last && (notice !== null ? last.notice === notice : now - last.at < (this.recheckSeconds * 1000) / 2);
+    if (reusable) return last.result;
+    const result = held.revalidate();
+    this.recent.set(held.key, { at: now, notice, result });
+    const forget = () => {
+      setTimeout(
+        () => {
+          if (this.recent.get(held.key)?.result === result) this.recent.delete(held.key);
+        },
+        (this.recheckSeconds * 1000) / 2,
+      ).unref();
+    };
+    result.then(forget, forget);
+    return result;
+  }
+}
+
+/**
  * The open connections of this instance by user: the per-user limit, and a re-check of every
  * connection of a user when any instance says that user's sessions or account changed.
  */
 export class ConnectionRegistry {
   private readonly byUser = new Map<string, Set<RealtimeConnection>>();
   private readonly unsubscribe: () => void;
+  private notices = 0;
+  readonly checks: CredentialChecks;
 
   constructor(
     bus: EventBus,
     private readonly config: Config['realtime'],
   ) {
+    this.checks = new CredentialChecks(config.authRecheckSeconds);
     this.unsubscribe = bus.subscribe(AUTH_EVENTS_CHANNEL, (message) => {
       const { userId } = (message ?? {}) as Partial<AuthChangeMessage>;
       if (typeof userId !== 'string') return;
-      for (const connection of this.byUser.get(userId) ?? []) void connection.revalidate();
+      const notice = ++this.notices;
+      for (const connection of this.byUser.get(userId) ?? []) void connection.revalidate(notice);
     });
   }
 

@@ -30,6 +30,7 @@ import { originAllowed } from '../core/security';
 import type { DocumentPolicy } from '../core/trusted-documents';
 import { Close, ConnectionRegistry, RealtimeConnection } from './realtime.connection';
 import { ItemEventFeed } from './realtime.feed';
+import { rememberText, subscribeShared } from './realtime.execution';
 import { bindToSocket } from './realtime.stream';
 
 const PATH = '/graphql';
@@ -137,6 +138,7 @@ export function startRealtime(options: RealtimeOptions): RealtimeServer {
       (code, reason) => extra.socket.close(code, reason),
       extra.logger,
       limits.authRecheckSeconds,
+      registry.checks,
     );
     if (!registry.add(connection)) {
       connection.dispose();
@@ -184,6 +186,7 @@ export function startRealtime(options: RealtimeOptions): RealtimeServer {
     const variables = (payload.variables ?? {}) as Record<string, unknown>;
     const tooCostly = costRefusal(schema, document, operation, variables, config.limits.maxCost);
     if (tooCostly) return [tooCostly];
+    rememberText(document, verdict.query);
     return { schema, document, operationName, variableValues: variables };
   }
 
@@ -191,6 +194,7 @@ export function startRealtime(options: RealtimeOptions): RealtimeServer {
     schema,
     connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
     onConnect,
+    subscribe: subscribeShared,
     onSubscribe: (ctx, _id, payload) => prepare(ctx, payload as unknown as Record<string, unknown>),
     context: (ctx, id): Context => {
       const connection = ctx.extra.connection!;
