@@ -35,7 +35,8 @@ export interface ItemEventMessage {
   item: ItemSnapshot | null;
 }
 
-function snapshot(item: Item): ItemSnapshot {
+/** Every scalar field of Item as JSON puts it (dates as ISO strings), plus the owner's id. */
+export function itemSnapshot(item: Item): ItemSnapshot {
   return {
     id: String(item._id),
     name: item.name,
@@ -61,7 +62,7 @@ export function itemChanged(type: 'CREATED' | 'UPDATED', item: Item, actorId: st
     at: new Date().toISOString(),
     ownerId: item.ownerId,
     category: item.category ?? null,
-    item: snapshot(item),
+    item: itemSnapshot(item),
   };
   publishEvent(ITEM_EVENTS_CHANNEL, message);
 }

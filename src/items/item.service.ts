@@ -7,7 +7,7 @@ import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } f
 import { limitKey } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
 import { releaseItemSlot, reserveItemSlot } from './item-quota.service';
-import { itemChanged, itemDeleted } from './item.events';
+import { itemChanged, itemDeleted, itemSnapshot } from './item.events';
 import { ItemOrderField, OrderDirection, type ItemFilter, type ItemOrder } from './item.inputs';
 import { Item, ItemModel } from './item.model';
 
@@ -262,30 +262,13 @@ export async function updateItem(
   // The other change, as the API would return it, so a client can show or merge it at once.
   throw new ConflictError('The item was changed by someone else', {
     currentVersion: current.version,
-    current: itemView(current),
+    current: itemSnapshot(current),
   });
 }
 
 /** The refusal of updateItem and deleteItem to a caller who is neither the owner nor an admin. */
 export const notOwner = (action: 'change' | 'delete') =>
   new ForbiddenError(`Only the owner or an admin may ${action} this item`, { reason: 'NOT_OWNER' });
-
-/** Every scalar field of Item as JSON puts it (dates as ISO strings), plus the owner's id. */
-function itemView(item: Item) {
-  return {
-    id: String(item._id),
-    name: item.name,
-    description: item.description ?? null,
-    category: item.category ?? null,
-    tags: item.tags,
-    price: item.price ?? null,
-    quantity: item.quantity,
-    version: item.version,
-    createdAt: item.createdAt.toISOString(),
-    updatedAt: item.updatedAt.toISOString(),
-    ownerId: item.ownerId,
-  };
-}
 
 export async function deleteItem(config: ItemWriteConfig, caller: AuthUser, id: string): Promise<string> {
   await limitWrites(config, caller);
