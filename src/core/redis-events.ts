@@ -8,6 +8,10 @@ const PREFIX = 'graphql-api:';
 /** At most one publish-failure line per this many milliseconds, with the count since the last. */
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
+/** How often the subscribed connection proves it is alive, and how long a PING may take. */
+const HEARTBEAT_MS = 5000;
+const HEARTBEAT_TIMEOUT_MS = 3000;
+
 /** Reconnect delays: quick at first, then every 2 s for as long as Redis stays away. */
 const retryStrategy = (attempt: number) => Math.min(100 * attempt, 2000);
 
@@ -22,9 +26,16 @@ export function redisEventBus(url: string, logger: Logger): EventBus {
   const dispatcher = new Dispatcher();
   const listeners = new Set<(up: boolean) => void>();
   const options = { retryStrategy, lazyConnect: false, connectionName: 'graphql-api' };
-  const publisher = new Redis(url, { ...options, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  // A frozen Redis (no FIN, no RST) must not let publishes pile up: each gives up after a second.
+  const publisher = new Redis(url, {
+    ...options,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+  });
   const subscriber = new Redis(url, { ...options, autoResubscribe: true, maxRetriesPerRequest: null });
   let up = false;
+  let closing = false;
   let failures = 0;
   let unlogged = 0;
   let lastLogged = 0;
@@ -39,8 +50,30 @@ export function redisEventBus(url: string, logger: Logger): EventBus {
   // Errors are reported through the status; without a listener ioredis would print them.
   publisher.on('error', () => undefined);
   subscriber.on('error', (err: Error) => logger.debug({ err }, 'event bus: Redis subscriber error'));
-  subscriber.on('ready', () => setUp(true));
+  // Up only once the channels are subscribed again: ioredis says `ready` before it resubscribes.
+  subscriber.on('ready', () => {
+    const channels = dispatcher.channels().map((c) => PREFIX + c);
+    if (channels.length === 0) return setUp(true);
+    subscriber.subscribe(...channels).then(
+      () => setUp(true),
+      (err: unknown) => logger.warn({ err }, 'event bus: could not subscribe again'),
+    );
+  });
   subscriber.on('close', () => setUp(false));
+  // A connection that silently stopped answering (a partition, a frozen server) is dropped, so
+  // it reconnects and subscribers are told, instead of waiting for TCP to notice in minutes.
+  const heartbeat = setInterval(() => {
+    if (subscriber.status !== 'ready') return;
+    const timeout = setTimeout(() => {
+      if (!closing) subscriber.disconnect(true);
+    }, HEARTBEAT_TIMEOUT_MS);
+    timeout.unref();
+    subscriber.ping().then(
+      () => clearTimeout(timeout),
+      () => undefined,
+    );
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
   subscriber.on('message', (channel: string, raw: string) => {
     if (!channel.startsWith(PREFIX)) return;
     let message: unknown;
@@ -88,6 +121,8 @@ export function redisEventBus(url: string, logger: Logger): EventBus {
       return () => listeners.delete(listener);
     },
     async close() {
+      closing = true;
+      clearInterval(heartbeat);
       listeners.clear();
       subscriber.removeAllListeners('close');
       // QUIT only on a live connection: while Redis is away, ioredis queues it behind the

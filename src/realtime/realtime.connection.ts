@@ -20,10 +20,15 @@ export const Close = {
   INTERNAL: 1011,
 } as const;
 
+/** The longest a revoked credential may keep a socket open when nobody announced the revocation. */
+const MAX_STALE_SECONDS = 30;
+
 /** A WebSocket's signed-in caller, kept current for as long as the socket is open. */
 export class RealtimeConnection {
   /** Closed, or about to be: no more events are delivered. */
   closed = false;
+  /** The connection's live subscription streams; all of them end when it closes. */
+  readonly streams = new Set<{ finish(): unknown }>();
   private checking: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
 
@@ -89,6 +94,7 @@ export class RealtimeConnection {
   dispose(): void {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
+    for (const stream of [...this.streams]) stream.finish();
   }
 }
 
@@ -103,25 +109,29 @@ export class CredentialChecks {
     { at: number; notice: number | null; result: Promise<AuthUser | BearerRefusal> }
   >();
 
-  constructor(private readonly recheckSeconds: number) {}
+  /**
+   * How old a shared answer may be. A connection checks every period, so an answer reused at its
+   * check is at most period + this old: half a period, but never past 30 s in all (the promise to
+   * clients whose revocation was not announced).
+   */
+  private readonly reuseMs: number;
+
+  constructor(recheckSeconds: number) {
+    this.reuseMs = Math.max(0, Math.min(recheckSeconds / 2, MAX_STALE_SECONDS - recheckSeconds)) * 1000;
+  }
 
   /** `notice`: the revocation notice this check answers (only checks made for it are shared), or null. */
   check(held: HeldAuthentication, notice: number | null): Promise<AuthUser | BearerRefusal> {
     const now = Date.now();
     const last = this.recent.get(held.key);
-    // Half a period: a connection's own periodic check never sees an answer older than that.
-    const reusable =
-      last && (notice !== null ? last.notice === notice : now - last.at < (this.recheckSeconds * 1000) / 2);
+    const reusable = last && (notice !== null ? last.notice === notice : now - last.at < this.reuseMs);
     if (reusable) return last.result;
     const result = held.revalidate();
     this.recent.set(held.key, { at: now, notice, result });
     const forget = () => {
-      setTimeout(
-        () => {
-          if (this.recent.get(held.key)?.result === result) this.recent.delete(held.key);
-        },
-        (this.recheckSeconds * 1000) / 2,
-      ).unref();
+      setTimeout(() => {
+        if (this.recent.get(held.key)?.result === result) this.recent.delete(held.key);
+      }, this.reuseMs).unref();
     };
     result.then(forget, forget);
     return result;

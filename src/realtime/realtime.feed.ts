@@ -67,7 +67,10 @@ function isMessage(value: unknown): value is ItemEventMessage {
  */
 export class ItemEventFeed {
   private readonly subscribers = new Set<FeedSubscriber>();
-  private readonly versions = new LRUCache<string, number>({ max: VERSIONS_KEPT, ttl: VERSION_MEMORY_MS });
+  private readonly versions = new LRUCache<string, { version: number; deleted: boolean }>({
+    max: VERSIONS_KEPT,
+    ttl: VERSION_MEMORY_MS,
+  });
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -92,8 +95,12 @@ export class ItemEventFeed {
       return;
     }
     const last = this.versions.get(message.id);
-    if (last !== undefined && message.version <= last) return;
-    this.versions.set(message.id, message.version);
+    const deleted = message.type === 'DELETED';
+    // A deletion computed from the version before a concurrent update (the account-deletion
+    // cascade reads, then deletes) carries that update's version: it still goes out, once.
+    if (last && (message.version < last.version || (message.version === last.version && (!deleted || last.deleted))))
+      return;
+    this.versions.set(message.id, { version: message.version, deleted });
     if (this.subscribers.size === 0) return;
     const delivered: DeliveredEvent = {
       message,

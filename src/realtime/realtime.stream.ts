@@ -1,5 +1,5 @@
 import type { Context } from '../context';
-import { BadUserInputError, UnauthenticatedError } from '../core/errors';
+import { BadUserInputError, ForbiddenError, UnauthenticatedError } from '../core/errors';
 import { assertId } from '../items/item.service';
 import { forgetRuleResults } from '../permissions';
 import type { RealtimeConnection } from './realtime.connection';
@@ -14,11 +14,16 @@ export interface SocketBinding {
   feed: ItemEventFeed;
   connection: RealtimeConnection;
   maxQueuedEvents: number;
+  /** Live streams per connection (WS_MAX_SUBSCRIPTIONS), counted here where they really start and end. */
+  maxSubscriptions: number;
   /** Called when a subscription's queue overflows: the socket cannot keep up. */
   slowConsumer(): void;
 }
 
 const bindings = new WeakMap<Context, SocketBinding>();
+
+export const subscriptionLimit = (limit: number) =>
+  new ForbiddenError(`At most ${limit} subscriptions per connection`, { reason: 'SUBSCRIPTION_LIMIT', limit });
 
 export function bindToSocket(ctx: Context, binding: SocketBinding): void {
   bindings.set(ctx, binding);
@@ -65,7 +70,13 @@ class EventStream implements AsyncIterableIterator<ItemEvent>, FeedSubscriber {
     readonly selector: EventSelector,
     private readonly binding: SocketBinding,
   ) {
-    this.leave = binding.feed.add(this);
+    const leaveFeed = binding.feed.add(this);
+    const streams = binding.connection.streams;
+    streams.add(this);
+    this.leave = () => {
+      leaveFeed();
+      streams.delete(this);
+    };
   }
 
   push(event: DeliveredEvent): void {
@@ -110,7 +121,7 @@ class EventStream implements AsyncIterableIterator<ItemEvent>, FeedSubscriber {
     return this;
   }
 
-  private finish(): IteratorResult<ItemEvent> {
+  finish(): IteratorResult<ItemEvent> {
     if (!this.done) {
       this.done = true;
       this.queue = [];
@@ -125,5 +136,9 @@ class EventStream implements AsyncIterableIterator<ItemEvent>, FeedSubscriber {
 export function itemEventStream(ctx: Context, filter: ItemEventFilter | null | undefined): AsyncIterable<ItemEvent> {
   const binding = bindings.get(ctx);
   if (!binding) throw new BadUserInputError('itemEvents', 'Subscriptions run over WebSocket (graphql-ws) at /graphql');
+  // graphql-ws forgets an operation whose id is reused before it started: counting the streams
+  // themselves keeps the limit, and the connection ends every one of them when it closes.
+  if (binding.connection.closed) throw new UnauthenticatedError('The connection is closing');
+  if (binding.connection.streams.size >= binding.maxSubscriptions) throw subscriptionLimit(binding.maxSubscriptions);
   return new EventStream(ctx, selectorOf(ctx, filter), binding);
 }
