@@ -10,6 +10,8 @@ export interface AuthUser {
   sessionId?: string;
   /** Whether the account proved its address (REQUIRE_EMAIL_VERIFICATION limits what it may do). */
   emailVerified?: boolean;
+  /** Set when the caller authenticated with an API key: it acts as its owner, limited to these scopes. */
+  apiKey?: { id: string; scopes: string[] };
 }
 
 /** What every resolver and permission rule receives. Authentication only; no authorization here. */

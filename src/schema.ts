@@ -4,6 +4,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { applyMiddleware } from 'graphql-middleware';
 import { buildSchema, type PubSub } from 'type-graphql';
 import { AccountResolver } from './account/account.resolver';
+import { ApiKeyResolver } from './apikeys/apikey.resolver';
 import { AuditResolver } from './audit/audit.resolver';
 import { AuthResolver } from './auth/auth.resolver';
 import { ItemResolver } from './items/item.resolver';
@@ -18,6 +19,7 @@ export const resolvers = [
   AuditResolver,
   AccountResolver,
   RealtimeResolver,
+  ApiKeyResolver,
 ] as const;
 
 /**

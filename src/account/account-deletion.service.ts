@@ -1,3 +1,4 @@
+import { deleteApiKeysOf } from '../apikeys/apikey.service';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import { checkPassword, recordFailure } from '../auth/credentials.service';
 import { clearLockout } from '../auth/lockout.service';
@@ -17,7 +18,7 @@ const OBJECT_ID = /^[0-9a-f]{24}$/i;
 /**
  * Deletes a user and everything it owns, in this order: the user (its tokens stop at once and
  * its email is free), its sessions, its items (and item quota; subscribers get a DELETED event
- * for each), its pending link tokens. Each
+ * for each), its pending link tokens, its API keys. Each
  * step is idempotent, so a cascade cut off halfway is finished by running it again. Audit events
  * are kept: they are the record of what happened to the account.
  */
@@ -30,6 +31,7 @@ async function cascade(userId: string, actorId: string): Promise<number> {
   for (const item of items) itemDeleted(item, actorId);
   removed += (await ItemQuotaModel.deleteOne({ _id: userId })).deletedCount;
   removed += (await AccountTokenModel.deleteMany({ userId })).deletedCount;
+  removed += await deleteApiKeysOf(userId);
   return removed;
 }
 

@@ -22,6 +22,8 @@ export enum AuditEventType {
   EMAIL_VERIFIED = 'EMAIL_VERIFIED',
   EMAIL_CHANGED = 'EMAIL_CHANGED',
   USER_DELETED = 'USER_DELETED',
+  API_KEY_CREATED = 'API_KEY_CREATED',
+  API_KEY_REVOKED = 'API_KEY_REVOKED',
 }
 registerEnumType(AuditEventType, { name: 'AuditEventType', description: 'What happened.' });
 

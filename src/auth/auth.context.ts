@@ -3,10 +3,19 @@ import { HeaderMap } from '@apollo/server';
 import type { Request } from 'express';
 import { GraphQLError } from 'graphql';
 import { LRUCache } from 'lru-cache';
+import {
+  authenticateApiKey,
+  isApiKeyId,
+  isApiKeySecret,
+  recheckApiKey,
+  type ApiKeyRefusal,
+  type KeyCaller,
+  type PresentedKey,
+} from '../apikeys/apikey.service';
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
 import { RETRY_STATUS, ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
-import { limitAttempt } from '../core/rate-limit';
+import { limitAttempt, limitKey } from '../core/rate-limit';
 import { authenticateBearer, currentUser, type BearerRefusal } from './auth.service';
 import { clientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
@@ -75,6 +84,21 @@ const BEARER_MESSAGES = {
   SESSION_REVOKED: 'The session of this access token has ended: sign in again',
 } as const;
 
+const API_KEY_MESSAGES: Record<ApiKeyRefusal, string> = {
+  TOKEN_EXPIRED: 'The API key has expired',
+  TOKEN_INVALID: 'Invalid API key',
+  SESSION_REVOKED: 'The API key was revoked or its owner can no longer sign in',
+};
+
+/** Basic credentials whose user name is an API key id: `<key id>:<secret>`, else null. */
+function apiKeyLogin(encoded: string): PresentedKey | null {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) return null;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  const id = decoded.slice(0, colon);
+  return colon > 0 && isApiKeyId(id) ? { id, secret: decoded.slice(colon + 1) } : null;
+}
+
 /** Refusals of the credentials themselves; anything else (the database away) is not a 401. */
 const CREDENTIAL_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT']);
 
@@ -121,6 +145,25 @@ export function createAuthenticator(config: Config, logger: Logger) {
     }
   }
 
+  /** An API key (Bearer secret, or Basic with the key id as user name): no bcrypt, its own rate limit. */
+  async function apiKey(presented: PresentedKey, scheme: 'Bearer' | 'Basic'): Promise<Checked> {
+    const caller = await authenticateApiKey(config, presented);
+    if (typeof caller === 'string') throw invalidCredentials(scheme, API_KEY_MESSAGES[caller], caller);
+    try {
+      const { requestsPerWindow } = config.apiKeys;
+      await limitKey(
+        `apiKey:${caller.keyId}`,
+        requestsPerWindow,
+        config.rateLimit.windowSeconds,
+        'Too many requests with this API key',
+      );
+    } catch (err) {
+      if (err instanceof TooManyRequestsError) throw retryLater(err);
+      throw err;
+    }
+    return { user: caller.user, method: scheme === 'Bearer' ? 'bearer' : 'basic', apiKey: caller };
+  }
+
   /** Checks an Authorization header value: the same rules over HTTP and WebSocket. */
   async function check(header: string, client: ClientInfo, log: Logger): Promise<Checked> {
     if (header.length > MAX_HEADER_LENGTH) throw invalidCredentials('Bearer', 'Authorization header too long');
@@ -128,10 +171,13 @@ export function createAuthenticator(config: Config, logger: Logger) {
     const scheme = match?.[1]?.toLowerCase();
     if (scheme === 'bearer') {
       const token = match![2]!;
+      if (isApiKeySecret(token)) return apiKey({ secret: token }, 'Bearer');
       const user = await authenticateBearer(config, token);
       if (typeof user === 'string') throw invalidCredentials('Bearer', BEARER_MESSAGES[user], user);
       return { user, method: 'bearer', token };
     }
+    const keyLogin = scheme === 'basic' ? apiKeyLogin(match![2]!) : null;
+    if (keyLogin) return apiKey(keyLogin, 'Basic');
     if (scheme === 'basic') return { ...(await basic(match![2]!, header, client, log)), method: 'basic' };
     throw invalidCredentials('Bearer', 'Unsupported or malformed Authorization header');
   }
@@ -147,6 +193,17 @@ export function createAuthenticator(config: Config, logger: Logger) {
   async function hold(header: string, client: ClientInfo, log: Logger): Promise<HeldAuthentication> {
     const checked = await check(header, client, log);
     const { user } = checked;
+    if ('apiKey' in checked) {
+      const { keyId, expiresAt } = checked.apiKey;
+      return {
+        user,
+        method: checked.method,
+        expiresAt: expiresAt?.getTime() ?? null,
+        key: `apikey:${keyId}`,
+        // The key as it stands now (revoked, owner disabled): no secret check, no rate limit.
+        revalidate: () => recheckApiKey(keyId),
+      };
+    }
     if (checked.method === 'bearer') {
       const { token } = checked;
       const claims = verifyAccessToken(token, config.jwt);
@@ -173,7 +230,10 @@ export function createAuthenticator(config: Config, logger: Logger) {
   return Object.assign(authenticate, { hold });
 }
 
-type Checked = { user: AuthUser; method: 'bearer'; token: string } | (BasicUser & { method: 'basic' });
+type Checked =
+  | { user: AuthUser; method: 'bearer'; token: string }
+  | (BasicUser & { method: 'basic' })
+  | { user: AuthUser; method: 'bearer' | 'basic'; apiKey: KeyCaller };
 
 interface BasicUser {
   user: AuthUser;

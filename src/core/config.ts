@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -10,7 +10,14 @@ export class ConfigError extends Error {
 }
 
 /** Secrets that may also be given as `<NAME>_FILE` (Docker/Compose secrets). */
-export const SECRET_VARIABLES = ['MONGODB_URI', 'JWT_SECRET', 'ADMIN_PASSWORD', 'SMTP_URL', 'REDIS_URL'] as const;
+export const SECRET_VARIABLES = [
+  'MONGODB_URI',
+  'JWT_SECRET',
+  'ADMIN_PASSWORD',
+  'SMTP_URL',
+  'REDIS_URL',
+  'API_KEY_PEPPER',
+] as const;
 
 const int = (min: number, max: number) =>
   z
@@ -52,6 +59,11 @@ const schema = z.object({
     .optional(),
   JWT_ISSUER: z.string().min(1).default('graphql-auth-items-api'),
   JWT_AUDIENCE: z.string().min(1).default('graphql-auth-items-api'),
+  API_KEY_PEPPER: z
+    .string()
+    .refine((s) => Buffer.byteLength(s, 'utf8') >= 32, 'must be at least 32 bytes long')
+    .optional(),
+  API_KEY_RATE_LIMIT: int(1, 1_000_000_000).default(600),
   ACCESS_TOKEN_TTL: int(1, 86_400).default(900),
   REFRESH_TOKEN_TTL: int(60, 365 * 86_400).default(30 * 86_400),
   BCRYPT_COST: int(4, 15).default(12),
@@ -162,6 +174,8 @@ export interface Config {
     /** Seconds after a rotation during which the parent refresh token returns the same child. */
     readonly refreshReuseInterval: number;
   };
+  /** API keys (src/apikeys): the HMAC pepper their secrets are stored under, and requests per key per window. */
+  readonly apiKeys: { readonly pepper: string; readonly requestsPerWindow: number };
   readonly bcryptCost: number;
   /** Password checks allowed to wait for a hashing thread; past that, 503 at once. */
   readonly bcryptMaxQueue: number;
@@ -306,6 +320,11 @@ export function loadConfig(source: Env = process.env): Config {
       throw new ConfigError(
         `JWT_SECRET: is easy to guess (${weakness}) when NODE_ENV=production; generate one with \`openssl rand -base64 48\``,
       );
+    const pepperWeakness = v.API_KEY_PEPPER === undefined ? undefined : secretWeakness(v.API_KEY_PEPPER);
+    if (pepperWeakness)
+      throw new ConfigError(
+        `API_KEY_PEPPER: is easy to guess (${pepperWeakness}) when NODE_ENV=production; generate one with \`openssl rand -base64 48\``,
+      );
     if (v.BCRYPT_COST < 10)
       throw new ConfigError(`BCRYPT_COST: must be at least 10 when NODE_ENV=production (got "${v.BCRYPT_COST}")`);
   }
@@ -321,6 +340,7 @@ export function loadConfig(source: Env = process.env): Config {
     throw new ConfigError('ADMIN_EMAIL: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
   }
 
+  const jwtSecret = v.JWT_SECRET ?? randomBytes(48).toString('base64url');
   const config: Config = {
     env: v.NODE_ENV,
     isProduction,
@@ -333,7 +353,7 @@ export function loadConfig(source: Env = process.env): Config {
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     shutdownDelayMs: v.SHUTDOWN_DELAY_MS,
     jwt: {
-      secret: v.JWT_SECRET ?? randomBytes(48).toString('base64url'),
+      secret: jwtSecret,
       generated: v.JWT_SECRET === undefined,
       issuer: v.JWT_ISSUER,
       audience: v.JWT_AUDIENCE,
@@ -342,6 +362,7 @@ export function loadConfig(source: Env = process.env): Config {
       sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT,
       refreshReuseInterval: v.REFRESH_REUSE_INTERVAL,
     },
+    apiKeys: { pepper: v.API_KEY_PEPPER ?? derivedPepper(jwtSecret), requestsPerWindow: v.API_KEY_RATE_LIMIT },
     bcryptCost: v.BCRYPT_COST,
     bcryptMaxQueue: v.BCRYPT_MAX_QUEUE,
     login: { maxAttempts: v.LOGIN_MAX_ATTEMPTS, lockSeconds: v.LOGIN_LOCK_SECONDS },
@@ -393,6 +414,17 @@ export function loadConfig(source: Env = process.env): Config {
     mail: mailConfig(v, mailTransport),
   };
   return deepFreeze(config);
+}
+
+/**
+ * Without API_KEY_PEPPER, a pepper derived from the JWT secret (HKDF-SHA256, its own label), so a
+ * development setup works and a JWT secret alone is never the stored keys' HMAC key. Rotating
+ * JWT_SECRET then invalidates every API key: set API_KEY_PEPPER to keep them apart.
+ */
+function derivedPepper(jwtSecret: string): string {
+  return Buffer.from(hkdfSync('sha256', jwtSecret, '', 'graphql-auth-items-api api-key pepper', 32)).toString(
+    'base64url',
+  );
 }
 
 function mailConfig(v: z.infer<typeof schema>, transport: 'smtp' | 'log'): Config['mail'] {

@@ -2,6 +2,7 @@ import type { GraphQLSchema } from 'graphql';
 import { shield, deny } from 'graphql-shield';
 import type { IRules } from 'graphql-shield';
 import { accountPermissions } from '../account/account.rules';
+import { apiKeyPermissions, gateApiKeys } from '../apikeys/apikey.rules';
 import { auditPermissions } from '../audit/audit.rules';
 import { authPermissions } from '../auth/auth.rules';
 import { itemPermissions } from '../items/item.rules';
@@ -32,13 +33,17 @@ export function mergeRules(...maps: RuleMap[]): Record<string, RuleMap | unknown
   return out;
 }
 
-export const ruleTree = mergeRules(
-  authPermissions,
-  userPermissions,
-  itemPermissions,
-  auditPermissions,
-  accountPermissions,
-  realtimePermissions,
+/** Every root field also refuses API keys, but for the few their scopes open (apikey.rules.ts). */
+export const ruleTree = gateApiKeys(
+  mergeRules(
+    authPermissions,
+    userPermissions,
+    itemPermissions,
+    auditPermissions,
+    accountPermissions,
+    realtimePermissions,
+    apiKeyPermissions,
+  ),
 );
 
 /**

@@ -24,7 +24,10 @@ function operationKey(args: ExecutionArgs): string | undefined {
 
 function callerKey(args: ExecutionArgs): string | undefined {
   const user = (args.contextValue as Context).user;
-  return user ? `${user.id}\0${user.role}\0${String(user.emailVerified)}` : undefined;
+  // An API key's scopes change what the rules allow (src/apikeys/apikey.rules.ts).
+  return user
+    ? `${user.id}\0${user.role}\0${String(user.emailVerified)}\0${user.apiKey?.scopes.join(',') ?? ''}`
+    : undefined;
 }
 
 function executeShared(args: ExecutionArgs, operation: string | undefined, event: unknown): Promise<ExecutionResult> {

@@ -137,6 +137,31 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('API_KEY_PEPPER', () => {
+    it('defaults to a key derived from JWT_SECRET: stable for one secret, never the secret itself', () => {
+      const pepper = loadConfig({ JWT_SECRET: SECRET }).apiKeys.pepper;
+      expect(loadConfig({ JWT_SECRET: SECRET }).apiKeys.pepper).toBe(pepper);
+      expect(pepper).not.toBe(SECRET);
+      expect(Buffer.from(pepper, 'base64url')).toHaveLength(32);
+      expect(loadConfig({ JWT_SECRET: `${SECRET}x` }).apiKeys.pepper).not.toBe(pepper);
+    });
+
+    it('takes API_KEY_PEPPER or API_KEY_PEPPER_FILE, at least 32 bytes, never echoed', () => {
+      const pepper = randomBytes(48).toString('base64');
+      expect(loadConfig({ ...PROD, API_KEY_PEPPER: pepper }).apiKeys.pepper).toBe(pepper);
+      const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'config-test-')), 'pepper');
+      writeFileSync(file, `${pepper}\n`);
+      expect(loadConfig({ API_KEY_PEPPER_FILE: file }).apiKeys.pepper).toBe(pepper);
+      expect(errorOf({ API_KEY_PEPPER: 'short-pepper' })).toBe('API_KEY_PEPPER: must be at least 32 bytes long');
+    });
+
+    it('refuses a guessable API_KEY_PEPPER in production only', () => {
+      const weak = 'pepper'.repeat(6);
+      expect(errorOf({ ...PROD, API_KEY_PEPPER: weak })).toMatch(/^API_KEY_PEPPER: is easy to guess/);
+      expect(loadConfig({ API_KEY_PEPPER: weak }).apiKeys.pepper).toBe(weak);
+    });
+  });
+
   describe('mail settings', () => {
     it('logs mail outside production without SMTP_URL, and sends over SMTP once it is set', () => {
       const config = loadConfig({ PORT: '4100' });

@@ -41,6 +41,9 @@ const PUBLIC_OPERATIONS = [
   'deleteItem',
   'itemEvents',
   'auditEvents',
+  'apiKeys',
+  'createApiKey',
+  'revokeApiKey',
 ];
 
 async function operationSources(): Promise<Array<{ file: string; source: string }>> {

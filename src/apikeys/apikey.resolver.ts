@@ -1,0 +1,29 @@
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import type { Context } from '../context';
+import { actorOf } from '../users/user.actor';
+import { ApiKey } from './apikey.model';
+import * as apiKeys from './apikey.service';
+import { CreateApiKeyInput, CreatedApiKey } from './apikey.types';
+
+@Resolver(() => ApiKey)
+export class ApiKeyResolver {
+  @Query(() => [ApiKey], { description: 'My API keys that are not revoked, newest first. Not for API keys.' })
+  apiKeys(@Ctx() ctx: Context): Promise<ApiKey[]> {
+    return apiKeys.listApiKeys(actorOf(ctx).id);
+  }
+
+  @Mutation(() => CreatedApiKey, {
+    description: 'Creates an API key acting as me within its scopes (at most 20 active). Not for API keys.',
+  })
+  createApiKey(
+    @Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput,
+    @Ctx() ctx: Context,
+  ): Promise<CreatedApiKey> {
+    return apiKeys.createApiKey(ctx.config, actorOf(ctx), input);
+  }
+
+  @Mutation(() => Boolean, { description: 'Revokes one of my API keys at once. Not for API keys.' })
+  revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
+    return apiKeys.revokeApiKey(actorOf(ctx), id);
+  }
+}
