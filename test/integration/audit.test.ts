@@ -310,6 +310,8 @@ describe('audit events', () => {
         PASSWORD_CHANGED: 'info',
         ROLE_CHANGED: 'info',
         USER_ENABLED: 'info',
+        API_KEY_CREATED: 'info',
+        API_KEY_REVOKED: 'info',
       };
       expect(Object.keys(expected).sort()).toEqual(Object.values(AuditEventType).sort());
       for (const type of Object.values(AuditEventType)) record({ type, userId, actorId });
