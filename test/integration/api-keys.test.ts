@@ -308,6 +308,20 @@ describe('API key scopes', () => {
     expect(await ws.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
   });
 
+  it('closes a key-held WebSocket when the owner is disabled, and when the key expires', async () => {
+    const user = await signUp(t);
+    const key = await createKey(user.accessToken);
+    const expiring = await createKey(user.accessToken);
+    const ws = await connectWs(t.url, `Bearer ${key.secret}`);
+    await t.gql(SET_DISABLED, { id: user.user.id, d: true }, bearer(admin.accessToken));
+    expect(await ws.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+    await t.gql(SET_DISABLED, { id: user.user.id, d: false }, bearer(admin.accessToken));
+
+    await ApiKeyModel.updateOne({ _id: expiring.apiKey.id }, { $set: { expiresAt: new Date(Date.now() + 1500) } });
+    const held = await connectWs(t.url, `Bearer ${expiring.secret}`);
+    expect(await held.closed).toEqual({ code: 4401, reason: 'TOKEN_EXPIRED' });
+  });
+
   it('refuses itemEvents to a key without ITEMS_READ, and a revoked key at connection_init', async () => {
     const user = await signUp(t);
     const key = await createKey(user.accessToken, { scopes: ['ITEMS_WRITE'] });
