@@ -308,8 +308,14 @@ const results = {
 const procs = [];
 const wanted = (name) => !flags.only || flags.only.split(',').includes(name);
 const serviceArgs = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, 'bench/results/profiles')}`] : [];
-const startService = (dbName) =>
-  startProcess('service', path.join(root, 'dist/index.js'), serviceEnv(dbName), serviceArgs);
+// Metrics on, as in production, on a free port of their own; `METRICS_PORT=0 npm run bench` measures without.
+const startService = async (dbName) =>
+  startProcess(
+    'service',
+    path.join(root, 'dist/index.js'),
+    { ...serviceEnv(dbName), METRICS_PORT: process.env.METRICS_PORT === '0' ? '0' : String(await freePort()) },
+    serviceArgs,
+  );
 const startBaseline = (dbName) => startProcess('baseline', path.join(root, 'bench/baseline.mjs'), serviceEnv(dbName));
 try {
   log('seeding…');

@@ -37,6 +37,11 @@ import { documentPolicy, trustedDocuments } from './core/trusted-documents';
 import { localEventBus, setEventBus } from './core/events';
 import { redisEventBus } from './core/redis-events';
 import { startRealtime } from './realtime/realtime.server';
+import { countMailBacklog } from './mail/mail.service';
+import { createMetrics, currentMetrics, setMetrics } from './metrics/metrics.registry';
+import { committedOperationNames, metricsPlugin } from './metrics/metrics.plugin';
+import { watchPool } from './metrics/metrics.pool';
+import { countRequests, listenMetrics } from './metrics/metrics.server';
 import { buildAppSchema } from './schema';
 
 export interface AppServer {
@@ -45,6 +50,8 @@ export interface AppServer {
   readonly logger: Logger;
   /** True once shutdown began: `/ready` answers 503 while in-flight requests finish. */
   readonly draining: boolean;
+  /** The Prometheus scrape URL (`http://METRICS_HOST:port/metrics`); undefined when metrics are off. */
+  readonly metricsUrl: string | undefined;
   listen(port?: number, host?: string): Promise<string>;
   stop(): Promise<void>;
 }
@@ -55,6 +62,8 @@ export interface ServerOptions {
   monitorCommands?: boolean;
   /** Poll interval and backoff of the mail worker (tests shorten them). */
   mail?: MailWorkerOptions;
+  /** Serve metrics on this port instead of METRICS_PORT; 0 here picks a free port (tests run servers side by side). */
+  metricsPort?: number;
 }
 
 /**
@@ -110,8 +119,15 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   if (!config.mongodbUri) throw new Error('createServer needs config.mongodbUri');
   // Read once, before anything starts, so a missing or wrong manifest stops the start.
   const documents = documentPolicy(config, TRUSTED_DOCUMENTS_FILE);
+  // METRICS_PORT=0 turns metrics off: no listener, and nothing counted on the request path.
+  const metricsPort = options.metricsPort ?? config.metrics.port;
+  const metrics = options.metricsPort !== undefined || metricsPort !== 0 ? createMetrics() : undefined;
+  // First, so a busy port stops the start before anything else runs.
+  const metricsListener = metrics && (await listenMetrics(metrics, metricsPort, config.metrics.host));
+  setMetrics(metrics);
 
-  await connectDatabase(config.mongodbUri, logger, { monitorCommands: options.monitorCommands });
+  const db = await connectDatabase(config.mongodbUri, logger, { monitorCommands: options.monitorCommands });
+  const unwatchPool = metrics && watchPool(metrics, db.connection.getClient());
   const schema = await buildAppSchema();
   await syncIndexes();
   await ensureAdmin(config, logger);
@@ -151,6 +167,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     formatError: formatError(config),
     includeStacktraceInErrorResponses: !config.isProduction,
     plugins: [
+      ...(metrics ? [metricsPlugin(metrics, committedOperationNames(TRUSTED_DOCUMENTS_FILE))] : []),
       ...armored.plugins,
       costLimitPlugin(config.limits.maxCost),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
@@ -173,8 +190,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     validationRules: armored.validationRules,
     trustProxy: app.get('trust proxy fn') as (addr: string, i: number) => boolean,
   });
+  metrics?.watch('websocket_connections', 'Open GraphQL WebSocket connections', () => realtime.connections);
+  metrics?.watch('mail_outbox_backlog', 'Mail messages waiting in the outbox to be sent', countMailBacklog);
 
   const headers = securityHeaders();
+  if (metrics) app.use(countRequests(metrics));
   app.use(requestLogger(logger));
   app.use(corsPolicy(config, logger));
 
@@ -236,6 +256,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     get draining() {
       return draining;
     },
+    metricsUrl: metricsListener?.url,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -268,6 +289,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         await disconnectDatabase();
         await bus.close();
         setEventBus(localEventBus());
+        unwatchPool?.();
+        await metricsListener?.close();
+        if (currentMetrics() === metrics) setMetrics(undefined);
       })();
       return stopped;
     },

@@ -1,15 +1,20 @@
 import { AuditEventType, recordAuditEvent, type AuditEventInput } from '../audit/audit.service';
 import type { Logger } from '../core/logger';
+import { currentMetrics } from '../metrics/metrics.registry';
 import type { ClientInfo } from './auth.types';
 
 export { AuditEventType };
 
-/** Records a security event with the caller's address and user agent (fire and forget). */
+/**
+ * Records a security event with the caller's address and user agent (fire and forget), and counts
+ * it in `auth_events_total` (the type in lower case: a bounded label).
+ */
 export function audit(
   logger: Logger,
   client: ClientInfo,
   type: AuditEventType,
   event: Omit<AuditEventInput, 'type' | 'ip' | 'userAgent'> = {},
 ): void {
+  currentMetrics()?.authEvents.inc({ event: type.toLowerCase() });
   recordAuditEvent({ type, ip: client.ip ?? null, userAgent: client.userAgent ?? null, ...event }, logger);
 }

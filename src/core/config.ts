@@ -53,6 +53,9 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   SHUTDOWN_TIMEOUT_MS: int(0, 120_000).default(10_000),
   SHUTDOWN_DELAY_MS: int(0, 60_000).default(0),
+  // 9464: the port OpenTelemetry's Prometheus exporter uses by convention.
+  METRICS_PORT: int(0, 65535).default(9464),
+  METRICS_HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
   JWT_SECRET: z
     .string()
     .refine((s) => Buffer.byteLength(s, 'utf8') >= 32, 'must be at least 32 bytes long')
@@ -161,6 +164,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** How long /ready answers 503 before the listener closes (for load balancers to notice). */
   readonly shutdownDelayMs: number;
+  /** The Prometheus scrape listener, apart from the public port; port 0 turns metrics off. */
+  readonly metrics: { readonly port: number; readonly host: string };
   readonly jwt: {
     readonly secret: string;
     /** True when no JWT_SECRET was given and a per-process one was generated. */
@@ -352,6 +357,7 @@ export function loadConfig(source: Env = process.env): Config {
     dataDir: path.resolve(v.DATA_DIR),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     shutdownDelayMs: v.SHUTDOWN_DELAY_MS,
+    metrics: { port: v.METRICS_PORT, host: v.METRICS_HOST },
     jwt: {
       secret: jwtSecret,
       generated: v.JWT_SECRET === undefined,

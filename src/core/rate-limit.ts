@@ -3,6 +3,8 @@ import { clientKey } from './client-ip';
 import type { Config } from './config';
 import { atomically, op } from './db';
 import { isDuplicateKeyError, TooManyRequestsError } from './errors';
+// A leaf module (no project imports): the counters of the running server, if metrics are on.
+import { currentMetrics } from '../metrics/metrics.registry';
 
 /**
  * Fixed-window attempt counters kept in MongoDB, so every server instance shares them.
@@ -113,6 +115,7 @@ export async function limitAttempt(
     checks.push(hit(`${operation}:account:${account}`, windowSeconds).then((r) => ({ ...r, max: perAccount })));
   const over = (await Promise.all(checks)).filter((r) => r.count > r.max);
   if (over.length) {
+    currentMetrics()?.rateLimited.inc({ limit: operation });
     const wait = Math.max(...over.map((r) => r.resetAt.getTime() - Date.now()));
     throw new TooManyRequestsError(Math.max(1, Math.ceil(wait / 1000)));
   }
@@ -130,6 +133,8 @@ export async function deleteExpiredCounters(): Promise<number> {
 export async function limitKey(key: string, max: number, windowSeconds: number, message?: string): Promise<void> {
   const { count, resetAt } = await hit(key, windowSeconds);
   if (count > max) {
+    // The key's first part names the limit (`itemWrite`); the rest (a user id) never becomes a label.
+    currentMetrics()?.rateLimited.inc({ limit: key.split(':', 1)[0]! });
     throw new TooManyRequestsError(Math.max(1, Math.ceil((resetAt.getTime() - Date.now()) / 1000)), message);
   }
 }

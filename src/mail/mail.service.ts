@@ -49,3 +49,8 @@ async function dueMessageExists(): Promise<boolean> {
   }).catch(() => null);
   return due !== null;
 }
+
+/** Messages waiting to be sent (not the ones that failed for good), for the backlog gauge. */
+export function countMailBacklog(): Promise<number> {
+  return MailMessageModel.countDocuments({ status: 'pending' }).exec();
+}

@@ -68,6 +68,7 @@ export function startInstance(env: Record<string, string>): Promise<Instance> {
       NODE_ENV: 'test',
       LOG_LEVEL: 'info',
       PORT: '0',
+      METRICS_PORT: '0',
       HOST: '127.0.0.1',
       BCRYPT_COST: '4',
       RATE_LIMIT_PER_IP: '1000000',

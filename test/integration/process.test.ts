@@ -62,6 +62,7 @@ function startService(dataDir: string, env: Record<string, string> = {}): Promis
       NODE_ENV: 'test',
       LOG_LEVEL: 'info',
       PORT: '0',
+      METRICS_PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
       ...env,
