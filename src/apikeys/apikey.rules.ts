@@ -1,4 +1,4 @@
-import { chain, rule, type IRule } from 'graphql-shield';
+import { and, rule, type IRule } from 'graphql-shield';
 import type { Context } from '../context';
 import { ForbiddenError } from '../core/errors';
 import { allow, isAuthenticated } from '../permissions/rules';
@@ -36,7 +36,7 @@ const gates = new Map<ApiKeyScope | null, IRule>(
 );
 
 /**
- * Puts the key check in front of every root field's rule (run first, so a key gets
+ * Puts the key check in front of every root field's rule (its refusal comes first, so a key gets
  * API_KEY_SCOPE rather than the field's own answer). A listed field without a rule is a mistake.
  */
 export function gateApiKeys(tree: Record<string, unknown>): Record<string, unknown> {
@@ -49,7 +49,9 @@ export function gateApiKeys(tree: Record<string, unknown>): Record<string, unkno
     out[type] = Object.fromEntries(
       Object.entries(fields).map(([field, fieldRule]) => [
         field,
-        chain(gates.get(API_KEY_SCOPES[type]?.[field] ?? null)!, fieldRule),
+        // `and`, not `chain`: graphql-shield's chain and race call util.isUndefined, which Node 23
+        // removed. `and` answers with the first refusal in this order, so the gate's still wins.
+        and(gates.get(API_KEY_SCOPES[type]?.[field] ?? null)!, fieldRule),
       ]),
     );
   }
