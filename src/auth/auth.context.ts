@@ -90,13 +90,12 @@ const API_KEY_MESSAGES: Record<ApiKeyRefusal, string> = {
   SESSION_REVOKED: 'The API key was revoked or its owner can no longer sign in',
 };
 
-/** Basic credentials whose user name is an API key id: `<key id>:<secret>`, else null. */
-function apiKeyLogin(encoded: string): PresentedKey | null {
+/** Basic credentials `<name>:<secret>`, decoded once; null when malformed. */
+function decodeBasic(encoded: string): { name: string; secret: string } | null {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) return null;
   const decoded = Buffer.from(encoded, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  const id = decoded.slice(0, colon);
-  return colon > 0 && isApiKeyId(id) ? { id, secret: decoded.slice(colon + 1) } : null;
+  return colon < 1 ? null : { name: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
 }
 
 /** Refusals of the credentials themselves; anything else (the database away) is not a 401. */
@@ -114,7 +113,12 @@ export function createAuthenticator(config: Config, logger: Logger) {
   });
   const cacheKey = (header: string) => createHmac('sha256', config.jwt.secret).update(header).digest('base64url');
 
-  async function basic(encoded: string, header: string, client: ClientInfo, log: Logger): Promise<BasicUser> {
+  async function basic(
+    login: { name: string; secret: string } | null,
+    header: string,
+    client: ClientInfo,
+    log: Logger,
+  ): Promise<BasicUser> {
     const key = cacheKey(header);
     const cached = config.basicAuthCacheSeconds > 0 ? basicCache.get(key) : undefined;
     if (cached) {
@@ -122,15 +126,12 @@ export function createAuthenticator(config: Config, logger: Logger) {
       if (user) return { user, tokenVersion: cached.tokenVersion };
       basicCache.delete(key);
     }
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw invalidCredentials('Basic', 'Malformed Basic credentials');
-    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 1) throw invalidCredentials('Basic', 'Malformed Basic credentials');
-    const email = decoded.slice(0, colon);
+    if (!login) throw invalidCredentials('Basic', 'Malformed Basic credentials');
+    const email = login.name;
     try {
       // The same per-IP and per-account limits as `login` (only uncached checks count).
       await limitAttempt(config, 'login', client.ip, normalizeEmail(email));
-      const user = await verifyCredentials(config, email, decoded.slice(colon + 1), client, log, 'basic');
+      const user = await verifyCredentials(config, email, login.secret, client, log, 'basic');
       if (config.basicAuthCacheSeconds > 0)
         basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion, email: user.email });
       return {
@@ -176,9 +177,12 @@ export function createAuthenticator(config: Config, logger: Logger) {
       if (typeof user === 'string') throw invalidCredentials('Bearer', BEARER_MESSAGES[user], user);
       return { user, method: 'bearer', token };
     }
-    const keyLogin = scheme === 'basic' ? apiKeyLogin(match![2]!) : null;
-    if (keyLogin) return apiKey(keyLogin, 'Basic');
-    if (scheme === 'basic') return { ...(await basic(match![2]!, header, client, log)), method: 'basic' };
+    if (scheme === 'basic') {
+      const login = decodeBasic(match![2]!);
+      // A key id as the user name: `<key id>:<secret>` is an API key, not a password sign-in.
+      if (login && isApiKeyId(login.name)) return apiKey({ id: login.name, secret: login.secret }, 'Basic');
+      return { ...(await basic(login, header, client, log)), method: 'basic' };
+    }
     throw invalidCredentials('Bearer', 'Unsupported or malformed Authorization header');
   }
 

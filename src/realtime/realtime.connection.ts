@@ -7,13 +7,12 @@ import type { EventBus } from '../core/events';
 import type { Logger } from '../core/logger';
 
 /**
- * Close codes. 4401 and 4403 are graphql-ws's own (clients do not retry 4401: they must sign in
+ * Close codes. 4401 (and 4403, which graphql-ws sends itself) are graphql-ws's own (clients do not retry 4401: they must sign in
  * or refresh first); 1013 ("try again later") and 1001 ("going away") are retried by graphql-ws
  * clients with backoff. The close reason is a stable code clients can branch on.
  */
 export const Close = {
   UNAUTHORIZED: 4401,
-  FORBIDDEN: 4403,
   TOO_MANY: 4429,
   TRY_AGAIN_LATER: 1013,
   GOING_AWAY: 1001,
@@ -37,7 +36,7 @@ export class RealtimeConnection {
     private readonly closeSocket: (code: number, reason: string) => void,
     readonly logger: Logger,
     recheckSeconds: number,
-    private readonly checks: CredentialChecks = new CredentialChecks(recheckSeconds),
+    private readonly checks: CredentialChecks,
   ) {
     this.user = held.user;
     if (held.expiresAt !== null) {
@@ -175,12 +174,6 @@ export class ConnectionRegistry {
     if (!set) return;
     set.delete(connection);
     if (set.size === 0) this.byUser.delete(connection.user.id);
-  }
-
-  get size(): number {
-    let n = 0;
-    for (const set of this.byUser.values()) n += set.size;
-    return n;
   }
 
   closeAll(code: number, reason: string): void {

@@ -85,10 +85,6 @@ export class ItemEventFeed {
     return () => this.subscribers.delete(subscriber);
   }
 
-  get size(): number {
-    return this.subscribers.size;
-  }
-
   private deliver(message: unknown): void {
     if (!isMessage(message)) {
       this.logger.warn('realtime: ignored a malformed item event');
