@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import path from 'node:path';
 import { ConfigError, loadConfig, withDatabaseUri, type Config } from './core/config';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from './core/embedded-db';
-import { withDatabaseName } from './core/db';
+import type { EmbeddedDatabase } from './core/embedded-db';
 import { createLogger } from './core/logger';
-import { createServer, type AppServer } from './server';
+import type { AppServer } from './server';
+import { startTracing, type Tracing } from './tracing/tracing';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -21,6 +21,19 @@ async function main(): Promise<void> {
   if (config.jwt.generated) {
     logger.warn('JWT_SECRET is not set: using a random secret for this process; tokens will not survive a restart');
   }
+
+  // Before anything requires http, express, graphql or mongodb: the instrumentations patch them as they load.
+  let tracing: Tracing | undefined;
+  try {
+    tracing = await startTracing(config);
+  } catch (err) {
+    logger.fatal({ err }, 'failed to start tracing');
+    process.exit(1);
+  }
+  if (config.tracing) logger.info({ url: config.tracing.tracesUrl, sampler: config.tracing.sampler }, 'tracing on');
+  const { startEmbeddedDatabase } = await import('./core/embedded-db');
+  const { withDatabaseName } = await import('./core/db');
+  const { createServer } = await import('./server');
 
   let embedded: EmbeddedDatabase | undefined;
   let server: AppServer | undefined;
@@ -44,6 +57,8 @@ async function main(): Promise<void> {
     try {
       await server?.stop();
       await embedded?.stop();
+      // Sends the spans still queued, so the last requests before a deploy are not lost.
+      await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'tracing shutdown failed'));
       logger.info('stopped');
       logger.flush?.();
       process.exit(0);

@@ -28,6 +28,16 @@ const int = (min: number, max: number) =>
 
 const bool = z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).transform((v) => v === 'true');
 
+/** The OTel spec's built-in samplers (OTEL_TRACES_SAMPLER); the spec's default is parentbased_always_on. */
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
 /** A link template for a frontend's page: an http(s) URL with `{token}` where the token goes. */
 const linkTemplate = z
   .string()
@@ -56,6 +66,20 @@ const schema = z.object({
   // 9464: the port OpenTelemetry's Prometheus exporter uses by convention.
   METRICS_PORT: int(0, 65535).default(9464),
   METRICS_HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
+  // OpenTelemetry, named as the OTel spec names them; tracing is on only when the endpoint is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .regex(/^https?:\/\/[^\s?#]+$/, 'must be an http:// or https:// URL (the OTLP/HTTP base, without /v1/traces)')
+    .optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('graphql-auth-items-api'),
+  OTEL_TRACES_SAMPLER: z
+    .enum(TRACE_SAMPLERS, { error: `must be one of ${TRACE_SAMPLERS.join(', ')}` })
+    .default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z
+    .string()
+    .regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'must be a ratio between 0 and 1, such as 0.1')
+    .transform(Number)
+    .optional(),
   JWT_SECRET: z
     .string()
     .refine((s) => Buffer.byteLength(s, 'utf8') >= 32, 'must be at least 32 bytes long')
@@ -151,6 +175,8 @@ const schema = z.object({
 
 type Env = Record<string, string | undefined>;
 
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
+
 export interface Config {
   readonly env: 'development' | 'test' | 'production';
   readonly isProduction: boolean;
@@ -166,6 +192,15 @@ export interface Config {
   readonly shutdownDelayMs: number;
   /** The Prometheus scrape listener, apart from the public port; port 0 turns metrics off. */
   readonly metrics: { readonly port: number; readonly host: string };
+  /** OpenTelemetry traces (src/tracing); undefined when OTEL_EXPORTER_OTLP_ENDPOINT is unset: no SDK is loaded. */
+  readonly tracing?: {
+    /** Where spans are POSTed: the endpoint with the spec's `/v1/traces` path appended. */
+    readonly tracesUrl: string;
+    readonly serviceName: string;
+    readonly sampler: TraceSampler;
+    /** The ratio of the traceidratio samplers (OTEL_TRACES_SAMPLER_ARG, default 1). */
+    readonly samplerRatio: number;
+  };
   readonly jwt: {
     readonly secret: string;
     /** True when no JWT_SECRET was given and a per-process one was generated. */
@@ -358,6 +393,14 @@ export function loadConfig(source: Env = process.env): Config {
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     shutdownDelayMs: v.SHUTDOWN_DELAY_MS,
     metrics: { port: v.METRICS_PORT, host: v.METRICS_HOST },
+    tracing: v.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? {
+          tracesUrl: `${v.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`,
+          serviceName: v.OTEL_SERVICE_NAME,
+          sampler: v.OTEL_TRACES_SAMPLER,
+          samplerRatio: v.OTEL_TRACES_SAMPLER_ARG ?? 1,
+        }
+      : undefined,
     jwt: {
       secret: jwtSecret,
       generated: v.JWT_SECRET === undefined,

@@ -57,9 +57,11 @@ export async function stopAllInstances(): Promise<void> {
  * logs at info, cheap bcrypt, no rate limits for the one test address) and resolves once it
  * logs `listening`. MONGODB_URI must be given: the instance never starts an embedded database.
  */
-export function startInstance(env: Record<string, string>): Promise<Instance> {
+export function startInstance(env: Record<string, string>, options: { preload?: string[] } = {}): Promise<Instance> {
   if (!env.MONGODB_URI) throw new Error('startInstance needs MONGODB_URI (the test database to share)');
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/index.ts'], {
+  // `preload`: modules required before src/index.ts (after ts-node, so they may be TypeScript).
+  const preload = (options.preload ?? []).flatMap((file) => ['-r', file]);
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', ...preload, 'src/index.ts'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,

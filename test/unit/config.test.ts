@@ -226,6 +226,47 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('tracing (OTEL_*)', () => {
+    it('is off without OTEL_EXPORTER_OTLP_ENDPOINT, whatever else is set', () => {
+      expect(loadConfig({}).tracing).toBeUndefined();
+      expect(loadConfig({ OTEL_TRACES_SAMPLER: 'always_on', OTEL_SERVICE_NAME: 'x' }).tracing).toBeUndefined();
+    });
+
+    it("posts to the endpoint's /v1/traces, samples parentbased_always_on by default, and takes the spec's samplers", () => {
+      expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318/' }).tracing).toEqual({
+        tracesUrl: 'http://jaeger:4318/v1/traces',
+        serviceName: 'graphql-auth-items-api',
+        sampler: 'parentbased_always_on',
+        samplerRatio: 1,
+      });
+      expect(
+        loadConfig({
+          OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otlp.example.com/prefix',
+          OTEL_SERVICE_NAME: 'items-api',
+          OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+          OTEL_TRACES_SAMPLER_ARG: '0.25',
+        }).tracing,
+      ).toEqual({
+        tracesUrl: 'https://otlp.example.com/prefix/v1/traces',
+        serviceName: 'items-api',
+        sampler: 'parentbased_traceidratio',
+        samplerRatio: 0.25,
+      });
+    });
+
+    it.each([
+      [
+        { OTEL_EXPORTER_OTLP_ENDPOINT: 'jaeger:4318' },
+        /^OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:\/\/ or https:\/\/ URL/,
+      ],
+      [{ OTEL_TRACES_SAMPLER: 'jaeger_remote' }, /^OTEL_TRACES_SAMPLER: must be one of always_on, always_off, /],
+      [{ OTEL_TRACES_SAMPLER_ARG: '1.5' }, /^OTEL_TRACES_SAMPLER_ARG: must be a ratio between 0 and 1/],
+      [{ OTEL_TRACES_SAMPLER_ARG: '-0.1' }, /^OTEL_TRACES_SAMPLER_ARG: must be a ratio between 0 and 1/],
+    ])('rejects %j naming the variable', (env, expected) => {
+      expect(errorOf(env as Record<string, string>)).toMatch(expected);
+    });
+  });
+
   describe('secrets from files (X_FILE)', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'config-test-'));
 
