@@ -1,7 +1,7 @@
 // `npm run bench`: the service beside its same-work baseline and the transport ceiling, on one
 // embedded database, driven by autocannon over loopback (A, B, A, B…; median of the runs).
 //   --users N --items N --big-items N [--huge] --connections N --duration S --runs N --warmup S
-//   --only me,items,login,mixed,createItem,fanout,growth   --profile (CPU profiles of the service)
+//   --only me,items,login,mixed,createItem,tracing,fanout,growth   --profile (CPU profiles of the service)
 //   --fanout-users N --fanout-sockets-per-user N --fanout-rate N --fanout-duration S --fanout-warmup S
 import { fork } from 'node:child_process';
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
@@ -316,6 +316,29 @@ const startService = async (dbName) =>
     { ...serviceEnv(dbName), METRICS_PORT: process.env.METRICS_PORT === '0' ? '0' : String(await freePort()) },
     serviceArgs,
   );
+/**
+ * A local OTLP/HTTP receiver for the tracing scenario: answers every export at once and counts the
+ * spans (by their spanId keys) without decoding, so it costs the service nothing it would not pay
+ * against a real collector.
+ */
+async function startOtlpSink() {
+  const http = await import('node:http');
+  const sink = { spans: 0, exports: 0 };
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      sink.exports++;
+      sink.spans += body.split('"spanId"').length - 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  sink.url = `http://127.0.0.1:${server.address().port}`;
+  sink.close = () => new Promise((resolve) => server.close(resolve));
+  return sink;
+}
 const startBaseline = (dbName) => startProcess('baseline', path.join(root, 'bench/baseline.mjs'), serviceEnv(dbName));
 try {
   log('seeding…');
@@ -384,8 +407,40 @@ try {
       gqlRequest(CREATE, undefined, token),
     );
 
-  await stop(service);
   await stop(baseline);
+
+  if (wanted('tracing')) {
+    // The cost of tracing: the same service with OpenTelemetry on, every request sampled, exporting
+    // over OTLP/HTTP to a local sink, against the untraced service (A, B, A, B…) on `me`.
+    const sink = await startOtlpSink();
+    const traced = await startProcess(
+      'traced',
+      path.join(root, 'dist/index.js'),
+      {
+        ...serviceEnv('bench_small'),
+        METRICS_PORT: process.env.METRICS_PORT === '0' ? '0' : String(await freePort()),
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        OTEL_TRACES_SAMPLER: 'always_on',
+      },
+      serviceArgs,
+    );
+    procs.push(traced);
+    const tracing = await compare('tracing', [service, traced], meReq);
+    // Spans per request, from a counted burst: shows every request was exported whole (not dropped).
+    const before = sink.spans;
+    const burst = 200;
+    for (let i = 0; i < burst; i += 20)
+      await Promise.all(Array.from({ length: 20 }, () => fetch(`${traced.url}/graphql`, meReq).then((r) => r.text())));
+    await stop(traced); // SIGTERM flushes the spans still queued
+    tracing.sink = {
+      exports: sink.exports,
+      spans: sink.spans,
+      spansPerMeRequest: +((sink.spans - before) / burst).toFixed(1),
+    };
+    await sink.close();
+    results.scenarios.tracing = tracing;
+  }
+  await stop(service);
 
   if (wanted('fanout')) {
     // Its own instance and database: 1 000 sockets as 100 users x 10 (the default
@@ -502,6 +557,12 @@ if (s.items) {
   const p = ratio(s.items.service.p99, s.items.baseline.p99);
   targets['items: p99 <= 1.5 x baseline'] = target(p, 1.5, p <= 1.5);
 }
+if (s.tracing) {
+  const r = ratio(s.tracing.traced.rps, s.tracing.service.rps);
+  targets['tracing: me rps >= 0.80 x untraced (sampling 100 %)'] = target(r, 0.8, r >= 0.8);
+  const p = ratio(s.tracing.traced.p99, s.tracing.service.p99);
+  targets['tracing: me p99 <= 1.2 x untraced'] = target(p, 1.2, p <= 1.2);
+}
 if (s.login) {
   const r = ratio(s.login.service.rps, results.micro.bcrypt.boundRps);
   targets['login: rps >= 0.9 x bcrypt bound'] = target(r, 0.9, r >= 0.9);
@@ -531,6 +592,7 @@ results.targets = targets;
 console.table(Object.entries(targets).map(([name, t]) => ({ target: name, ...t })));
 console.log('micro:', JSON.stringify(results.micro));
 if (s.mixed) console.log('mixed:', JSON.stringify(s.mixed));
+if (s.tracing) console.log('tracing:', JSON.stringify(s.tracing));
 if (s.fanout) {
   const f = s.fanout;
   const r = f.server.rssMb;

@@ -78,8 +78,8 @@ export async function startTracing(config: Pick<Config, 'tracing'>): Promise<Tra
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req: IncomingMessage) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0]!),
       }),
-      // A span per middleware (helmet, cors, body parser, …) costs more than it tells: routes and handlers only.
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+      // A span per middleware (helmet, cors, body parser, …) or router costs more than it tells: handlers only.
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
       // Spans for parse, validate, execute and non-default resolvers; argument values stay out (allowValues off).
       new GraphQLInstrumentation({ ignoreTrivialResolveSpans: true, mergeItems: true }),
       // Commands without their values (enhancedDatabaseReporting off): no emails or hashes in spans.

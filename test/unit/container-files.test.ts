@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { KNOWN_VARIABLES, loadConfig } from '../../src/core/config';
+import { createMetrics } from '../../src/metrics/metrics.registry';
 import { PROJECT_ROOT, TRUSTED_DOCUMENTS_FILE } from '../../src/core/paths';
 
 /**
@@ -33,7 +34,7 @@ type Service = {
   profiles?: string[];
 };
 type Compose = {
-  services: Record<string, Service>;
+  services: Record<string, Service & { command?: string | string[] }>;
   secrets?: Record<string, { file?: string; environment?: string }>;
   volumes?: Record<string, unknown>;
 };
@@ -50,6 +51,19 @@ function environmentOf(service: Service): Record<string, string | undefined> {
     );
   }
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? undefined : String(v)]));
+}
+
+/** Compose's `${NAME}` / `${NAME:-default}` interpolation, from the shell environment `shell`. */
+function interpolate(env: Record<string, string | undefined>, shell: Record<string, string> = {}) {
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [
+      k,
+      v?.replace(
+        /\$\{(\w+)(?::-([^}]*))?\}/g,
+        (_m, name: string, fallback?: string) => shell[name] || (fallback ?? ''),
+      ),
+    ]),
+  );
 }
 
 /** Host ports a service publishes, from short (`[ip:]host:container[/proto]`) or long syntax. */
@@ -193,7 +207,7 @@ describe('docker-compose.yml', () => {
     const JWT_SECRET = randomBytes(48).toString('base64');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'compose-secrets-'));
     try {
-      const env: Record<string, string | undefined> = { ...apiEnv };
+      const env: Record<string, string | undefined> = interpolate(apiEnv);
       for (const [name, value] of Object.entries(env)) {
         if (!name.endsWith('_FILE') || value === undefined) continue;
         const file = path.join(dir, name);
@@ -206,9 +220,136 @@ describe('docker-compose.yml', () => {
       expect(config.jwt).toMatchObject({ secret: JWT_SECRET, generated: false });
       expect(config.mail).toMatchObject({ transport: 'smtp', smtpUrl: 'smtp://mailpit:1025' });
       expect(config.mail.links.verifyEmail).toBe('http://localhost:4000/account/verify-email?token={token}');
+      // Started without OTEL_EXPORTER_OTLP_ENDPOINT in the shell: no tracing.
+      expect(config.tracing).toBeUndefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('docker-compose.yml: the observability profile', () => {
+  const compose = parse(read('docker-compose.yml')) as Compose;
+  const { api, prometheus, jaeger } = compose.services;
+  const apiEnv = environmentOf(api!);
+  const promConfig = parse(read('deploy/prometheus/prometheus.yml')) as {
+    rule_files?: string[];
+    scrape_configs: Array<{
+      job_name: string;
+      metrics_path?: string;
+      static_configs?: Array<{ targets: string[] }>;
+      dns_sd_configs?: Array<{ names: string[]; type?: string; port: number }>;
+    }>;
+  };
+  /** `host:container[:ro]` bind mounts of a service, as { source, target }. */
+  const mounts = (service: Service) =>
+    (service.volumes ?? []).map((v) =>
+      typeof v === 'string'
+        ? { source: v.split(':')[0]!, target: v.split(':')[1]! }
+        : { source: v.source!, target: v.target! },
+    );
+
+  it('runs Prometheus and Jaeger only under the observability profile, with pinned image tags', () => {
+    expect(prometheus?.profiles).toEqual(['observability']);
+    expect(jaeger?.profiles).toEqual(['observability']);
+    expect(prometheus!.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect(jaeger!.image).toMatch(/^jaegertracing\/jaeger:\d+\.\d+\.\d+$/);
+    // The base services stay outside every profile: `docker compose up` is unchanged.
+    for (const name of ['api', 'mongo', 'redis', 'mailpit']) expect(compose.services[name]!.profiles).toBeUndefined();
+  });
+
+  it('serves the api metrics on the Compose network only, and Prometheus scrapes that service and port', () => {
+    expect(apiEnv.METRICS_HOST).toBe('0.0.0.0');
+    const metricsPort = Number(apiEnv.METRICS_PORT);
+    expect(metricsPort).toBeGreaterThan(0);
+    expect(publishedPorts(api!).map((p) => p.target)).not.toContain(metricsPort);
+
+    const job = promConfig.scrape_configs.find((c) => c.job_name === 'api');
+    expect(job?.metrics_path ?? '/metrics').toBe('/metrics');
+    const targets = [
+      ...(job?.static_configs ?? []).flatMap((c) => c.targets),
+      ...(job?.dns_sd_configs ?? []).flatMap((c) => c.names.map((n) => `${n}:${c.port}`)),
+    ];
+    expect(targets).toEqual(['api:' + metricsPort]);
+    expect(compose.services).toHaveProperty('api');
+  });
+
+  it('mounts committed Prometheus files where its command and rule_files read them', () => {
+    const mounted = mounts(prometheus!);
+    for (const { source } of mounted.filter((m) => m.source.startsWith('./'))) {
+      expect(() => read(source)).not.toThrow();
+    }
+    const configFile = /--config\.file=(\S+)/.exec([prometheus!.command ?? []].flat().join(' '))?.[1];
+    expect(mounted.find((m) => m.target === configFile)?.source).toBe('./deploy/prometheus/prometheus.yml');
+    for (const rules of promConfig.rule_files ?? []) {
+      expect(mounted.find((m) => m.target === rules)?.source).toBe('./deploy/prometheus/alerts.yml');
+    }
+    expect(promConfig.rule_files).toHaveLength(1);
+    // Its data in a named volume declared at top level.
+    const data = mounted.find((m) => m.target === '/prometheus');
+    expect(compose.volumes).toHaveProperty([data!.source]);
+  });
+
+  it('alerts only on metrics the api exports', () => {
+    const metrics = createMetrics();
+    const exported = new Set(metrics.registry.getMetricsAsArray().map((m) => m.name));
+    // Gauges src/server.ts registers at start-up (read at scrape time).
+    for (const [, name] of read('src/server.ts').matchAll(/metrics\?\.watch\('(\w+)'/g)) exported.add(name!);
+    expect(exported).toContain('mail_outbox_backlog');
+
+    const rules = (
+      parse(read('deploy/prometheus/alerts.yml')) as {
+        groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+      }
+    ).groups.flatMap((g) => g.rules);
+    expect(rules.length).toBeGreaterThanOrEqual(10);
+    const FUNCTIONS = new Set(['sum', 'max', 'min', 'avg', 'rate', 'increase', 'histogram_quantile', 'by', 'without']);
+    for (const rule of rules) {
+      const names = rule.expr
+        .replace(/\{[^}]*\}/g, ' ') // label matchers
+        .replace(/\b(by|without)\s*\([^)]*\)/g, ' ') // grouping labels
+        .replace(/\[[^\]]*\]/g, ' ') // ranges
+        .match(/\b[a-z_][a-z0-9_]*\b/g)!
+        .filter((word) => !FUNCTIONS.has(word));
+      expect(names.length).toBeGreaterThan(0);
+      for (const name of names) {
+        // The alert's name in the comparison says which rule names an unknown metric.
+        const known = exported.has(name) || exported.has(name.replace(/_(bucket|sum|count)$/, ''));
+        expect({ alert: rule.alert, metric: name, known }).toEqual({ alert: rule.alert, metric: name, known: true });
+      }
+    }
+  });
+
+  it('sends traces to Jaeger only when OTEL_EXPORTER_OTLP_ENDPOINT is given, and the README value reaches Jaeger', () => {
+    expect(apiEnv.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('${OTEL_EXPORTER_OTLP_ENDPOINT:-}');
+    const env = (shell: Record<string, string>) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'compose-otel-'));
+      try {
+        const e = interpolate(apiEnv, shell);
+        const secret = path.join(dir, 'jwt');
+        writeFileSync(secret, randomBytes(48).toString('base64'));
+        return loadConfig({ ...e, JWT_SECRET_FILE: secret });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    expect(env({}).tracing).toBeUndefined();
+    const documented = /OTEL_EXPORTER_OTLP_ENDPOINT=(\S+) docker compose --profile observability/.exec(
+      read('docker-compose.yml'),
+    )?.[1];
+    expect(documented).toBe('http://jaeger:4318');
+    expect(read('README.md')).toContain(
+      `OTEL_EXPORTER_OTLP_ENDPOINT=${documented} docker compose --profile observability`,
+    );
+    expect(env({ OTEL_EXPORTER_OTLP_ENDPOINT: documented! }).tracing?.tracesUrl).toBe('http://jaeger:4318/v1/traces');
+    // Jaeger's OTLP/HTTP receiver listens on 4318 on every interface, unpublished.
+    expect(environmentOf(jaeger!).JAEGER_LISTEN_HOST).toBe('0.0.0.0');
+    expect(publishedPorts(jaeger!).map((p) => p.target)).not.toContain(4318);
+  });
+
+  it('publishes the Prometheus and Jaeger UIs on the loopback interface only', () => {
+    expect(publishedPorts(prometheus!)).toEqual([{ published: 9090, target: 9090, hostIp: '127.0.0.1' }]);
+    expect(publishedPorts(jaeger!)).toEqual([{ published: 16686, target: 16686, hostIp: '127.0.0.1' }]);
   });
 });
 
