@@ -15,7 +15,7 @@ function verbatimBlocks(readme: string): Map<string, string> {
 describe("the README's recipes are the committed files", () => {
   const blocks = verbatimBlocks(read('README.md'));
 
-  it.each(['examples/apollo-client.ts', 'codegen.yml'])('shows %s verbatim', (file) => {
+  it.each(['examples/apollo-client.ts', 'codegen.yml', 'deploy/prometheus/alerts.yml'])('shows %s verbatim', (file) => {
     expect(blocks.has(file)).toBe(true);
     expect(blocks.get(file)).toBe(read(file));
   });
