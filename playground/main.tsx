@@ -67,13 +67,26 @@ async function post(query: string, variables?: object): Promise<Body> {
   return res.json();
 }
 
-async function login(email: string, password: string): Promise<Session> {
+/** A refused sign-in, with the server's `extensions.reason` (MFA_REQUIRED asks for a code). */
+class SignInError extends Error {
+  constructor(
+    message: string,
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+}
+
+async function login(email: string, password: string, totpCode?: string): Promise<Session> {
   // Cookie mode: the refresh token never reaches this page's JavaScript.
   const body = await post(
     'mutation Login($input: LoginInput!) { login(input: $input) { accessToken user { email } } }',
-    { input: { email, password, useCookie: true } },
+    { input: { email, password, totpCode: totpCode || undefined, useCookie: true } },
   );
-  if (body.errors?.length) throw new Error(`${body.errors[0].extensions?.code ?? 'ERROR'}: ${body.errors[0].message}`);
+  if (body.errors?.length) {
+    const { extensions, message } = body.errors[0];
+    throw new SignInError(`${extensions?.code ?? 'ERROR'}: ${message}`, extensions?.reason);
+  }
   const signedIn = body.data!.login!;
   return { token: signedIn.accessToken, email: signedIn.user?.email, cookie: true };
 }
@@ -161,6 +174,9 @@ function SignIn({ session, onChange }: { session: Session | null; onChange: (s: 
   const [password, setPassword] = useState('');
   const [pasted, setPasted] = useState('');
   const [error, setError] = useState('');
+  // Shown once the server answers MFA_REQUIRED: the account has two-factor sign-in on.
+  const [needsCode, setNeedsCode] = useState(false);
+  const [totpCode, setTotpCode] = useState('');
 
   if (session) {
     return (
@@ -189,7 +205,12 @@ function SignIn({ session, onChange }: { session: Session | null; onChange: (s: 
         e.preventDefault();
         setError('');
         if (pasted.trim()) return onChange({ token: pasted.trim().replace(/^Bearer\s+/i, '') });
-        login(email, password).then(onChange, (err: Error) => setError(err.message));
+        login(email, password, needsCode ? totpCode.trim() : undefined).then(onChange, (err: SignInError) => {
+          if (err.reason === 'MFA_REQUIRED') {
+            setNeedsCode(true);
+            setError('Enter the code from your authenticator app (or a recovery code)');
+          } else setError(err.message);
+        });
       }}
     >
       <strong>GraphQL playground</strong>
@@ -209,6 +230,17 @@ function SignIn({ session, onChange }: { session: Session | null; onChange: (s: 
         value={password}
         onChange={(e) => setPassword(e.target.value)}
       />
+      {needsCode && (
+        <input
+          name="totpCode"
+          placeholder="6-digit code"
+          autoComplete="one-time-code"
+          inputMode="text"
+          autoFocus
+          value={totpCode}
+          onChange={(e) => setTotpCode(e.target.value)}
+        />
+      )}
       <button type="submit">Sign in</button>
       <span className="pg-or">or</span>
       <input

@@ -8,6 +8,7 @@ import { ApiKeyResolver } from './apikeys/apikey.resolver';
 import { AuditResolver } from './audit/audit.resolver';
 import { AuthResolver } from './auth/auth.resolver';
 import { ItemResolver } from './items/item.resolver';
+import { TotpResolver } from './mfa/totp.resolver';
 import { guardSubscriptions, permissions } from './permissions';
 import { RealtimeResolver } from './realtime/realtime.resolver';
 import { UserResolver } from './users/user.resolver';
@@ -20,6 +21,7 @@ export const resolvers = [
   AccountResolver,
   RealtimeResolver,
   ApiKeyResolver,
+  TotpResolver,
 ] as const;
 
 /**

@@ -8,6 +8,7 @@ import type { Config } from '../core/config';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../core/errors';
 import { ItemQuotaModel } from '../items/item-quota.model';
 import { itemDeleted } from '../items/item.events';
+import { deleteTotpOf } from '../mfa/totp.service';
 import { Item, ItemModel } from '../items/item.model';
 import { User, UserModel } from '../users/user.model';
 import { setUserDisabled, type Actor } from '../users/user.service';
@@ -18,7 +19,7 @@ const OBJECT_ID = /^[0-9a-f]{24}$/i;
 /**
  * Deletes a user and everything it owns, in this order: the user (its tokens stop at once and
  * its email is free), its sessions, its items (and item quota; subscribers get a DELETED event
- * for each), its pending link tokens, its API keys. Each
+ * for each), its pending link tokens, its API keys, its TOTP credentials. Each
  * step is idempotent, so a cascade cut off halfway is finished by running it again. Audit events
  * are kept: they are the record of what happened to the account.
  */
@@ -32,6 +33,7 @@ async function cascade(userId: string, actorId: string): Promise<number> {
   removed += (await ItemQuotaModel.deleteOne({ _id: userId })).deletedCount;
   removed += (await AccountTokenModel.deleteMany({ userId })).deletedCount;
   removed += await deleteApiKeysOf(userId);
+  removed += await deleteTotpOf(userId);
   return removed;
 }
 

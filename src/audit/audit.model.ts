@@ -24,6 +24,9 @@ export enum AuditEventType {
   USER_DELETED = 'USER_DELETED',
   API_KEY_CREATED = 'API_KEY_CREATED',
   API_KEY_REVOKED = 'API_KEY_REVOKED',
+  MFA_ENABLED = 'MFA_ENABLED',
+  MFA_DISABLED = 'MFA_DISABLED',
+  MFA_RECOVERY_CODE_USED = 'MFA_RECOVERY_CODE_USED',
 }
 registerEnumType(AuditEventType, { name: 'AuditEventType', description: 'What happened.' });
 

@@ -27,6 +27,9 @@ const WARN_EVENTS: ReadonlySet<AuditEventType> = new Set([
   // Both are how an account is taken over once a mailbox or a session is.
   AuditEventType.PASSWORD_RESET,
   AuditEventType.EMAIL_CHANGED,
+  // A second factor turned off or bypassed with a recovery code: also how a takeover would look.
+  AuditEventType.MFA_DISABLED,
+  AuditEventType.MFA_RECOVERY_CODE_USED,
 ]);
 
 // ---------------------------------------------------------------- sanitizing

@@ -20,7 +20,7 @@ import { authenticateBearer, currentUser, type BearerRefusal } from './auth.serv
 import { clientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
 import type { ClientInfo } from './auth.types';
-import { normalizeEmail, verifyCredentials } from './credentials.service';
+import { MFA_REQUIRED, normalizeEmail, verifyCredentials } from './credentials.service';
 import { verifyAccessToken } from './tokens';
 
 /** Longest Authorization header we look at; anything longer is refused without parsing. */
@@ -49,7 +49,8 @@ export interface HeldAuthentication {
 export function invalidCredentials(
   scheme: 'Bearer' | 'Basic',
   description: string,
-  reason: 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED' | 'BAD_CREDENTIALS' = scheme === 'Basic'
+  reason: 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED' | 'BAD_CREDENTIALS' | 'MFA_REQUIRED' = scheme ===
+  'Basic'
     ? 'BAD_CREDENTIALS'
     : 'TOKEN_INVALID',
 ): GraphQLError {
@@ -140,6 +141,9 @@ export function createAuthenticator(config: Config, logger: Logger) {
       };
     } catch (err) {
       if (err instanceof TooManyRequestsError || err instanceof ServiceUnavailableError) throw retryLater(err);
+      // The password was right but the account has TOTP on: the message says to use an API key.
+      if (err instanceof GraphQLError && err.extensions.reason === MFA_REQUIRED)
+        throw invalidCredentials('Basic', err.message, MFA_REQUIRED);
       if (err instanceof GraphQLError && CREDENTIAL_CODES.has(String(err.extensions.code)))
         throw invalidCredentials('Basic', 'Invalid Basic credentials');
       throw err;

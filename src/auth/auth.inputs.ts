@@ -27,6 +27,13 @@ export class LoginInput {
   @Field()
   password!: string;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Accounts with two-factor sign-in: the 6-digit code from the authenticator app, or an unused recovery code. Without it such an account gets UNAUTHENTICATED with reason MFA_REQUIRED.',
+  })
+  totpCode?: string | null;
+
   @Field(() => Boolean, { nullable: true, description: COOKIE_DESCRIPTION })
   useCookie?: boolean | null;
 }

@@ -59,13 +59,13 @@ function emailTaken(): ConflictError {
 
 export async function login(
   config: Config,
-  input: { email: string; password: string },
+  input: { email: string; password: string; totpCode?: string | null },
   client: ClientInfo,
   logger: Logger,
   via: SignInVia = 'login',
 ): Promise<AuthResult> {
   await limitAttempt(config, 'login', client.ip, normalizeEmail(input.email));
-  const user = await verifyCredentials(config, input.email, input.password, client, logger, via);
+  const user = await verifyCredentials(config, input.email, input.password, client, logger, via, input.totpCode);
   return startSession(config, user, client);
 }
 
@@ -108,7 +108,7 @@ export async function changePassword(
 
 // ---------------------------------------------------------------- per-request authentication
 
-const USER_FIELDS = { email: 1, role: 1, disabled: 1, tokenVersion: 1, emailVerified: 1 } as const;
+const USER_FIELDS = { email: 1, role: 1, disabled: 1, tokenVersion: 1, emailVerified: 1, totpEnabled: 1 } as const;
 
 /** Why a Bearer token was refused, as `extensions.reason` tells clients. */
 export type BearerRefusal = 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED';
@@ -138,10 +138,14 @@ export async function authenticateBearer(config: Config, token: string): Promise
   };
 }
 
-/** Loads a user for a cached Basic check; null when disabled, revoked or its email changed since. */
+/**
+ * Loads a user for a cached Basic check; null when disabled, revoked, its email changed since, or
+ * TOTP turned on since (a password alone no longer signs this account in).
+ */
 export async function currentUser(id: string, tokenVersion: number, email: string): Promise<AuthUser | null> {
   const user = await UserModel.findById(id, USER_FIELDS).lean<User>();
   // The cached credentials named this email: after an email change they no longer match.
   if (!user || user.disabled || user.tokenVersion !== tokenVersion || user.email !== email) return null;
+  if (user.totpEnabled) return null;
   return { id, email: user.email, role: user.role, emailVerified: !!user.emailVerified };
 }

@@ -12,4 +12,13 @@ export interface AuthResult {
 }
 
 /** Which entry point checked a password, for the audit log. */
-export type SignInVia = 'login' | 'basic' | 'oauth' | 'changePassword' | 'deleteAccount' | 'requestEmailChange';
+export type SignInVia =
+  | 'login'
+  | 'basic'
+  | 'oauth'
+  | 'changePassword'
+  | 'deleteAccount'
+  | 'requestEmailChange'
+  | 'beginTotpSetup'
+  | 'disableTotp'
+  | 'regenerateRecoveryCodes';

@@ -3,6 +3,7 @@ import type { Config } from '../core/config';
 import { emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { parseInput } from '../core/validation';
+import { verifySecondFactor } from '../mfa/totp.verify';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
 import type { ClientInfo, SignInVia } from './auth.types';
@@ -31,6 +32,8 @@ export function normalizeEmail(raw: unknown): string | undefined {
 
 export interface PasswordCheck {
   ok: boolean;
+  /** Only with `hold`: the email whose attempt slot is still taken, to settle with `settleAttempt`. */
+  held?: string;
   /** This failure used up the last attempt: the email is now locked. */
   locked: boolean;
 }
@@ -39,12 +42,17 @@ export interface PasswordCheck {
  * Compares a password under the lockout: a slot is reserved for the email first (429 when none
  * is free), so parallel guesses cannot outrun the limit. Unknown emails (no hash) are compared
  * against a dummy hash and counted the same way, so they answer and lock like real ones.
+ *
+ * `hold` (a second factor follows): a right password keeps its slot instead of clearing the
+ * failures, and the caller settles it with `settleAttempt`. Otherwise whoever knows the password
+ * could clear the count before each guess of a TOTP code, and the lockout would never apply.
  */
 export async function checkPassword(
   config: Config,
   email: string,
   password: string,
   hash: string | null | undefined,
+  { hold = false }: { hold?: boolean } = {},
 ): Promise<PasswordCheck> {
   const slot = await reserveAttempt(config, email);
   let ok: boolean;
@@ -55,6 +63,7 @@ export async function checkPassword(
     await returnAttempt(email).catch(() => undefined);
     throw err;
   }
+  if (ok && hash && hold) return { ok: true, locked: slot.last, held: email };
   if (ok && hash) {
     await releaseAttempts(email);
     return { ok: true, locked: false };
@@ -63,9 +72,63 @@ export async function checkPassword(
 }
 
 /**
+ * Settles a held attempt: `passed` (both factors right) clears the failures, `neutral` (no code
+ * was given) gives the slot back, `failed` (a wrong code) leaves it counted.
+ */
+export async function settleAttempt(check: PasswordCheck, outcome: 'passed' | 'neutral' | 'failed'): Promise<void> {
+  if (!check.held || outcome === 'failed') return;
+  if (outcome === 'passed') await releaseAttempts(check.held);
+  else await returnAttempt(check.held).catch(() => undefined);
+}
+
+/** `extensions.reason` when the password was right and the second factor is missing or wrong. */
+export const MFA_REQUIRED = 'MFA_REQUIRED';
+export const MFA_INVALID = 'MFA_INVALID';
+
+/**
+ * The second step of a sign-in for an account with TOTP on, once the password was right: a code
+ * (TOTP or recovery) is required; a wrong one counts towards the lockout like a wrong password.
+ * HTTP Basic cannot carry a code, so it is refused for such accounts.
+ */
+async function secondFactor(
+  config: Config,
+  user: User,
+  check: PasswordCheck,
+  code: string | null | undefined,
+  client: ClientInfo,
+  logger: Logger,
+  via: SignInVia,
+): Promise<void> {
+  const userId = String(user._id);
+  if (via === 'basic' || !code) {
+    await settleAttempt(check, 'neutral');
+    throw new UnauthenticatedError(
+      via === 'basic'
+        ? 'This account uses two-factor sign-in: HTTP Basic cannot carry a code; use an API key (createApiKey) instead'
+        : 'This account uses two-factor sign-in: send totpCode, a code from the authenticator app or a recovery code',
+      { reason: MFA_REQUIRED },
+    );
+  }
+  let used;
+  try {
+    used = await verifySecondFactor(config, userId, code);
+  } catch (err) {
+    await settleAttempt(check, 'neutral');
+    throw err;
+  }
+  if (!used) {
+    recordFailure(logger, client, check, { userId, email: null, via });
+    throw new UnauthenticatedError('Invalid two-factor code', { reason: MFA_INVALID });
+  }
+  await settleAttempt(check, 'passed');
+  if (used === 'recovery') audit(logger, client, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });
+}
+
+/**
  * The one place that checks an email and password (login, HTTP Basic, OAuth password grant):
- * lockout per email, the same answer and similar timing for unknown emails, and the disabled
- * check after the password.
+ * lockout per email, the same answer and similar timing for unknown emails, then the second
+ * factor when TOTP is on (only after a right password, so it reveals nothing to a guesser), and
+ * the disabled check last.
  */
 export async function verifyCredentials(
   config: Config,
@@ -74,16 +137,18 @@ export async function verifyCredentials(
   client: ClientInfo,
   logger: Logger,
   via: SignInVia,
+  totpCode?: string | null,
 ): Promise<User> {
   const { email } = parseInput(loginSchema, { email: rawEmail, password });
   assertHashable(password, 'password');
   const user = await UserModel.findOne({ email }).lean<User>();
-  const check = await checkPassword(config, email, password, user?.passwordHash);
+  const check = await checkPassword(config, email, password, user?.passwordHash, { hold: !!user?.totpEnabled });
   const userId = user ? String(user._id) : null;
   if (!check.ok || !user) {
     recordFailure(logger, client, check, { userId, email: userId ? null : email, via });
     throw new UnauthenticatedError(INVALID_CREDENTIALS, { reason: 'BAD_CREDENTIALS' });
   }
+  if (user.totpEnabled) await secondFactor(config, user, check, totpCode, client, logger, via);
   if (needsRehash(config, user.passwordHash)) await upgradeHash(config, user, password, logger);
   if (user.disabled) throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
   // HTTP Basic still authenticates an unverified account: the permission rules limit it to

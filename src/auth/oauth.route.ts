@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger';
 import { limitAttempt } from '../core/rate-limit';
 import * as auth from './auth.service';
 import type { AuthResult } from './auth.types';
+import { MFA_INVALID, MFA_REQUIRED } from './credentials.service';
 import { refresh } from './refresh.service';
 
 type OAuthError = 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type';
@@ -54,7 +55,14 @@ export function oauthRouter(config: Config, logger: Logger): Router {
           const username = field(req, 'username');
           const password = field(req, 'password');
           if (!username || !password) return fail(res, 'invalid_request', 'username and password are required');
-          result = await auth.login(config, { email: username, password }, client, req.log ?? logger, 'oauth');
+          const totpCode = field(req, 'totp_code');
+          result = await auth.login(
+            config,
+            { email: username, password, totpCode },
+            client,
+            req.log ?? logger,
+            'oauth',
+          );
         } else if (grantType === 'refresh_token') {
           const token = field(req, 'refresh_token');
           if (!token) return fail(res, 'invalid_request', 'refresh_token is required');
@@ -74,6 +82,11 @@ export function oauthRouter(config: Config, logger: Logger): Router {
         const code = err instanceof GraphQLError ? err.extensions.code : undefined;
         if (code === 'BAD_USER_INPUT')
           return fail(res, 'invalid_request', err instanceof Error ? err.message : 'invalid');
+        // RFC 6749 has no code for a missing second factor: invalid_grant, with the reason in words.
+        const reason = err instanceof GraphQLError ? err.extensions.reason : undefined;
+        if (reason === MFA_REQUIRED)
+          return fail(res, 'invalid_grant', 'This account uses two-factor sign-in: a totp_code is required');
+        if (reason === MFA_INVALID) return fail(res, 'invalid_grant', 'Invalid totp_code');
         if (code === 'UNAUTHENTICATED' || code === 'FORBIDDEN')
           return fail(res, 'invalid_grant', 'Invalid credentials or refresh token');
         const retryAfter = Number(err instanceof GraphQLError ? err.extensions.retryAfter : undefined) || 1;

@@ -17,6 +17,7 @@ export const SECRET_VARIABLES = [
   'SMTP_URL',
   'REDIS_URL',
   'API_KEY_PEPPER',
+  'TOTP_ENCRYPTION_KEY',
 ] as const;
 
 const int = (min: number, max: number) =>
@@ -91,6 +92,13 @@ const schema = z.object({
     .refine((s) => Buffer.byteLength(s, 'utf8') >= 32, 'must be at least 32 bytes long')
     .optional(),
   API_KEY_RATE_LIMIT: int(1, 1_000_000_000).default(600),
+  // 32 random bytes (AES-256), as base64 (44 characters) or hex (64): `openssl rand -base64 32`.
+  TOTP_ENCRYPTION_KEY: z
+    .string()
+    .transform((s) => (/^[0-9a-fA-F]{64}$/.test(s) ? Buffer.from(s, 'hex') : Buffer.from(s, 'base64')))
+    .refine((key) => key.length === 32, 'must be 32 bytes, as base64 or hex (`openssl rand -base64 32`)')
+    .transform((key) => key.toString('base64url'))
+    .optional(),
   ACCESS_TOKEN_TTL: int(1, 86_400).default(900),
   REFRESH_TOKEN_TTL: int(60, 365 * 86_400).default(30 * 86_400),
   BCRYPT_COST: int(4, 15).default(12),
@@ -216,6 +224,8 @@ export interface Config {
   };
   /** API keys (src/apikeys): the HMAC pepper their secrets are stored under, and requests per key per window. */
   readonly apiKeys: { readonly pepper: string; readonly requestsPerWindow: number };
+  /** TOTP two-factor sign-in (src/mfa): the AES-256-GCM key its secrets are stored under (32 bytes, base64url). */
+  readonly totp: { readonly encryptionKey: string };
   readonly bcryptCost: number;
   /** Password checks allowed to wait for a hashing thread; past that, 503 at once. */
   readonly bcryptMaxQueue: number;
@@ -412,6 +422,7 @@ export function loadConfig(source: Env = process.env): Config {
       refreshReuseInterval: v.REFRESH_REUSE_INTERVAL,
     },
     apiKeys: { pepper: v.API_KEY_PEPPER ?? derivedPepper(jwtSecret), requestsPerWindow: v.API_KEY_RATE_LIMIT },
+    totp: { encryptionKey: v.TOTP_ENCRYPTION_KEY ?? derivedTotpKey(jwtSecret) },
     bcryptCost: v.BCRYPT_COST,
     bcryptMaxQueue: v.BCRYPT_MAX_QUEUE,
     login: { maxAttempts: v.LOGIN_MAX_ATTEMPTS, lockSeconds: v.LOGIN_LOCK_SECONDS },
@@ -472,6 +483,17 @@ export function loadConfig(source: Env = process.env): Config {
  */
 function derivedPepper(jwtSecret: string): string {
   return Buffer.from(hkdfSync('sha256', jwtSecret, '', 'graphql-auth-items-api api-key pepper', 32)).toString(
+    'base64url',
+  );
+}
+
+/**
+ * Without TOTP_ENCRYPTION_KEY, a key derived from the JWT secret (HKDF-SHA256, its own label), like
+ * the API-key pepper. Rotating JWT_SECRET then makes every stored TOTP secret unreadable (those
+ * users need an admin's resetUserTotp): set TOTP_ENCRYPTION_KEY to keep them apart.
+ */
+function derivedTotpKey(jwtSecret: string): string {
+  return Buffer.from(hkdfSync('sha256', jwtSecret, '', 'graphql-auth-items-api totp encryption key', 32)).toString(
     'base64url',
   );
 }

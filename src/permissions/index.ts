@@ -6,6 +6,7 @@ import { apiKeyPermissions, gateApiKeys } from '../apikeys/apikey.rules';
 import { auditPermissions } from '../audit/audit.rules';
 import { authPermissions } from '../auth/auth.rules';
 import { itemPermissions } from '../items/item.rules';
+import { mfaPermissions } from '../mfa/totp.rules';
 import { realtimePermissions } from '../realtime/realtime.rules';
 import { userPermissions } from '../users/user.rules';
 import { deniedError } from './rules';
@@ -43,6 +44,7 @@ export const ruleTree = gateApiKeys(
     accountPermissions,
     realtimePermissions,
     apiKeyPermissions,
+    mfaPermissions,
   ),
 );
 

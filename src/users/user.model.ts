@@ -51,6 +51,15 @@ export class User {
   disabled!: boolean;
 
   /**
+   * TOTP two-factor sign-in is on (src/mfa keeps the secret in its own collection). Here so that
+   * login and Basic checks decide without another read. Resolved with a default in src/mfa:
+   * accounts from before TOTP have no value.
+   */
+  @Field({ description: 'Signing in needs a code from an authenticator app (or a recovery code).' })
+  @prop({ type: Boolean, default: false })
+  totpEnabled!: boolean;
+
+  /**
    * Bumped to invalidate every access token and session issued so far (logoutAll, password
    * change, disable). Failed sign-ins are counted per email (`lockout:` counters), not here.
    */
@@ -72,5 +81,6 @@ export const USER_VIEW_FIELDS = {
   emailVerified: 1,
   role: 1,
   disabled: 1,
+  totpEnabled: 1,
   createdAt: 1,
 } as const;

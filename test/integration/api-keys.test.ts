@@ -283,6 +283,15 @@ describe('API key scopes', () => {
       { id: '0123456789abcdef01234567' },
     ],
     ['auditEvents (admin)', '{ auditEvents { edges { cursor } } }', {}],
+    ['beginTotpSetup', 'mutation { beginTotpSetup(currentPassword: "x") { secret } }', {}],
+    ['confirmTotpSetup', 'mutation { confirmTotpSetup(code: "123456") }', {}],
+    ['disableTotp', 'mutation { disableTotp(currentPassword: "x", code: "123456") }', {}],
+    ['regenerateRecoveryCodes', 'mutation { regenerateRecoveryCodes(currentPassword: "x", code: "123456") }', {}],
+    [
+      'resetUserTotp (admin)',
+      'mutation($id: ID!) { resetUserTotp(userId: $id) { id } }',
+      { id: '0123456789abcdef01234567' },
+    ],
   ])('refuses %s to a key with every scope, even an admin’s, with API_KEY_SCOPE', async (_label, query, variables) => {
     const key = await createKey(admin.accessToken, { name: 'admin key', scopes: ['ITEMS_READ', 'ITEMS_WRITE'] });
     for (const headers of [bearer(key.secret), keyBasic(key)]) {

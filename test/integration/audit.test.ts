@@ -312,6 +312,9 @@ describe('audit events', () => {
         USER_ENABLED: 'info',
         API_KEY_CREATED: 'info',
         API_KEY_REVOKED: 'info',
+        MFA_ENABLED: 'info',
+        MFA_DISABLED: 'warn',
+        MFA_RECOVERY_CODE_USED: 'warn',
       };
       expect(Object.keys(expected).sort()).toEqual(Object.values(AuditEventType).sort());
       for (const type of Object.values(AuditEventType)) record({ type, userId, actorId });

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page, WebSocket as PageSocket } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -58,6 +59,40 @@ describe('the GraphiQL playground', () => {
       browser = await launchChromium();
     }, 60_000);
     afterAll(() => browser?.close());
+
+    it('asks for a code when the account has two-factor sign-in on, and signs in with it', async () => {
+      const mfaEmail = `playground-mfa-${Date.now()}@example.com`;
+      const reg = await api.gql('mutation($i: RegisterInput!) { register(input: $i) { accessToken } }', {
+        i: { email: mfaEmail, password },
+      });
+      const auth = { authorization: `Bearer ${reg.body.data!.register.accessToken}` };
+      const begun = await api.gql(
+        'mutation($p: String!) { beginTotpSetup(currentPassword: $p) { secret } }',
+        { p: password },
+        auth,
+      );
+      const secret: string = begun.body.data!.beginTotpSetup.secret;
+      // The previous step's code turns TOTP on, so the current one is still unused for the sign-in.
+      const previous = TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() - 30_000 });
+      const confirmed = await api.gql('mutation($c: String!) { confirmTotpSetup(code: $c) }', { c: previous }, auth);
+      expect(confirmed.body.data!.confirmTotpSetup).toHaveLength(10);
+
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(`${api.url}/playground?query=${encodeURIComponent('{ me { email totpEnabled } }')}`);
+      await page.fill('input[name=email]', mfaEmail);
+      await page.fill('input[name=password]', password);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('input[name=totpCode]');
+      expect(await page.locator('[data-testid=signed-in]').count()).toBe(0);
+      await page.fill('input[name=totpCode]', TOTP.generate({ secret: Secret.fromBase32(secret) }));
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[data-testid=signed-in]');
+      await page.click('.graphiql-execute-button');
+      const result = page.locator('.result-window');
+      await result.getByText(mfaEmail).waitFor({ timeout: 15_000 });
+      expect(await result.innerText()).toContain('"totpEnabled": true');
+      await page.close();
+    }, 60_000);
 
     it('signs in, runs { me { email role } } with the Authorization header, and requests no other host', async () => {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

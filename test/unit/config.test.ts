@@ -162,6 +162,29 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('TOTP_ENCRYPTION_KEY', () => {
+    it('defaults to a 32-byte key derived from JWT_SECRET, apart from the API-key pepper', () => {
+      const config = loadConfig({ JWT_SECRET: SECRET });
+      expect(loadConfig({ JWT_SECRET: SECRET }).totp.encryptionKey).toBe(config.totp.encryptionKey);
+      expect(Buffer.from(config.totp.encryptionKey, 'base64url')).toHaveLength(32);
+      expect(config.totp.encryptionKey).not.toBe(config.apiKeys.pepper);
+      expect(loadConfig({ JWT_SECRET: `${SECRET}x` }).totp.encryptionKey).not.toBe(config.totp.encryptionKey);
+    });
+
+    it('takes 32 bytes as base64 or hex, or from TOTP_ENCRYPTION_KEY_FILE, and refuses other lengths unechoed', () => {
+      const key = randomBytes(32);
+      const expected = key.toString('base64url');
+      expect(loadConfig({ TOTP_ENCRYPTION_KEY: key.toString('base64') }).totp.encryptionKey).toBe(expected);
+      expect(loadConfig({ TOTP_ENCRYPTION_KEY: key.toString('hex') }).totp.encryptionKey).toBe(expected);
+      const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'config-test-')), 'totp');
+      writeFileSync(file, `${key.toString('base64')}\n`);
+      expect(loadConfig({ TOTP_ENCRYPTION_KEY_FILE: file }).totp.encryptionKey).toBe(expected);
+      const short = randomBytes(16).toString('base64');
+      expect(errorOf({ TOTP_ENCRYPTION_KEY: short })).toMatch(/^TOTP_ENCRYPTION_KEY: must be 32 bytes/);
+      expect(errorOf({ TOTP_ENCRYPTION_KEY: short })).not.toContain(short);
+    });
+  });
+
   describe('mail settings', () => {
     it('logs mail outside production without SMTP_URL, and sends over SMTP once it is set', () => {
       const config = loadConfig({ PORT: '4100' });

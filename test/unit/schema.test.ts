@@ -44,6 +44,11 @@ const PUBLIC_OPERATIONS = [
   'apiKeys',
   'createApiKey',
   'revokeApiKey',
+  'beginTotpSetup',
+  'confirmTotpSetup',
+  'disableTotp',
+  'regenerateRecoveryCodes',
+  'resetUserTotp',
 ];
 
 async function operationSources(): Promise<Array<{ file: string; source: string }>> {

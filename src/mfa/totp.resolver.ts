@@ -1,0 +1,76 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
+import type { AuthUser, Context } from '../context';
+import { UnauthenticatedError } from '../core/errors';
+import { clientInfo } from '../core/http';
+import { actorOf } from '../users/user.actor';
+import { User } from '../users/user.model';
+import * as totp from './totp.service';
+import { TotpSetup } from './totp.types';
+
+/** Shield guarantees a user on these fields; this keeps TypeScript honest about it. */
+function signedIn(ctx: Context): AuthUser {
+  if (!ctx.user) throw new UnauthenticatedError();
+  return ctx.user;
+}
+
+@Resolver(() => User)
+export class TotpResolver {
+  @FieldResolver(() => Boolean)
+  totpEnabled(@Root() user: User): boolean {
+    return user.totpEnabled ?? false;
+  }
+
+  @Mutation(() => TotpSetup, {
+    description:
+      'Starts two-factor sign-in: a new secret to scan, pending until confirmTotpSetup. A new call replaces a pending one. CONFLICT when already enabled.',
+  })
+  beginTotpSetup(
+    @Arg('currentPassword', () => String) currentPassword: string,
+    @Ctx() ctx: Context,
+  ): Promise<TotpSetup> {
+    return totp.beginTotpSetup(ctx.config, signedIn(ctx), currentPassword, clientInfo(ctx.req), ctx.logger);
+  }
+
+  @Mutation(() => [String], {
+    description:
+      'Turns two-factor sign-in on with the first code from the app; returns 10 single-use recovery codes, shown only this once. Ends my other sessions. A wrong code is BAD_USER_INPUT.',
+  })
+  confirmTotpSetup(@Arg('code', () => String) code: string, @Ctx() ctx: Context): Promise<string[]> {
+    return totp.confirmTotpSetup(ctx.config, signedIn(ctx), code, clientInfo(ctx.req), ctx.logger);
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      'Turns two-factor sign-in off; `code` is a code from the app or a recovery code. Ends my other sessions.',
+  })
+  disableTotp(
+    @Arg('currentPassword', () => String) currentPassword: string,
+    @Arg('code', () => String) code: string,
+    @Ctx() ctx: Context,
+  ): Promise<boolean> {
+    return totp.disableTotp(ctx.config, signedIn(ctx), currentPassword, code, clientInfo(ctx.req), ctx.logger);
+  }
+
+  @Mutation(() => [String], {
+    description: 'Replaces all my recovery codes with 10 new ones; `code` is a code from the app or a recovery code.',
+  })
+  regenerateRecoveryCodes(
+    @Arg('currentPassword', () => String) currentPassword: string,
+    @Arg('code', () => String) code: string,
+    @Ctx() ctx: Context,
+  ): Promise<string[]> {
+    return totp.regenerateRecoveryCodes(
+      ctx.config,
+      signedIn(ctx),
+      currentPassword,
+      code,
+      clientInfo(ctx.req),
+      ctx.logger,
+    );
+  }
+
+  @Mutation(() => User, { description: "ADMIN: turns a user's two-factor sign-in off and ends all of its sessions." })
+  resetUserTotp(@Arg('userId', () => ID) userId: string, @Ctx() ctx: Context): Promise<User> {
+    return totp.resetUserTotp(actorOf(ctx), userId);
+  }
+}

@@ -1,0 +1,214 @@
+import { toString as qrCodeSvg } from 'qrcode';
+import { TOTP } from 'otpauth';
+import { audit, AuditEventType } from '../auth/auth.audit';
+import type { ClientInfo, SignInVia } from '../auth/auth.types';
+import { checkPassword, recordFailure, settleAttempt } from '../auth/credentials.service';
+import { assertHashable } from '../auth/password';
+import { revokeAllSessions } from '../auth/session.service';
+import type { AuthUser } from '../context';
+import type { Config } from '../core/config';
+import { atomically } from '../core/db';
+import { BadUserInputError, ConflictError, NotFoundError, UnauthenticatedError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { User, UserModel } from '../users/user.model';
+import { userView } from '../users/user.profile';
+import type { Actor } from '../users/user.service';
+import {
+  encryptSecret,
+  newRecoveryCodes,
+  newSecret,
+  recoveryCodeHash,
+  TOTP_DIGITS,
+  TOTP_PERIOD_SECONDS,
+} from './totp.crypto';
+import { TotpCredentialModel } from './totp.model';
+import { consumeTotp, totpKey, verifySecondFactor } from './totp.verify';
+import type { TotpSetup } from './totp.types';
+
+const OBJECT_ID = /^[0-9a-f]{24}$/i;
+
+/**
+ * A wrong code in these mutations is BAD_USER_INPUT on `code`, not UNAUTHENTICATED: the caller
+ * is signed in, and UNAUTHENTICATED would tell clients their session ended.
+ */
+const wrongCode = () => new BadUserInputError('code', 'code is not a valid code from the authenticator app');
+
+async function signedInUser(caller: AuthUser): Promise<User> {
+  const user = await UserModel.findById(caller.id).lean<User>();
+  if (!user) throw new UnauthenticatedError();
+  return user;
+}
+
+/** The current password, under the lockout like a sign-in (`hold`: a code check follows). */
+async function provePassword(
+  config: Config,
+  user: User,
+  password: string,
+  client: ClientInfo,
+  logger: Logger,
+  via: SignInVia,
+  hold: boolean,
+) {
+  assertHashable(password, 'currentPassword');
+  const check = await checkPassword(config, user.email, password, user.passwordHash, { hold });
+  if (!check.ok) {
+    recordFailure(logger, client, check, { userId: String(user._id), email: null, via });
+    throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
+  }
+  return check;
+}
+
+/**
+ * Password, then a TOTP or recovery code: what turning TOTP off or replacing the recovery codes
+ * takes. A wrong code counts towards the lockout like a wrong password.
+ */
+async function proveBothFactors(
+  config: Config,
+  caller: AuthUser,
+  password: string,
+  code: string,
+  client: ClientInfo,
+  logger: Logger,
+  via: SignInVia,
+): Promise<User> {
+  const user = await signedInUser(caller);
+  if (!user.totpEnabled) throw new ConflictError('Two-factor sign-in is not enabled', { reason: 'MFA_NOT_ENABLED' });
+  const check = await provePassword(config, user, password, client, logger, via, true);
+  let used;
+  try {
+    used = await verifySecondFactor(config, caller.id, code);
+  } catch (err) {
+    await settleAttempt(check, 'neutral');
+    throw err;
+  }
+  if (!used) {
+    recordFailure(logger, client, check, { userId: caller.id, email: null, via });
+    throw wrongCode();
+  }
+  await settleAttempt(check, 'passed');
+  if (used === 'recovery')
+    audit(logger, client, AuditEventType.MFA_RECOVERY_CODE_USED, { userId: caller.id, details: { via } });
+  return user;
+}
+
+/** Starts (or restarts) setup: a new secret waits for its first code; nothing changes for sign-in yet. */
+export async function beginTotpSetup(
+  config: Config,
+  caller: AuthUser,
+  currentPassword: string,
+  client: ClientInfo,
+  logger: Logger,
+): Promise<TotpSetup> {
+  const user = await signedInUser(caller);
+  await provePassword(config, user, currentPassword, client, logger, 'beginTotpSetup', false);
+  if (user.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
+  const secret = newSecret();
+  await atomically(totpKey(caller.id), () =>
+    TotpCredentialModel.updateOne(
+      { _id: caller.id },
+      { $set: { pendingSecret: encryptSecret(config, caller.id, new Uint8Array(secret.buffer)) } },
+      { upsert: true },
+    ),
+  );
+  const otpauthUrl = new TOTP({
+    issuer: config.jwt.issuer,
+    label: user.email,
+    secret,
+    algorithm: 'SHA1',
+    digits: TOTP_DIGITS,
+    period: TOTP_PERIOD_SECONDS,
+  }).toString();
+  return { secret: secret.base32, otpauthUrl, qrCodeSvg: await qrCodeSvg(otpauthUrl, { type: 'svg', margin: 2 }) };
+}
+
+/**
+ * The first code from the app proves it holds the pending secret: TOTP is on, the recovery codes
+ * are returned (only this once), and every other session of the user ends.
+ */
+export async function confirmTotpSetup(
+  config: Config,
+  caller: AuthUser,
+  code: string,
+  client: ClientInfo,
+  logger: Logger,
+): Promise<string[]> {
+  const user = await signedInUser(caller);
+  if (user.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
+  const accepted = await consumeTotp(config, caller.id, code, 'pendingSecret');
+  if (!accepted) throw wrongCode();
+  const codes = newRecoveryCodes();
+  const promoted = await atomically(totpKey(caller.id), () =>
+    TotpCredentialModel.updateOne(
+      { _id: caller.id, pendingSecret: accepted.pendingSecret },
+      {
+        $set: {
+          secret: accepted.pendingSecret,
+          pendingSecret: null,
+          recoveryCodes: codes.map((c) => recoveryCodeHash(config, caller.id, c)),
+        },
+      },
+    ),
+  );
+  // A parallel beginTotpSetup replaced the secret this code was for.
+  if (promoted.modifiedCount !== 1) throw wrongCode();
+  await UserModel.updateOne({ _id: caller.id }, { $set: { totpEnabled: true } });
+  await revokeAllSessions(caller.id, caller.sessionId);
+  audit(logger, client, AuditEventType.MFA_ENABLED, { userId: caller.id, actorId: caller.id });
+  return codes;
+}
+
+/** Turns TOTP off (password and a code), and ends every other session of the user. */
+export async function disableTotp(
+  config: Config,
+  caller: AuthUser,
+  currentPassword: string,
+  code: string,
+  client: ClientInfo,
+  logger: Logger,
+): Promise<boolean> {
+  await proveBothFactors(config, caller, currentPassword, code, client, logger, 'disableTotp');
+  await turnOff(caller.id, caller.sessionId);
+  audit(logger, client, AuditEventType.MFA_DISABLED, { userId: caller.id, actorId: caller.id });
+  return true;
+}
+
+/** Replaces every recovery code with 10 new ones (password and a code). */
+export async function regenerateRecoveryCodes(
+  config: Config,
+  caller: AuthUser,
+  currentPassword: string,
+  code: string,
+  client: ClientInfo,
+  logger: Logger,
+): Promise<string[]> {
+  await proveBothFactors(config, caller, currentPassword, code, client, logger, 'regenerateRecoveryCodes');
+  const codes = newRecoveryCodes();
+  const hashes = codes.map((c) => recoveryCodeHash(config, caller.id, c));
+  await atomically(totpKey(caller.id), () =>
+    TotpCredentialModel.updateOne({ _id: caller.id }, { $set: { recoveryCodes: hashes } }),
+  );
+  return codes;
+}
+
+/** ADMIN: turns a user's TOTP off (a lost phone and lost codes) and ends all of its sessions. */
+export async function resetUserTotp(actor: Actor, userId: string): Promise<User> {
+  if (!OBJECT_ID.test(userId)) throw new BadUserInputError('userId', 'userId is not a valid id');
+  const id = userId.toLowerCase();
+  const user = await UserModel.findById(id).lean<User>();
+  if (!user) throw new NotFoundError('No such user');
+  await turnOff(id);
+  audit(actor.logger, actor, AuditEventType.MFA_DISABLED, { userId: id, actorId: actor.id, details: { by: 'admin' } });
+  return userView({ ...user, totpEnabled: false });
+}
+
+/** The flag first (sign-in stops asking at once), then the credentials; then the sessions end. */
+async function turnOff(userId: string, keepSession?: string): Promise<void> {
+  await UserModel.updateOne({ _id: userId }, { $set: { totpEnabled: false } });
+  await deleteTotpOf(userId);
+  await revokeAllSessions(userId, keepSession);
+}
+
+/** Deletes a user's TOTP credentials (account deletion, turning TOTP off). Idempotent. */
+export async function deleteTotpOf(userId: string): Promise<number> {
+  return (await atomically(totpKey(userId), () => TotpCredentialModel.deleteOne({ _id: userId }))).deletedCount;
+}

@@ -1,0 +1,64 @@
+import type { Config } from '../core/config';
+import { atomically, op } from '../core/db';
+import { asTotpCode, decryptSecret, matchingStep, recoveryCodeHash } from './totp.crypto';
+import { TotpCredential, TotpCredentialModel } from './totp.model';
+
+/**
+ * Checking a second factor, for sign-in (src/auth) and for the TOTP mutations. Nothing here
+ * imports a feature: auth depends on this module, the TOTP service on auth.
+ */
+
+/** Which kind of code was accepted. */
+export type SecondFactor = 'totp' | 'recovery';
+
+const MAX_CODE_LENGTH = 64;
+
+/** The per-user queue every compare-and-set on TOTP credentials goes through (FerretDB). */
+export const totpKey = (userId: string) => `totp:${userId}`;
+
+/**
+ * Accepts a code of `which` secret once: its step must be later than the last accepted one, and
+ * moving `lastStep` forward is a compare-and-set, so of two requests with one code exactly one
+ * succeeds. Returns the accepted step, or null.
+ */
+export function consumeTotp(
+  config: Config,
+  userId: string,
+  code: string,
+  which: 'secret' | 'pendingSecret' = 'secret',
+): Promise<TotpCredential | null> {
+  const digits = asTotpCode(code);
+  if (!digits) return Promise.resolve(null);
+  return atomically(totpKey(userId), async () => {
+    const stored = await TotpCredentialModel.findById(userId).lean<TotpCredential>();
+    const encrypted = stored?.[which];
+    if (!stored || !encrypted) return null;
+    const secret = decryptSecret(config, userId, encrypted);
+    const step = secret && matchingStep(secret, digits);
+    if (step === null || step === undefined || step <= stored.lastStep) return null;
+    const res = await TotpCredentialModel.updateOne(
+      { _id: userId, lastStep: stored.lastStep, [which]: encrypted },
+      { $set: { lastStep: step } },
+    );
+    return res.modifiedCount === 1 ? { ...stored, lastStep: step } : null;
+  });
+}
+
+/** Uses up one recovery code: true for exactly one of any number of requests presenting it. */
+export function consumeRecoveryCode(config: Config, userId: string, code: string): Promise<boolean> {
+  if (code.length > MAX_CODE_LENGTH) return Promise.resolve(false);
+  const hash = recoveryCodeHash(config, userId, code);
+  return atomically(totpKey(userId), async () => {
+    const res = await TotpCredentialModel.updateOne(
+      { _id: userId, secret: op({ $ne: null }), recoveryCodes: hash },
+      { $pull: { recoveryCodes: hash } },
+    );
+    return res.modifiedCount === 1;
+  });
+}
+
+/** A six-digit TOTP code or a recovery code of the enabled credentials; null when neither. */
+export async function verifySecondFactor(config: Config, userId: string, code: string): Promise<SecondFactor | null> {
+  if (asTotpCode(code)) return (await consumeTotp(config, userId, code)) ? 'totp' : null;
+  return (await consumeRecoveryCode(config, userId, code)) ? 'recovery' : null;
+}
