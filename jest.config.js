@@ -9,6 +9,8 @@ module.exports = {
   },
   // type-graphql's decorators need the metadata polyfill before any model module loads.
   setupFiles: ['reflect-metadata'],
+  // Records the shape of every query the service sends; global teardown checks each has an index.
+  setupFilesAfterEnv: ['<rootDir>/test/setup/record-queries.ts'],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
   testTimeout: 30_000,

@@ -17,12 +17,14 @@ registerEnumType(ApiKeyScope, {
  * - hash (unique): a Bearer secret is found by its HMAC, never by the secret itself;
  * - ownerId + slot (unique): an active key holds one of its owner's 20 slots ("0".."19"), so the
  *   cap holds under parallel creations on any number of instances; a revoked or expired key's
- *   slot becomes `free:<its id>`, unique too. The same index lists an owner's keys.
+ *   slot becomes `free:<its id>`, unique too;
+ * - ownerId + revokedAt + createdAt: an owner's unrevoked keys, newest first.
  */
 @ObjectType('ApiKey', { description: 'A credential for scripts and services; the secret is never shown again.' })
 @modelOptions({ schemaOptions: { collection: 'api_keys', timestamps: { createdAt: true, updatedAt: false } } })
 @index({ hash: 1 }, { unique: true })
 @index({ ownerId: 1, slot: 1 }, { unique: true })
+@index({ ownerId: 1, revokedAt: 1, createdAt: -1, _id: -1 })
 export class ApiKey {
   @Field(() => ID, { name: 'id' })
   readonly _id!: Types.ObjectId;

@@ -7,8 +7,10 @@ import { Field, ID, ObjectType } from 'type-graphql';
 @modelOptions({
   schemaOptions: { collection: 'sessions', timestamps: { createdAt: true, updatedAt: false }, versionKey: false },
 })
-// Serves "my active sessions" and revoking all of a user's sessions.
-@index({ userId: 1, expiresAt: 1 })
+// Serves "my active sessions" (newest first), revoking all of a user's sessions and the deletion cascade.
+@index({ userId: 1, revokedAt: 1, createdAt: -1, _id: -1, expiresAt: 1 })
+// Serves forgetting sealed secrets once the reuse interval is over.
+@index({ rotatedAt: 1 })
 // Serve the periodic cleanup of expired and idle sessions (no TTL index: FerretDB has none).
 @index({ expiresAt: 1 })
 @index({ lastUsedAt: 1 })

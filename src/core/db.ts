@@ -24,6 +24,17 @@ export function op<T extends object>(condition: T): T {
   return mongoose.trusted(condition) as T;
 }
 
+let monitorEveryConnection = false;
+
+/**
+ * Makes every connection opened from now on emit the driver's command events, whatever its
+ * caller asked for: the test suite records the shape of each query it sends with them and
+ * checks that a declared index serves it (test/setup/record-queries.ts).
+ */
+export function monitorCommandsOnEveryConnection(): void {
+  monitorEveryConnection = true;
+}
+
 export async function connectDatabase(
   uri: string,
   logger: Logger,
@@ -41,7 +52,7 @@ export async function connectDatabase(
     autoCreate: true,
     maxPoolSize: 20,
     // Command events, for tests that count the database round trips of a request.
-    monitorCommands: options.monitorCommands ?? false,
+    monitorCommands: (options.monitorCommands ?? false) || monitorEveryConnection,
   });
   const c = conn.connection;
   c.on('disconnected', () => logger.warn('database disconnected'));

@@ -10,8 +10,9 @@ export type MailStatus = 'pending' | 'failed';
  * `lockedUntil` is the claim: a worker owns the message until then (epoch 0 when unclaimed).
  */
 @modelOptions({ schemaOptions: { collection: 'mail_outbox', versionKey: false } })
-// The worker's query: pending messages that are due, oldest first.
-@index({ status: 1, nextAttemptAt: 1 })
+// The worker's query: pending messages that are due and unclaimed, oldest first (lockedUntil
+// last, checked on the index keys).
+@index({ status: 1, nextAttemptAt: 1, _id: 1, lockedUntil: 1 })
 export class MailMessage {
   readonly _id!: Types.ObjectId;
 

@@ -16,6 +16,8 @@ registerEnumType(Role, {
 // Emails are stored normalised (trimmed, lower-case), so a plain unique index enforces
 // uniqueness in any letter case and serves every login lookup.
 @index({ email: 1 }, { unique: true })
+// Counting the active admins (the last one may not be demoted, disabled or deleted).
+@index({ role: 1, disabled: 1 })
 // Admin listing of users pages by _id (keyset); the default _id index serves it.
 export class User {
   @Field(() => ID, { name: 'id' })

@@ -14,6 +14,8 @@ export default async function globalSetup(): Promise<void> {
   // Resolved once here, so parallel workers never fetch Debian's redis-server at the same time.
   // A failed fetch fails the run with its own error: the Redis tests are never skipped.
   process.env.TEST_REDIS_SERVER = await ensureRedisServer();
+  // Every worker appends the shapes of the queries it saw here; global-teardown.ts checks them.
+  process.env.TEST_QUERY_SHAPES_DIR = await mkdtemp(path.join(os.tmpdir(), 'api-test-queries-'));
   if (process.env.MONGODB_URI) {
     process.env.TEST_MONGODB_URI = process.env.MONGODB_URI;
     return;
