@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { buildSchema, type GraphQLObjectType } from 'graphql';
+import helmet from 'helmet';
 import mongoose from 'mongoose';
 import { USER_VIEW_FIELDS, UserModel } from '../../src/users/user.model';
 import { basic, bearer, signUp } from '../helpers/auth';
@@ -110,5 +114,59 @@ describe('request path: me reuses what authentication read', () => {
     });
     expect(res!.body.data).toEqual({ me: null });
     expect(seen).toEqual([]);
+  });
+});
+
+describe('request path: work done once, checks kept', () => {
+  it('sends exactly the headers helmet sets on every API response (computed once, replayed)', async () => {
+    const app = express();
+    app.disable('x-powered-by');
+    app.use(helmet());
+    app.get('/', (_req, res) => void res.json({}));
+    const server = http.createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const expected = (await fetch(`http://127.0.0.1:${port}/`)).headers;
+      const names = [...expected.keys()].filter(
+        (n) => !['content-type', 'content-length', 'date', 'connection', 'keep-alive', 'etag'].includes(n),
+      );
+      expect(names.length).toBeGreaterThan(8);
+      const u = await signUp(t);
+      for (const res of [await t.gql(ME_ALL, {}, bearer(u.accessToken)), await t.gql('{ nope }')]) {
+        for (const name of names) expect([name, res.headers.get(name)]).toEqual([name, expected.get(name)]);
+        expect(res.headers.get('x-powered-by')).toBeNull();
+      }
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('refuses a document over the token limit every time it is sent, after one under it passed', async () => {
+    const u = await signUp(t);
+    const small = `{ ${'me { id } '.repeat(10)} }`;
+    const big = `{ ${'me { id } '.repeat(260)} }`;
+    for (const query of [small, big, small, big]) {
+      const res = await t.gql(query, {}, bearer(u.accessToken));
+      if (query === small) expect([res.status, res.body.errors]).toEqual([200, undefined]);
+      else expect([res.status, codes(res)]).toEqual([400, ['GRAPHQL_VALIDATION_FAILED']]);
+    }
+  });
+
+  it('refuses an over-cost document every time, with or without variables, while its cheap twin passes', async () => {
+    const u = await signUp(t);
+    const page = (first: string) =>
+      `items(first: ${first}) { edges { node { id name tags owner { id displayName } } } }`;
+    // 15 aliased pages of 100 cost far over MAX_COST; of 1, far under it.
+    const literal = (first: string) => `{ ${Array.from({ length: 15 }, (_, i) => `p${i}: ${page(first)}`).join(' ')} }`;
+    const withVariable = `query($f: Int) ${literal('$f')}`;
+    for (let round = 0; round < 2; round++) {
+      const costly = await t.gql(literal('100'), {}, bearer(u.accessToken));
+      expect([costly.status, codes(costly)]).toEqual([400, ['GRAPHQL_VALIDATION_FAILED']]);
+      const cheap = await t.gql(literal('1'), {}, bearer(u.accessToken));
+      expect([cheap.status, cheap.body.errors]).toEqual([200, undefined]);
+      const byVariable = await t.gql(withVariable, { f: round === 0 ? 100 : 1 }, bearer(u.accessToken));
+      expect(byVariable.status).toBe(round === 0 ? 400 : 200);
+    }
   });
 });
