@@ -170,3 +170,39 @@ describe('request path: work done once, checks kept', () => {
     }
   });
 });
+
+describe('request path: one caller’s parallel writes share their counter round trips', () => {
+  it('counts 10 parallel createItem requests exactly, with fewer than 10 writes to each counter', async () => {
+    const u = await signUp(t);
+    const create = (i: number) =>
+      t.gql(`mutation { createItem(input: { name: "parallel ${i}" }) { id } }`, {}, bearer(u.accessToken));
+    await create(-1); // opens the quota document and the write-limit window
+    // Ten open keep-alive connections, so the ten creations below arrive together.
+    await Promise.all(Array.from({ length: 10 }, () => t.gql(ME_ALL, {}, bearer(u.accessToken))));
+    const client = mongoose.connection.getClient();
+    const writes: string[] = [];
+    const listener = (e: { commandName: string; command: Record<string, unknown> }) => {
+      const target = String(e.command[e.commandName]);
+      if (['rate_limits', 'item_quotas'].includes(target)) writes.push(`${e.commandName}:${target}`);
+    };
+    client.on('commandStarted', listener);
+    let results: GraphQLResponse[];
+    try {
+      results = await Promise.all(Array.from({ length: 10 }, (_, i) => create(i)));
+    } finally {
+      client.off('commandStarted', listener);
+    }
+    for (const res of results) expect([res.status, res.body.errors]).toEqual([200, undefined]);
+    const db = mongoose.connection.db!;
+    const counter = await db.collection('rate_limits').findOne({ _id: `itemWrite:user:${u.user.id}` as never });
+    const quota = await db.collection('item_quotas').findOne({ _id: u.user.id as never });
+    expect(counter!.count).toBe(11);
+    expect(quota!.used).toBe(11);
+    expect(await db.collection('items').countDocuments({ ownerId: u.user.id })).toBe(11);
+    // Without joining, each request sends one write to each counter: 10 and 10.
+    const rate = writes.filter((w) => w.endsWith(':rate_limits')).length;
+    const quotas = writes.filter((w) => w.endsWith(':item_quotas')).length;
+    expect(rate).toBeLessThan(10);
+    expect(quotas).toBeLessThan(10);
+  });
+});
