@@ -31,7 +31,9 @@ const sessions = db.collection('sessions');
 const counters = db.collection('rate_limits');
 const quotas = db.collection('item_quotas');
 
-const USER_FIELDS = { email: 1, role: 1, disabled: 1, createdAt: 1 };
+// What authentication reads of the user: the checks' fields and what `me` shows, so `me`
+// answers from that read (as the service does), not from a second one.
+const USER_FIELDS = { email: 1, displayName: 1, emailVerified: 1, role: 1, disabled: 1, createdAt: 1, tokenVersion: 1 };
 // Item owners are PublicUsers: the service's owner lookup reads only the id.
 const USER_VIEW_FIELDS = { _id: 1 };
 const ITEM_FIELDS = {
@@ -72,7 +74,7 @@ async function hit(k) {
 }
 
 const rootValue = {
-  me: (_args, ctx) => users.findOne({ _id: new ObjectId(ctx.user.id) }, { projection: USER_FIELDS }),
+  me: (_args, ctx) => ctx.user?.account ?? null,
   items: async ({ first }) => {
     const limit = first ?? 20;
     const rows = await items
@@ -190,16 +192,13 @@ async function authenticate(header) {
   const claims = jwt.verify(header.slice(7), key, { algorithms: ['HS256'], issuer, audience });
   // The user and the token's session, in parallel, as the service reads them.
   const [user, session] = await Promise.all([
-    users.findOne(
-      { _id: new ObjectId(claims.sub) },
-      { projection: { email: 1, role: 1, disabled: 1, tokenVersion: 1 } },
-    ),
+    users.findOne({ _id: new ObjectId(claims.sub) }, { projection: USER_FIELDS }),
     sessions.findOne({ _id: claims.sid }, { projection: { userId: 1, revokedAt: 1, expiresAt: 1 } }),
   ]);
   if (!user || user.disabled || user.tokenVersion !== claims.tv) throw new Error('invalid token');
   if (!session || session.userId !== claims.sub || session.revokedAt || session.expiresAt <= new Date())
     throw new Error('invalid token');
-  return { id: claims.sub, role: user.role };
+  return { id: claims.sub, role: user.role, account: user };
 }
 
 function send(res, status, payload) {

@@ -1,7 +1,7 @@
 // `npm run bench`: the service beside its same-work baseline and the transport ceiling, on one
 // embedded database, driven by autocannon over loopback (A, B, A, B…; median of the runs).
 //   --users N --items N --big-items N [--huge] --connections N --duration S --runs N --warmup S
-//   --only me,items,login,mixed,createItem,tracing,fanout,growth   --profile (CPU profiles of the service)
+//   --only me,items,login,mixed,createItem,tracing,fanout,growth,fastify   --profile (CPU profiles of the service)
 //   --fanout-users N --fanout-sockets-per-user N --fanout-rate N --fanout-duration S --fanout-warmup S
 import { fork } from 'node:child_process';
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
@@ -340,6 +340,12 @@ async function startOtlpSink() {
   return sink;
 }
 const startBaseline = (dbName) => startProcess('baseline', path.join(root, 'bench/baseline.mjs'), serviceEnv(dbName));
+// The same GraphQL path on Fastify (bench/fastify-server.mjs), with the service's settings and metrics.
+const startFastify = async (dbName) =>
+  startProcess('fastify', path.join(root, 'bench/fastify-server.mjs'), {
+    ...serviceEnv(dbName),
+    METRICS_PORT: process.env.METRICS_PORT === '0' ? '0' : String(await freePort()),
+  });
 try {
   log('seeding…');
   await seed('bench_small', SMALL);
@@ -369,6 +375,15 @@ try {
   };
 
   if (wanted('me')) results.scenarios.me = await compare('me', [service, baseline, await ceiling(meReq)], meReq);
+  if (wanted('fastify')) {
+    // Express (the service) against the same stack on Fastify, alternating, for `me`.
+    const f = await startFastify('bench_small');
+    procs.push(f);
+    const check = await (await fetch(`${f.url}/graphql`, meReq)).json();
+    if (!check.data?.me) throw new Error(`fastify variant: me failed: ${JSON.stringify(check)}`);
+    results.scenarios.fastify = await compare('me: express vs fastify', [service, f, baseline], meReq);
+    await stop(f);
+  }
   if (wanted('items'))
     results.scenarios.items = await compare(
       `items page (${SMALL} items)`,
@@ -536,6 +551,10 @@ const row = (name, x) => {
   });
 };
 row('me', s.me);
+if (s.fastify) {
+  row('me (express run)', s.fastify);
+  row('me (fastify)', { ...s.fastify, service: s.fastify.fastify });
+}
 row(`items (${SMALL})`, s.items);
 row('createItem', s.createItem);
 row('login', s.login);
@@ -547,9 +566,15 @@ const target = (value, bound, met) => ({ value, bound, met: value === null || va
 const targets = {};
 if (s.me) {
   const r = ratio(s.me.service.rps, s.me.baseline.rps);
-  targets['me: rps >= 0.70 x baseline'] = target(r, 0.7, r >= 0.7);
+  targets['me: rps >= 0.80 x baseline'] = target(r, 0.8, r >= 0.8);
   const p = ratio(s.me.service.p99, s.me.baseline.p99);
-  targets['me: p99 <= 1.5 x baseline'] = target(p, 1.5, p <= 1.5);
+  targets['me: p99 <= 1.3 x baseline'] = target(p, 1.3, p <= 1.3);
+}
+if (s.createItem) {
+  const r = ratio(s.createItem.service.rps, s.createItem.baseline.rps);
+  targets['createItem: rps >= 0.85 x baseline'] = target(r, 0.85, r >= 0.85);
+  const p = ratio(s.createItem.service.p99, s.createItem.baseline.p99);
+  targets['createItem: p99 <= 1.3 x baseline'] = target(p, 1.3, p <= 1.3);
 }
 if (s.items) {
   const r = ratio(s.items.service.rps, s.items.baseline.rps);
@@ -585,6 +610,10 @@ if (s.fanout) {
   targets['fanout: RSS end <= 1.1 x start (memory flat)'] = target(growth, 1.1, growth <= 1.1);
   const faults = f.missing + f.duplicates + f.backwards + f.mismatched + f.errors;
   targets['fanout: every socket got every event once, in version order'] = target(faults, 0, faults === 0);
+}
+if (s.fastify) {
+  const r = ratio(s.fastify.fastify.rps, s.fastify.service.rps);
+  targets['fastify: me rps >= 1.15 x express (switch threshold)'] = target(r, 1.15, r >= 1.15);
 }
 const us = results.micro.tokenVerify.keyObjectUs;
 targets['token verify <= 10 us'] = target(us, 10, us <= 10);

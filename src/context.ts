@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Config } from './core/config';
 import type { Logger } from './core/logger';
+import type { User } from './users/user.model';
 
 export interface AuthUser {
   id: string;
@@ -25,6 +26,11 @@ export interface Context {
   user: AuthUser | null;
   /** How the caller authenticated, if at all. */
   authMethod: 'bearer' | 'basic' | null;
+  /**
+   * The caller's user document as this request's authentication read it (view fields only), so
+   * `me` needs no second read; absent when none was read (API keys, WebSocket operations).
+   */
+  account?: User;
   /** Per-request DataLoaders, created lazily by the features that use them. */
   loaders: Map<string, unknown>;
 }

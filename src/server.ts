@@ -227,7 +227,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     persistedQueryHashCheck(),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<Context> => {
-        const { user, method } = await authenticate(req).catch((err: unknown) => {
+        const { user, method, account } = await authenticate(req).catch((err: unknown) => {
           throw contextFailure(err, req.log ?? logger);
         });
         return {
@@ -238,6 +238,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
           logger: req.log ?? logger,
           user,
           authMethod: method,
+          account,
           loaders: new Map(),
         };
       },

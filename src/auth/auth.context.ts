@@ -13,10 +13,12 @@ import {
   type PresentedKey,
 } from '../apikeys/apikey.service';
 import type { AuthUser } from '../context';
+import type { User } from '../users/user.model';
+import { userView } from '../users/user.profile';
 import type { Config } from '../core/config';
 import { RETRY_STATUS, ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
 import { limitAttempt, limitKey } from '../core/rate-limit';
-import { authenticateBearer, currentUser, type BearerRefusal } from './auth.service';
+import { authenticateBearer, checkBearer, checkCurrentUser, currentUser, type BearerRefusal } from './auth.service';
 import { clientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
 import type { ClientInfo } from './auth.types';
@@ -29,6 +31,8 @@ const MAX_HEADER_LENGTH = 4096;
 export interface Authentication {
   user: AuthUser | null;
   method: 'bearer' | 'basic' | null;
+  /** The caller's user document as this check read it (view fields only), when it read one. */
+  account?: User;
 }
 
 /**
@@ -123,8 +127,8 @@ export function createAuthenticator(config: Config, logger: Logger) {
     const key = cacheKey(header);
     const cached = config.basicAuthCacheSeconds > 0 ? basicCache.get(key) : undefined;
     if (cached) {
-      const user = await currentUser(cached.id, cached.tokenVersion, cached.email);
-      if (user) return { user, tokenVersion: cached.tokenVersion };
+      const current = await checkCurrentUser(cached.id, cached.tokenVersion, cached.email);
+      if (current) return { ...current, tokenVersion: cached.tokenVersion };
       basicCache.delete(key);
     }
     if (!login) throw invalidCredentials('Basic', 'Malformed Basic credentials');
@@ -137,6 +141,7 @@ export function createAuthenticator(config: Config, logger: Logger) {
         basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion, email: user.email });
       return {
         user: { id: String(user._id), email: user.email, role: user.role, emailVerified: !!user.emailVerified },
+        account: userView(user),
         tokenVersion: user.tokenVersion,
       };
     } catch (err) {
@@ -177,9 +182,9 @@ export function createAuthenticator(config: Config, logger: Logger) {
     if (scheme === 'bearer') {
       const token = match![2]!;
       if (isApiKeySecret(token)) return apiKey({ secret: token }, 'Bearer');
-      const user = await authenticateBearer(config, token);
-      if (typeof user === 'string') throw invalidCredentials('Bearer', BEARER_MESSAGES[user], user);
-      return { user, method: 'bearer', token };
+      const checked = await checkBearer(config, token);
+      if (typeof checked === 'string') throw invalidCredentials('Bearer', BEARER_MESSAGES[checked], checked);
+      return { ...checked, method: 'bearer', token };
     }
     if (scheme === 'basic') {
       const login = decodeBasic(match![2]!);
@@ -193,8 +198,8 @@ export function createAuthenticator(config: Config, logger: Logger) {
   async function authenticate(req: Request): Promise<Authentication> {
     const header = req.headers.authorization;
     if (header === undefined) return { user: null, method: null };
-    const { user, method } = await check(header, clientInfo(req), req.log ?? logger);
-    return { user, method };
+    const checked = await check(header, clientInfo(req), req.log ?? logger);
+    return { user: checked.user, method: checked.method, account: 'account' in checked ? checked.account : undefined };
   }
 
   /** For a WebSocket's connection_init: the checked credential, kept to check again later. */
@@ -239,12 +244,13 @@ export function createAuthenticator(config: Config, logger: Logger) {
 }
 
 type Checked =
-  | { user: AuthUser; method: 'bearer'; token: string }
+  | { user: AuthUser; account: User; method: 'bearer'; token: string }
   | (BasicUser & { method: 'basic' })
   | { user: AuthUser; method: 'bearer' | 'basic'; apiKey: KeyCaller };
 
 interface BasicUser {
   user: AuthUser;
+  account: User;
   tokenVersion: number;
 }
 

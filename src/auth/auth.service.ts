@@ -4,7 +4,7 @@ import type { Config } from '../core/config';
 import { BadUserInputError, ConflictError, UnauthenticatedError, isDuplicateKeyError } from '../core/errors';
 import { limitAttempt } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
-import { User, UserModel } from '../users/user.model';
+import { User, UserModel, USER_VIEW_FIELDS } from '../users/user.model';
 import { cancelTokens } from '../users/account-token.service';
 import { parseDisplayName } from '../users/user.profile';
 import { sendVerificationMail } from '../users/verification-mail';
@@ -108,10 +108,21 @@ export async function changePassword(
 
 // ---------------------------------------------------------------- per-request authentication
 
-const USER_FIELDS = { email: 1, role: 1, disabled: 1, tokenVersion: 1, emailVerified: 1, totpEnabled: 1 } as const;
+/**
+ * What a request's authentication reads of its user: the checks' fields plus every field a
+ * client may see (USER_VIEW_FIELDS, the same projection `me` would read), so `me` answers from
+ * this read instead of reading the same user again.
+ */
+const USER_FIELDS = { ...USER_VIEW_FIELDS, tokenVersion: 1 } as const;
 
 /** Why a Bearer token was refused, as `extensions.reason` tells clients. */
 export type BearerRefusal = 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED';
+
+/** A checked caller and its user document as that check read it (view fields, no hash). */
+export interface Authenticated {
+  user: AuthUser;
+  account: User;
+}
 
 /**
  * Resolves a Bearer token to the current user, or says why not: expired (refresh and retry),
@@ -119,23 +130,30 @@ export type BearerRefusal = 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED
  * stands: sign in again). The user and the session are read in parallel: a revoked session's
  * access token stops at once, at no extra latency.
  */
-export async function authenticateBearer(config: Config, token: string): Promise<AuthUser | BearerRefusal> {
+export async function checkBearer(config: Config, token: string): Promise<Authenticated | BearerRefusal> {
   const claims = verifyAccessToken(token, config.jwt);
   if (claims === 'expired') return 'TOKEN_EXPIRED';
   if (!claims || !/^[0-9a-f]{24}$/.test(claims.sub)) return 'TOKEN_INVALID';
-  const [user, live] = await Promise.all([
+  const [account, live] = await Promise.all([
     UserModel.findById(claims.sub, USER_FIELDS).lean<User>(),
     isSessionActive(claims.sid, claims.sub),
   ]);
-  if (!user || !live || user.disabled || user.tokenVersion !== claims.tv) return 'SESSION_REVOKED';
+  if (!account || !live || account.disabled || account.tokenVersion !== claims.tv) return 'SESSION_REVOKED';
   // The role comes from the database, so a role change applies on the next request.
-  return {
+  const user: AuthUser = {
     id: claims.sub,
-    email: user.email,
-    role: user.role,
+    email: account.email,
+    role: account.role,
     sessionId: claims.sid,
-    emailVerified: !!user.emailVerified,
+    emailVerified: !!account.emailVerified,
   };
+  return { user, account };
+}
+
+/** checkBearer without the document: for a held credential checked again (WebSocket). */
+export async function authenticateBearer(config: Config, token: string): Promise<AuthUser | BearerRefusal> {
+  const checked = await checkBearer(config, token);
+  return typeof checked === 'string' ? checked : checked.user;
 }
 
 /**
@@ -143,9 +161,14 @@ export async function authenticateBearer(config: Config, token: string): Promise
  * TOTP turned on since (a password alone no longer signs this account in).
  */
 export async function currentUser(id: string, tokenVersion: number, email: string): Promise<AuthUser | null> {
-  const user = await UserModel.findById(id, USER_FIELDS).lean<User>();
+  return (await checkCurrentUser(id, tokenVersion, email))?.user ?? null;
+}
+
+/** currentUser with the document it read (view fields, no hash). */
+export async function checkCurrentUser(id: string, tokenVersion: number, email: string): Promise<Authenticated | null> {
+  const account = await UserModel.findById(id, USER_FIELDS).lean<User>();
   // The cached credentials named this email: after an email change they no longer match.
-  if (!user || user.disabled || user.tokenVersion !== tokenVersion || user.email !== email) return null;
-  if (user.totpEnabled) return null;
-  return { id, email: user.email, role: user.role, emailVerified: !!user.emailVerified };
+  if (!account || account.disabled || account.tokenVersion !== tokenVersion || account.email !== email) return null;
+  if (account.totpEnabled) return null;
+  return { user: { id, email: account.email, role: account.role, emailVerified: !!account.emailVerified }, account };
 }

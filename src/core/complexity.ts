@@ -50,9 +50,34 @@ export function costRefusal(
   variables: Record<string, unknown>,
   maxCost: number,
 ): GraphQLError | null {
+  const cost = costOf(schema, document, operation, variables);
+  if (cost === null) return null;
+  if (cost === TOO_LARGE)
+    return tooCostly(`Query too large to cost: over ${MAX_EVALUATED_NODES} selections with fragments expanded`);
+  return cost > maxCost ? tooCostly(`Query cost limit of ${maxCost} exceeded, found ${cost}`) : null;
+}
+
+const TOO_LARGE = -1;
+
+/**
+ * Costs of operations without variables, per parsed document (Apollo hands the same document
+ * object for the same query text), so a repeated operation is walked once. An operation with
+ * variables is costed on every request: its cost depends on them.
+ */
+const fixedCosts = new WeakMap<DocumentNode, Map<OperationDefinitionNode, number>>();
+
+/** The operation's cost, TOO_LARGE, or null when its variables are invalid. */
+function costOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+): number | null {
+  const fixed = !operation.variableDefinitions?.length;
+  const known = fixed ? fixedCosts.get(document)?.get(operation) : undefined;
+  if (known !== undefined) return known;
   // Invalid variables fail in execution with BAD_USER_INPUT before any resolver runs.
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
-  if (coerced.errors) return null;
+  if (!fixed && getVariableValues(schema, operation.variableDefinitions ?? [], variables).errors) return null;
   let cost: number;
   try {
     cost = getComplexity({
@@ -64,9 +89,14 @@ export function costRefusal(
       maxQueryNodes: MAX_EVALUATED_NODES,
     });
   } catch {
-    return tooCostly(`Query too large to cost: over ${MAX_EVALUATED_NODES} selections with fragments expanded`);
+    cost = TOO_LARGE;
   }
-  return cost > maxCost ? tooCostly(`Query cost limit of ${maxCost} exceeded, found ${cost}`) : null;
+  if (fixed) {
+    let costs = fixedCosts.get(document);
+    if (!costs) fixedCosts.set(document, (costs = new Map()));
+    costs.set(operation, cost);
+  }
+  return cost;
 }
 
 /**

@@ -89,6 +89,43 @@ export function atomically<T>(key: string, write: () => Promise<T>): Promise<T> 
   return result;
 }
 
+interface Batch<T> {
+  waiting: Array<{ resolve: (value: T) => void; reject: (err: unknown) => void }>;
+  write: (n: number) => Promise<T[]>;
+}
+const batches = new Map<string, Batch<unknown>>();
+
+/**
+ * Joins concurrent calls for one key into one write: while a write for `key` is in flight, the
+ * calls that arrive wait and then go together, `write(n)` answering each of the n in order (as
+ * if they had run one after the other). For counters that many requests of one caller bump at
+ * once (per-user write limit, item cap): one increment of n instead of n queued round trips.
+ * Every call for one key must ask for the same write; `write` runs inside `atomically(key)`.
+ */
+export function batched<T>(key: string, write: (n: number) => Promise<T[]>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const running = batches.get(key) as Batch<T> | undefined;
+    if (running) {
+      running.waiting.push({ resolve, reject });
+      return;
+    }
+    const batch: Batch<T> = { waiting: [{ resolve, reject }], write };
+    batches.set(key, batch as Batch<unknown>);
+    void (async () => {
+      while (batch.waiting.length > 0) {
+        const group = batch.waiting.splice(0);
+        try {
+          const results = await atomically(key, () => batch.write(group.length));
+          group.forEach((w, i) => w.resolve(results[i]!));
+        } catch (err) {
+          for (const w of group) w.reject(err);
+        }
+      }
+      batches.delete(key);
+    })();
+  });
+}
+
 /** Creates the indexes every registered model declares. Idempotent. */
 export async function syncIndexes(): Promise<void> {
   for (const model of Object.values(mongoose.connection.models)) {

@@ -1,7 +1,7 @@
 import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoose';
 import { clientKey } from './client-ip';
 import type { Config } from './config';
-import { atomically, op } from './db';
+import { atomically, batched, op } from './db';
 import { isDuplicateKeyError, TooManyRequestsError } from './errors';
 // A leaf module (no project imports): the counters of the running server, if metrics are on.
 import { currentMetrics } from '../metrics/metrics.registry';
@@ -48,28 +48,35 @@ export interface WindowOptions {
  * reset. On FerretDB, whose findAndModify is read-then-write, the writes to one key are queued.
  */
 export function countInWindow(key: string, options: WindowOptions): Promise<WindowCount> {
+  // A plain count (no cap, fixed window): concurrent hits on one key count as one increment of n.
+  if (options.cap === undefined && !options.sliding)
+    return batched(`rate:${key}`, async (n) => {
+      const { count, resetAt } = await countIn(key, options, 5, n);
+      return Array.from({ length: n }, (_, i) => ({ counted: true, count: count - (n - 1 - i), resetAt }));
+    });
   return atomically(`rate:${key}`, () => countIn(key, options));
 }
 
-async function countIn(key: string, options: WindowOptions, tries = 5): Promise<WindowCount> {
+/** Counts `n` hits (n > 1 only without a cap); the count returned is the window's after all n. */
+async function countIn(key: string, options: WindowOptions, tries = 5, n = 1): Promise<WindowCount> {
   const { windowSeconds, cap, sliding } = options;
   const now = new Date();
   const resetAt = new Date(now.getTime() + windowSeconds * 1000);
   const live = await RateLimitModel.findOneAndUpdate(
     { _id: key, resetAt: op({ $gt: now }), ...(cap === undefined ? {} : { count: op({ $lt: cap }) }) },
-    { $inc: { count: 1 }, ...(sliding ? { $set: { resetAt } } : {}) },
+    { $inc: { count: n }, ...(sliding ? { $set: { resetAt } } : {}) },
     { returnDocument: 'after' },
   ).lean<RateLimitCounter>();
   if (live) return { counted: true, count: live.count, resetAt: live.resetAt };
   const restarted = await RateLimitModel.findOneAndUpdate(
     { _id: key, resetAt: op({ $lte: now }) },
-    { $set: { count: 1, resetAt } },
+    { $set: { count: n, resetAt } },
     { returnDocument: 'after' },
   ).lean<RateLimitCounter>();
-  if (restarted) return { counted: true, count: 1, resetAt };
+  if (restarted) return { counted: true, count: n, resetAt };
   try {
-    await RateLimitModel.create({ _id: key, count: 1, resetAt });
-    return { counted: true, count: 1, resetAt };
+    await RateLimitModel.create({ _id: key, count: n, resetAt });
+    return { counted: true, count: n, resetAt };
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
   }
@@ -77,9 +84,9 @@ async function countIn(key: string, options: WindowOptions, tries = 5): Promise<
   const current = await RateLimitModel.findById(key).lean<RateLimitCounter>();
   const full = current && cap !== undefined && current.count >= cap && current.resetAt.getTime() > Date.now();
   if (full) return { counted: false, count: current.count, resetAt: current.resetAt };
-  if (tries > 1) return countIn(key, options, tries - 1);
+  if (tries > 1) return countIn(key, options, tries - 1, n);
   // Still racing after several tries: a capped window refuses, a plain count lets this one pass.
-  return { counted: cap === undefined, count: current?.count ?? 1, resetAt: current?.resetAt ?? resetAt };
+  return { counted: cap === undefined, count: current?.count ?? n, resetAt: current?.resetAt ?? resetAt };
 }
 
 /** Takes one hit back (it could not be evaluated), never below zero. */

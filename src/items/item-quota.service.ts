@@ -1,4 +1,4 @@
-import { atomically, op } from '../core/db';
+import { atomically, batched, op } from '../core/db';
 import { ConflictError, isDuplicateKeyError } from '../core/errors';
 import { ItemQuotaModel } from './item-quota.model';
 import { ItemModel } from './item.model';
@@ -37,11 +37,23 @@ export async function releaseItemSlot(ownerId: string): Promise<void> {
   );
 }
 
-async function take(ownerId: string, max: number): Promise<boolean> {
-  const res = await atomically(lockKey(ownerId), () =>
-    ItemQuotaModel.updateOne({ _id: ownerId, used: op({ $lt: max }) }, { $inc: { used: 1 } }),
-  );
-  return res.modifiedCount === 1;
+/**
+ * Takes a slot. Concurrent takes for one owner go as one: n slots at once when all n fit, else
+ * one by one (near the cap), so exactly as many succeed as there is room.
+ */
+function take(ownerId: string, max: number): Promise<boolean> {
+  return batched(lockKey(ownerId), async (n) => {
+    if (n > 1) {
+      const all = await ItemQuotaModel.updateOne({ _id: ownerId, used: op({ $lte: max - n }) }, { $inc: { used: n } });
+      if (all.modifiedCount === 1) return Array<boolean>(n).fill(true);
+    }
+    const taken: boolean[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await ItemQuotaModel.updateOne({ _id: ownerId, used: op({ $lt: max }) }, { $inc: { used: 1 } });
+      taken.push(res.modifiedCount === 1);
+    }
+    return taken;
+  });
 }
 
 async function open(ownerId: string): Promise<void> {

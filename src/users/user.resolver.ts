@@ -11,7 +11,9 @@ import { actorOf } from './user.actor';
 export class UserResolver {
   @Query(() => User, { nullable: true, description: 'The signed-in user; null when anonymous.' })
   async me(@Ctx() ctx: Context): Promise<User | null> {
-    return ctx.user ? userService.findById(ctx.user.id) : null;
+    if (!ctx.user) return null;
+    // Authentication already read this user, this request, with the same fields.
+    return ctx.account ?? userService.findById(ctx.user.id);
   }
 
   @Mutation(() => User, { description: 'Changes my profile (display name).' })
