@@ -50,7 +50,10 @@ async function provePassword(
   hold: boolean,
 ) {
   assertHashable(password, 'currentPassword');
-  const check = await checkPassword(config, user.email, password, user.passwordHash, { hold });
+  const check = await checkPassword(config, user.email, password, user.passwordHash, {
+    hold,
+    totpEnabled: user.totpEnabled,
+  });
   if (!check.ok) {
     recordFailure(logger, client, check, { userId: String(user._id), email: null, via });
     throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
@@ -100,8 +103,9 @@ export async function beginTotpSetup(
   logger: Logger,
 ): Promise<TotpSetup> {
   const user = await signedInUser(caller);
-  await provePassword(config, user, currentPassword, client, logger, 'beginTotpSetup', false);
+  // Before the password, so this is never a password-only check on an account with TOTP on.
   if (user.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
+  await provePassword(config, user, currentPassword, client, logger, 'beginTotpSetup', false);
   const secret = newSecret();
   await atomically(totpKey(caller.id), () =>
     TotpCredentialModel.updateOne(
