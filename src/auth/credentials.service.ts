@@ -123,7 +123,7 @@ async function secondFactor(
   }
   let used;
   try {
-    used = await verifySecondFactor(config, userId, code);
+    used = await verifySecondFactor(config, userId, code, logger);
   } catch (err) {
     await settleAttempt(check, 'neutral');
     throw err;

@@ -1,7 +1,11 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { AuditEventModel, AuditEventType } from '../../src/audit/audit.model';
 import { flushAuditEvents } from '../../src/audit/audit.service';
 import { Session, SessionModel } from '../../src/auth/session.model';
-import { bearer, LOGIN, ME, REFRESH, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
+import { TotpCredentialModel } from '../../src/mfa/totp.model';
+import { User, UserModel } from '../../src/users/user.model';
+import { bearer, LOGIN, logIn, ME, REFRESH, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
 import { codes, type GraphQLResponse } from '../helpers/graphql';
 import { startMailbox, type Mailbox } from '../helpers/mailbox';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -17,12 +21,25 @@ const REQUEST_CHANGE = 'mutation($e: String!, $p: String!) { requestEmailChange(
 /** The default lockout: LOGIN_MAX_ATTEMPTS failures per email. */
 const MAX_ATTEMPTS = 5;
 
+const RESET_TOTP = 'mutation($id: ID!) { resetUserTotp(userId: $id) { id totpEnabled } }';
+const REGENERATE = 'mutation($p: String!, $c: String!) { regenerateRecoveryCodes(currentPassword: $p, code: $c) }';
+const ADMIN_EMAIL = uniqueEmail('admin');
+const ADMIN_PASSWORD = strongPassword();
+
 let t: TestServer;
 let mailbox: Mailbox;
+const lines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   mailbox = await startMailbox();
-  t = await startTestServer({ SMTP_URL: mailbox.url });
+  // The server's log, as JSON lines in memory.
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  t = await startTestServer({ SMTP_URL: mailbox.url, ADMIN_EMAIL, ADMIN_PASSWORD }, pino({ level: 'info' }, sink));
 });
 afterAll(async () => {
   await t.stop();
@@ -197,4 +214,68 @@ describe('a login racing confirmTotpSetup', () => {
     // race was never run.
     expect(minted + raced).toBeGreaterThan(0);
   }, 60_000);
+});
+
+async function auditCount(userId: string, type: AuditEventType): Promise<number> {
+  await flushAuditEvents();
+  return AuditEventModel.countDocuments({ userId, type });
+}
+
+describe('Mutation.resetUserTotp', () => {
+  it('audits MFA_DISABLED only when TOTP was on', async () => {
+    const admin = await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD);
+    const plain = await signUp(t);
+    expect((await t.gql(RESET_TOTP, { id: plain.user.id }, bearer(admin.accessToken))).body.data).toEqual({
+      resetUserTotp: { id: plain.user.id, totpEnabled: false },
+    });
+    expect(await auditCount(plain.user.id, AuditEventType.MFA_DISABLED)).toBe(0);
+    const enabled = await signUpWithTotp(t);
+    expect(codes(await t.gql(RESET_TOTP, { id: enabled.user.id }, bearer(admin.accessToken)))).toEqual([]);
+    expect(await auditCount(enabled.user.id, AuditEventType.MFA_DISABLED)).toBe(1);
+  });
+
+  it('racing confirmTotpSetup never leaves TOTP on without credentials', async () => {
+    const admin = await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD);
+    for (let round = 0; round < 8; round++) {
+      const user = await signUp(t);
+      const secret = await beginSetup(t, user);
+      const code = await totpCode(secret, -1);
+      await Promise.all([
+        t.gql(CONFIRM, { c: code }, bearer(user.accessToken)),
+        new Promise((r) => setTimeout(r, round)).then(() =>
+          t.gql(RESET_TOTP, { id: user.user.id }, bearer(admin.accessToken)),
+        ),
+      ]);
+      const flag = (await UserModel.findById(user.user.id, { totpEnabled: 1 }).lean<User>())!.totpEnabled ?? false;
+      const credential = await TotpCredentialModel.findById(user.user.id).lean();
+      // On means a secret to check codes against; off means sign-in asks for none.
+      if (flag) expect(credential?.secret).toBeTruthy();
+      else expect(codes(await login(user))).toEqual([]);
+    }
+  }, 60_000);
+});
+
+describe('Mutation.regenerateRecoveryCodes', () => {
+  it('is audited as MFA_RECOVERY_CODES_REGENERATED', async () => {
+    const user = await signUpWithTotp(t);
+    const res = await t.gql(REGENERATE, { p: user.password, c: await totpCode(user.secret) }, bearer(user.accessToken));
+    expect(res.body.data!.regenerateRecoveryCodes).toHaveLength(10);
+    expect(await auditCount(user.user.id, AuditEventType.MFA_RECOVERY_CODES_REGENERATED)).toBe(1);
+  });
+});
+
+describe('a stored secret that no longer decrypts', () => {
+  it('refuses the code and logs an error once per user', async () => {
+    const user = await signUpWithTotp(t);
+    // As after JWT_SECRET changed with no TOTP_ENCRYPTION_KEY: well-formed, but another key's.
+    await TotpCredentialModel.updateOne(
+      { _id: user.user.id },
+      { $set: { secret: 'v1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA.AAAA' } },
+    );
+    const logged = () => lines.filter((l) => l.userId === user.user.id && l.level === 50);
+    expectReason(await login(user, await totpCode(user.secret)), 'UNAUTHENTICATED', 'MFA_INVALID');
+    expect(logged()).toHaveLength(1);
+    expectReason(await login(user, await totpCode(user.secret, 1)), 'UNAUTHENTICATED', 'MFA_INVALID');
+    expect(logged()).toHaveLength(1);
+  });
 });
