@@ -2,7 +2,7 @@
 
 export interface GraphQLErrorShape {
   message: string;
-  extensions?: { code?: string; field?: string };
+  extensions?: { code?: string; field?: string; reason?: string };
 }
 
 export type Result<T> = { ok: true; data: T } | { ok: false; error: GraphQLErrorShape };

@@ -64,7 +64,9 @@ export async function deleteAccount(config: Config, actor: Actor, currentPasswor
   if (!user) throw new UnauthenticatedError();
   assertHashable(currentPassword, 'currentPassword');
   // A wrong password is a failed sign-in attempt: it counts towards the lockout.
-  const check = await checkPassword(config, user.email, currentPassword, user.passwordHash);
+  const check = await checkPassword(config, user.email, currentPassword, user.passwordHash, {
+    totpEnabled: user.totpEnabled,
+  });
   if (!check.ok) {
     recordFailure(actor.logger, actor, check, { userId: actor.id, email: null, via: 'deleteAccount' });
     throw new BadUserInputError('currentPassword', 'currentPassword is not correct');

@@ -40,8 +40,14 @@ export class AccountResolver {
     @Arg('newPassword', () => String) newPassword: string,
     @Arg('useCookie', () => Boolean, { nullable: true, description: COOKIE_DESCRIPTION }) useCookie: boolean | null,
     @Ctx() ctx: Context,
+    @Arg('totpCode', () => String, {
+      nullable: true,
+      description:
+        'With two-factor sign-in on: a code from the authenticator app or a recovery code. Without it the answer is UNAUTHENTICATED with reason MFA_REQUIRED and the link stays usable.',
+    })
+    totpCode?: string | null,
   ): Promise<AuthPayload> {
-    const result = await resetPassword(ctx.config, token, newPassword, clientInfo(ctx.req), ctx.logger);
+    const result = await resetPassword(ctx.config, token, newPassword, clientInfo(ctx.req), ctx.logger, totpCode);
     return useCookie ? inCookie(ctx.res, result) : result;
   }
 

@@ -33,7 +33,9 @@ export async function requestEmailChange(
   if (!user) throw new UnauthenticatedError();
   assertHashable(currentPassword, 'currentPassword');
   // A wrong password is a failed sign-in attempt: it counts towards the lockout.
-  const check = await checkPassword(config, user.email, currentPassword, user.passwordHash);
+  const check = await checkPassword(config, user.email, currentPassword, user.passwordHash, {
+    totpEnabled: user.totpEnabled,
+  });
   if (!check.ok) {
     recordFailure(logger, client, check, { userId: caller.id, email: null, via: 'requestEmailChange' });
     throw new BadUserInputError('currentPassword', 'currentPassword is not correct');

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import type { AuthResult } from '../auth/auth.types';
-import { emailSchema } from '../auth/credentials.service';
+import { emailSchema, mfaRequired, requireSecondFactor } from '../auth/credentials.service';
 import { clearLockout } from '../auth/lockout.service';
 import { hashPassword, validateNewPassword } from '../auth/password';
 import { revokeAllSessions, startSession } from '../auth/session.service';
 import type { Config } from '../core/config';
 import type { ClientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
+import { op } from '../core/db';
 import { countInWindow, limitAttempt } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
 import { queueMail } from '../mail/mail.service';
@@ -77,6 +78,8 @@ export async function flushPasswordResets(): Promise<void> {
 /**
  * `resetPassword`: sets a new password from a reset link and signs in. Everything else the
  * account had (sessions, access tokens, a lockout) ends; the link also proves the inbox.
+ * With TOTP on, the link replaces only the password: a code (TOTP or recovery) is required too,
+ * or whoever reads the mailbox would sign in past the second factor.
  */
 export async function resetPassword(
   config: Config,
@@ -84,17 +87,23 @@ export async function resetPassword(
   newPassword: string,
   client: ClientInfo,
   logger: Logger,
+  totpCode?: string | null,
 ): Promise<AuthResult> {
   const found = await findToken(token, AccountTokenKind.RESET_PASSWORD);
   const user = await UserModel.findById(found.userId).lean<User>();
   if (!user || user.disabled || user.email !== found.email) throw invalidLink();
   // Checked before the link is used up: a refused password leaves it usable.
   validateNewPassword(newPassword, 'newPassword', [user.email, user.email.split('@')[0]!]);
+  // So is a missing code: the user can retry with one.
+  if (user.totpEnabled && !totpCode) throw mfaRequired();
   // Hashed before the link is used up, so a busy hashing queue (503) does not burn it either.
   const passwordHash = await hashPassword(config, newPassword);
+  // A wrong code counts towards the lockout and leaves the link usable; a right one is used up.
+  if (user.totpEnabled) await requireSecondFactor(config, user, totpCode, client, logger, 'resetPassword');
   await consumeToken(token, AccountTokenKind.RESET_PASSWORD);
   const updated = await UserModel.findOneAndUpdate(
-    { _id: user._id, email: found.email },
+    // Only while TOTP is as it was read: turned on meanwhile, no code was checked for it.
+    { _id: user._id, email: found.email, totpEnabled: user.totpEnabled ? true : op({ $ne: true }) },
     { $set: { passwordHash, emailVerified: true }, $inc: { tokenVersion: 1 } },
     { returnDocument: 'after' },
   ).lean<User>();

@@ -27,6 +27,7 @@ export enum AuditEventType {
   MFA_ENABLED = 'MFA_ENABLED',
   MFA_DISABLED = 'MFA_DISABLED',
   MFA_RECOVERY_CODE_USED = 'MFA_RECOVERY_CODE_USED',
+  MFA_RECOVERY_CODES_REGENERATED = 'MFA_RECOVERY_CODES_REGENERATED',
 }
 registerEnumType(AuditEventType, { name: 'AuditEventType', description: 'What happened.' });
 

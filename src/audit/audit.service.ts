@@ -30,6 +30,8 @@ const WARN_EVENTS: ReadonlySet<AuditEventType> = new Set([
   // A second factor turned off or bypassed with a recovery code: also how a takeover would look.
   AuditEventType.MFA_DISABLED,
   AuditEventType.MFA_RECOVERY_CODE_USED,
+  // New recovery codes replace a second factor's fallback: after a session takeover, so would an attacker.
+  AuditEventType.MFA_RECOVERY_CODES_REGENERATED,
 ]);
 
 // ---------------------------------------------------------------- sanitizing

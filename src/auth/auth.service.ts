@@ -82,7 +82,9 @@ export async function changePassword(
   if (!user) throw new UnauthenticatedError();
   assertHashable(currentPassword, 'currentPassword');
   // A wrong current password is a failed sign-in attempt: it counts towards the same lockout.
-  const check = await checkPassword(config, user.email, currentPassword, user.passwordHash);
+  const check = await checkPassword(config, user.email, currentPassword, user.passwordHash, {
+    totpEnabled: user.totpEnabled,
+  });
   if (!check.ok) {
     recordFailure(logger, client, check, { userId: caller.id, email: null, via: 'changePassword' });
     throw new BadUserInputError('currentPassword', 'currentPassword is not correct');

@@ -21,4 +21,5 @@ export type SignInVia =
   | 'requestEmailChange'
   | 'beginTotpSetup'
   | 'disableTotp'
-  | 'regenerateRecoveryCodes';
+  | 'regenerateRecoveryCodes'
+  | 'resetPassword';

@@ -46,13 +46,15 @@ export interface PasswordCheck {
  * `hold` (a second factor follows): a right password keeps its slot instead of clearing the
  * failures, and the caller settles it with `settleAttempt`. Otherwise whoever knows the password
  * could clear the count before each guess of a TOTP code, and the lockout would never apply.
+ * `totpEnabled` (the account has a second factor, none follows): for the same reason a right
+ * password only gives its own slot back.
  */
 export async function checkPassword(
   config: Config,
   email: string,
   password: string,
   hash: string | null | undefined,
-  { hold = false }: { hold?: boolean } = {},
+  { hold = false, totpEnabled = false }: { hold?: boolean; totpEnabled?: boolean | null } = {},
 ): Promise<PasswordCheck> {
   const slot = await reserveAttempt(config, email);
   let ok: boolean;
@@ -65,7 +67,10 @@ export async function checkPassword(
   }
   if (ok && hash && hold) return { ok: true, locked: slot.last, held: email };
   if (ok && hash) {
-    await releaseAttempts(email);
+    // With TOTP on, a password alone is half a sign-in: it gives back its own slot but leaves
+    // earlier failures (wrong codes) counted; only both factors together clear them.
+    if (totpEnabled) await returnAttempt(email).catch(() => undefined);
+    else await releaseAttempts(email);
     return { ok: true, locked: false };
   }
   return { ok: false, locked: slot.last };
@@ -85,6 +90,13 @@ export async function settleAttempt(check: PasswordCheck, outcome: 'passed' | 'n
 export const MFA_REQUIRED = 'MFA_REQUIRED';
 export const MFA_INVALID = 'MFA_INVALID';
 
+export function mfaRequired(): UnauthenticatedError {
+  return new UnauthenticatedError(
+    'This account uses two-factor sign-in: send totpCode, a code from the authenticator app or a recovery code',
+    { reason: MFA_REQUIRED },
+  );
+}
+
 /**
  * The second step of a sign-in for an account with TOTP on, once the password was right: a code
  * (TOTP or recovery) is required; a wrong one counts towards the lockout like a wrong password.
@@ -102,16 +114,16 @@ async function secondFactor(
   const userId = String(user._id);
   if (via === 'basic' || !code) {
     await settleAttempt(check, 'neutral');
-    throw new UnauthenticatedError(
-      via === 'basic'
-        ? 'This account uses two-factor sign-in: HTTP Basic cannot carry a code; use an API key (createApiKey) instead'
-        : 'This account uses two-factor sign-in: send totpCode, a code from the authenticator app or a recovery code',
-      { reason: MFA_REQUIRED },
-    );
+    throw via === 'basic'
+      ? new UnauthenticatedError(
+          'This account uses two-factor sign-in: HTTP Basic cannot carry a code; use an API key (createApiKey) instead',
+          { reason: MFA_REQUIRED },
+        )
+      : mfaRequired();
   }
   let used;
   try {
-    used = await verifySecondFactor(config, userId, code);
+    used = await verifySecondFactor(config, userId, code, logger);
   } catch (err) {
     await settleAttempt(check, 'neutral');
     throw err;
@@ -122,6 +134,25 @@ async function secondFactor(
   }
   await settleAttempt(check, 'passed');
   if (used === 'recovery') audit(logger, client, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });
+}
+
+/**
+ * The second factor on its own, where something other than the password proved the first (a
+ * password reset link): no code is MFA_REQUIRED before anything is counted or used up; a code
+ * takes a lockout slot first, so guesses are limited exactly as at sign-in, and only a right code
+ * clears the failures.
+ */
+export async function requireSecondFactor(
+  config: Config,
+  user: User,
+  code: string | null | undefined,
+  client: ClientInfo,
+  logger: Logger,
+  via: SignInVia,
+): Promise<void> {
+  if (!code) throw mfaRequired();
+  const slot = await reserveAttempt(config, user.email);
+  await secondFactor(config, user, { ok: true, locked: slot.last, held: user.email }, code, client, logger, via);
 }
 
 /**

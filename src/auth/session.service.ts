@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
 import { authChanged } from './auth.events';
+import { mfaRequired } from './credentials.service';
 import type { AuthResult, ClientInfo } from './auth.types';
 import { MAX_PREVIOUS_HASHES, Session, SessionModel } from './session.model';
 import {
@@ -23,6 +24,12 @@ import {
  * Starts a session for a user as it was read before the password check. The session carries
  * that read's token version: if a logoutAll, password change or disable landed in between, the
  * session is born dead (refresh refuses it, its access token fails the version check).
+ *
+ * TOTP turned on in between (confirmTotpSetup) is caught by reading the flag again once the
+ * session exists: confirmTotpSetup sets the flag before it revokes the other sessions, so either
+ * this read sees the flag and the session is revoked here, or the flag came later and its revoke
+ * finds this session. The token version is not bumped there instead: that would also end the
+ * access token of the caller, whose mutation returns recovery codes, not new tokens.
  */
 export async function startSession(config: Config, user: User, client: ClientInfo): Promise<AuthResult> {
   const { secret, hash } = newRefreshSecret();
@@ -36,6 +43,10 @@ export async function startSession(config: Config, user: User, client: ClientInf
     expiresAt: new Date(now.getTime() + config.jwt.refreshTokenTtl * 1000),
     userAgent: client.userAgent?.slice(0, 512) ?? null,
   });
+  if (!user.totpEnabled && (await UserModel.exists({ _id: user._id, totpEnabled: true }))) {
+    await revokeById(session._id, String(user._id));
+    throw mfaRequired();
+  }
   return authResult(config, user, session, secret);
 }
 

@@ -30,6 +30,17 @@ export const REDACT_PATHS = [
   '*.authorization',
   'variables.*.password',
   'variables.*.newPassword',
+  // Second factors: a code (login input, resetPassword, the OAuth form), recovery codes, a TOTP secret.
+  'totpCode',
+  'recoveryCodes',
+  'secret',
+  '*.totpCode',
+  '*.totp_code',
+  '*.recoveryCodes',
+  '*.secret',
+  'variables.*.totpCode',
+  // Not `*.code`: errors carry a `code` (ECONNREFUSED, extensions.code) that logs must keep.
+  'variables.code',
 ];
 
 /**

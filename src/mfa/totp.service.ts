@@ -7,7 +7,7 @@ import { assertHashable } from '../auth/password';
 import { revokeAllSessions } from '../auth/session.service';
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
-import { atomically } from '../core/db';
+import { atomically, op } from '../core/db';
 import { BadUserInputError, ConflictError, NotFoundError, UnauthenticatedError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { User, UserModel } from '../users/user.model';
@@ -50,7 +50,10 @@ async function provePassword(
   hold: boolean,
 ) {
   assertHashable(password, 'currentPassword');
-  const check = await checkPassword(config, user.email, password, user.passwordHash, { hold });
+  const check = await checkPassword(config, user.email, password, user.passwordHash, {
+    hold,
+    totpEnabled: user.totpEnabled,
+  });
   if (!check.ok) {
     recordFailure(logger, client, check, { userId: String(user._id), email: null, via });
     throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
@@ -76,7 +79,7 @@ async function proveBothFactors(
   const check = await provePassword(config, user, password, client, logger, via, true);
   let used;
   try {
-    used = await verifySecondFactor(config, caller.id, code);
+    used = await verifySecondFactor(config, caller.id, code, logger);
   } catch (err) {
     await settleAttempt(check, 'neutral');
     throw err;
@@ -100,8 +103,9 @@ export async function beginTotpSetup(
   logger: Logger,
 ): Promise<TotpSetup> {
   const user = await signedInUser(caller);
-  await provePassword(config, user, currentPassword, client, logger, 'beginTotpSetup', false);
+  // Before the password, so this is never a password-only check on an account with TOTP on.
   if (user.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
+  await provePassword(config, user, currentPassword, client, logger, 'beginTotpSetup', false);
   const secret = newSecret();
   await atomically(totpKey(caller.id), () =>
     TotpCredentialModel.updateOne(
@@ -134,11 +138,14 @@ export async function confirmTotpSetup(
 ): Promise<string[]> {
   const user = await signedInUser(caller);
   if (user.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
-  const accepted = await consumeTotp(config, caller.id, code, 'pendingSecret');
+  const accepted = await consumeTotp(config, caller.id, code, 'pendingSecret', logger);
   if (!accepted) throw wrongCode();
   const codes = newRecoveryCodes();
-  const promoted = await atomically(totpKey(caller.id), () =>
-    TotpCredentialModel.updateOne(
+  // The flag is set in the same queue turn as the secret: a resetUserTotp or disableTotp (which
+  // clear the flag and delete the credentials in one turn) comes wholly before or after, so the
+  // flag is never left on without credentials.
+  const promoted = await atomically(totpKey(caller.id), async () => {
+    const res = await TotpCredentialModel.updateOne(
       { _id: caller.id, pendingSecret: accepted.pendingSecret },
       {
         $set: {
@@ -147,11 +154,19 @@ export async function confirmTotpSetup(
           recoveryCodes: codes.map((c) => recoveryCodeHash(config, caller.id, c)),
         },
       },
-    ),
-  );
-  // A parallel beginTotpSetup replaced the secret this code was for.
-  if (promoted.modifiedCount !== 1) throw wrongCode();
-  await UserModel.updateOne({ _id: caller.id }, { $set: { totpEnabled: true } });
+    );
+    if (res.modifiedCount !== 1) return false;
+    await UserModel.updateOne({ _id: caller.id }, { $set: { totpEnabled: true } });
+    // Where writes are not queued (MongoDB), a turn-off may have deleted the credentials in
+    // between: then the flag goes back off rather than asking for codes nothing can check.
+    if (!(await TotpCredentialModel.exists({ _id: caller.id, secret: op({ $ne: null }) }))) {
+      await UserModel.updateOne({ _id: caller.id }, { $set: { totpEnabled: false } });
+      return false;
+    }
+    return true;
+  });
+  // A parallel beginTotpSetup replaced the secret this code was for, or TOTP was reset meanwhile.
+  if (!promoted) throw wrongCode();
   await revokeAllSessions(caller.id, caller.sessionId);
   audit(logger, client, AuditEventType.MFA_ENABLED, { userId: caller.id, actorId: caller.id });
   return codes;
@@ -187,6 +202,7 @@ export async function regenerateRecoveryCodes(
   await atomically(totpKey(caller.id), () =>
     TotpCredentialModel.updateOne({ _id: caller.id }, { $set: { recoveryCodes: hashes } }),
   );
+  audit(logger, client, AuditEventType.MFA_RECOVERY_CODES_REGENERATED, { userId: caller.id, actorId: caller.id });
   return codes;
 }
 
@@ -196,16 +212,29 @@ export async function resetUserTotp(actor: Actor, userId: string): Promise<User>
   const id = userId.toLowerCase();
   const user = await UserModel.findById(id).lean<User>();
   if (!user) throw new NotFoundError('No such user');
-  await turnOff(id);
-  audit(actor.logger, actor, AuditEventType.MFA_DISABLED, { userId: id, actorId: actor.id, details: { by: 'admin' } });
+  const wasOn = await turnOff(id);
+  if (wasOn) {
+    audit(actor.logger, actor, AuditEventType.MFA_DISABLED, {
+      userId: id,
+      actorId: actor.id,
+      details: { by: 'admin' },
+    });
+  }
   return userView({ ...user, totpEnabled: false });
 }
 
-/** The flag first (sign-in stops asking at once), then the credentials; then the sessions end. */
-async function turnOff(userId: string, keepSession?: string): Promise<void> {
-  await UserModel.updateOne({ _id: userId }, { $set: { totpEnabled: false } });
-  await deleteTotpOf(userId);
+/**
+ * The flag and the credentials in one turn of the per-user queue (see confirmTotpSetup), then
+ * the sessions end. True when TOTP was on.
+ */
+async function turnOff(userId: string, keepSession?: string): Promise<boolean> {
+  const wasOn = await atomically(totpKey(userId), async () => {
+    const res = await UserModel.updateOne({ _id: userId, totpEnabled: true }, { $set: { totpEnabled: false } });
+    await TotpCredentialModel.deleteOne({ _id: userId });
+    return res.modifiedCount === 1;
+  });
   await revokeAllSessions(userId, keepSession);
+  return wasOn;
 }
 
 /** Deletes a user's TOTP credentials (account deletion, turning TOTP off). Idempotent. */

@@ -1,4 +1,5 @@
 import type { Config } from '../core/config';
+import type { Logger } from '../core/logger';
 import { atomically, op } from '../core/db';
 import { asTotpCode, decryptSecret, matchingStep, recoveryCodeHash } from './totp.crypto';
 import { TotpCredential, TotpCredentialModel } from './totp.model';
@@ -16,6 +17,23 @@ const MAX_CODE_LENGTH = 64;
 /** The per-user queue every compare-and-set on TOTP credentials goes through (FerretDB). */
 export const totpKey = (userId: string) => `totp:${userId}`;
 
+/** Users whose stored secret did not decrypt, logged once per process each. */
+const undecryptable = new Set<string>();
+
+/**
+ * A stored secret that does not decrypt means the key changed (JWT_SECRET rotated without a
+ * TOTP_ENCRYPTION_KEY): every code of that user is refused until an admin resets TOTP, so an
+ * operator must hear of it. Once per user, so a user retrying does not flood the log.
+ */
+function reportUndecryptable(logger: Logger | undefined, userId: string, which: string): void {
+  if (!logger || undecryptable.has(userId)) return;
+  undecryptable.add(userId);
+  logger.error(
+    { userId, which },
+    'stored TOTP secret does not decrypt: TOTP_ENCRYPTION_KEY (or JWT_SECRET without it) changed; codes are refused until resetUserTotp',
+  );
+}
+
 /**
  * Accepts a code of `which` secret once: its step must be later than the last accepted one, and
  * moving `lastStep` forward is a compare-and-set, so of two requests with one code exactly one
@@ -26,6 +44,7 @@ export function consumeTotp(
   userId: string,
   code: string,
   which: 'secret' | 'pendingSecret' = 'secret',
+  logger?: Logger,
 ): Promise<TotpCredential | null> {
   const digits = asTotpCode(code);
   if (!digits) return Promise.resolve(null);
@@ -34,6 +53,7 @@ export function consumeTotp(
     const encrypted = stored?.[which];
     if (!stored || !encrypted) return null;
     const secret = decryptSecret(config, userId, encrypted);
+    if (!secret) reportUndecryptable(logger, userId, which);
     const step = secret && matchingStep(secret, digits);
     if (step === null || step === undefined || step <= stored.lastStep) return null;
     const res = await TotpCredentialModel.updateOne(
@@ -58,7 +78,12 @@ export function consumeRecoveryCode(config: Config, userId: string, code: string
 }
 
 /** A six-digit TOTP code or a recovery code of the enabled credentials; null when neither. */
-export async function verifySecondFactor(config: Config, userId: string, code: string): Promise<SecondFactor | null> {
-  if (asTotpCode(code)) return (await consumeTotp(config, userId, code)) ? 'totp' : null;
+export async function verifySecondFactor(
+  config: Config,
+  userId: string,
+  code: string,
+  logger?: Logger,
+): Promise<SecondFactor | null> {
+  if (asTotpCode(code)) return (await consumeTotp(config, userId, code, 'secret', logger)) ? 'totp' : null;
   return (await consumeRecoveryCode(config, userId, code)) ? 'recovery' : null;
 }

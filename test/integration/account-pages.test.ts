@@ -10,6 +10,7 @@ import { codes } from '../helpers/graphql';
 import { startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox';
 import { launchChromium } from '../helpers/browser';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { signUpWithTotp, totpCode } from '../helpers/totp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
@@ -249,6 +250,41 @@ describe('with the playground enabled', () => {
       await page.getByRole('button', { name: 'Change password' }).click();
       await page.getByRole('alert').getByText('This link is invalid or has expired').waitFor();
       expect(await page.locator('#reset-form').isHidden()).toBe(true);
+      await page.close();
+    }, 60_000);
+
+    it('reset-password: with TOTP on, asks for the code when the server answers MFA_REQUIRED, then resets with it', async () => {
+      const user = await signUpWithTotp(api, uniqueEmail('page-reset-totp'));
+      await api.gql(REQUEST_RESET, { e: user.email });
+      const link = mailbox.link(await mailbox.waitFor(to(user.email, /reset/i)));
+
+      const { page, requests } = await openPage();
+      await page.goto(link.toString());
+      const codeInput = page.getByLabel('Code from your authenticator app, or a recovery code');
+      expect(await codeInput.isHidden()).toBe(true);
+      const newPassword = strongPassword();
+      await page.getByLabel('New password', { exact: true }).fill(newPassword);
+      await page.getByLabel('Repeat the new password').fill(newPassword);
+      const submit = page.getByRole('button', { name: 'Change password' });
+      await submit.click();
+
+      // The server wants the second factor: the page shows the code field, the link stays usable.
+      await codeInput.waitFor({ state: 'visible' });
+      expect(await codeInput.getAttribute('aria-invalid')).toBe('true');
+      expect(await page.locator('#reset-form').isVisible()).toBe(true);
+      // A wrong code is said next to the field.
+      await codeInput.fill('000000');
+      await submit.click();
+      await page.locator('#totp-code-error').getByText('not valid').waitFor();
+      await codeInput.fill(await totpCode(user.secret));
+      await submit.click();
+      await page.getByRole('status').getByText('Your password was changed').waitFor();
+      await page.screenshot({ path: path.join(ARTIFACTS, 'account-reset-password-totp.png') });
+
+      const sent = requests.filter((r) => r.url().endsWith('/graphql')).map((r) => JSON.parse(r.postData()!).variables);
+      expect(sent.map((v) => v.totpCode ?? null)).toEqual([null, '000000', expect.stringMatching(/^\d{6}$/)]);
+      const login = await api.gql(LOGIN, { input: { email: user.email, password: newPassword } });
+      expect(login.body.errors![0]!.extensions!.reason).toBe('MFA_REQUIRED');
       await page.close();
     }, 60_000);
 

@@ -315,6 +315,7 @@ describe('audit events', () => {
         MFA_ENABLED: 'info',
         MFA_DISABLED: 'warn',
         MFA_RECOVERY_CODE_USED: 'warn',
+        MFA_RECOVERY_CODES_REGENERATED: 'warn',
       };
       expect(Object.keys(expected).sort()).toEqual(Object.values(AuditEventType).sort());
       for (const type of Object.values(AuditEventType)) record({ type, userId, actorId });
