@@ -80,8 +80,10 @@ export async function startTracing(config: Pick<Config, 'tracing'>): Promise<Tra
       }),
       // A span per middleware (helmet, cors, body parser, …) or router costs more than it tells: handlers only.
       new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
-      // Spans for parse, validate, execute and non-default resolvers; argument values stay out (allowValues off).
-      new GraphQLInstrumentation({ ignoreTrivialResolveSpans: true, mergeItems: true }),
+      // The operation's parse, validate and execute spans, no span per resolver: the database spans
+      // already show where a resolver waits, and a span per field costs the most for the least.
+      // Argument values stay out (allowValues off).
+      new GraphQLInstrumentation({ ignoreResolveSpans: true }),
       // Commands without their values (enhancedDatabaseReporting off): no emails or hashes in spans.
       new MongoDBInstrumentation(),
     ],
