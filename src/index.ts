@@ -6,6 +6,9 @@ import { createLogger } from './core/logger';
 import type { AppServer } from './server';
 import { startTracing, type Tracing } from './tracing/tracing';
 
+/** How long a stop waits for the last spans to reach the collector. */
+const TRACING_FLUSH_MS = 3_000;
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -58,7 +61,11 @@ async function main(): Promise<void> {
       await server?.stop();
       await embedded?.stop();
       // Sends the spans still queued, so the last requests before a deploy are not lost.
-      await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'tracing shutdown failed'));
+      // Bounded: an unreachable collector must not turn a clean stop into a forced exit.
+      await Promise.race([
+        tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'tracing shutdown failed')),
+        new Promise<void>((resolve) => setTimeout(resolve, TRACING_FLUSH_MS).unref()),
+      ]);
       logger.info('stopped');
       logger.flush?.();
       process.exit(0);

@@ -49,6 +49,12 @@ export function requestLogger(logger: Logger): RequestHandler {
       res.off('finish', done);
       res.off('close', done);
       const status = res.statusCode;
+      // Closed before the response was finished: the client went away (or the socket broke).
+      if (!res.writableFinished) {
+        if (logger.isLevelEnabled('info'))
+          req.log.info({ responseTime: Date.now() - started, aborted: true }, 'request aborted');
+        return;
+      }
       const level = levelOf(status);
       if (!logger.isLevelEnabled(level)) return;
       const line = { res: { statusCode: status }, responseTime: Date.now() - started };

@@ -41,19 +41,27 @@ export async function releaseItemSlot(ownerId: string): Promise<void> {
  * Takes a slot. Concurrent takes for one owner go as one: n slots at once when all n fit, else
  * one by one (near the cap), so exactly as many succeed as there is room.
  */
-function take(ownerId: string, max: number): Promise<boolean> {
-  return batched(lockKey(ownerId), async (n) => {
+async function take(ownerId: string, max: number): Promise<boolean> {
+  const taken = await batched<boolean | Error>(lockKey(ownerId), async (n) => {
     if (n > 1) {
       const all = await ItemQuotaModel.updateOne({ _id: ownerId, used: op({ $lte: max - n }) }, { $inc: { used: n } });
       if (all.modifiedCount === 1) return Array<boolean>(n).fill(true);
     }
-    const taken: boolean[] = [];
+    // One by one, each caller with its own answer: a write that fails is that caller's error
+    // alone, and the slots taken before it stay with callers that go on to use (or release) them.
+    const answers: Array<boolean | Error> = [];
     for (let i = 0; i < n; i++) {
-      const res = await ItemQuotaModel.updateOne({ _id: ownerId, used: op({ $lt: max }) }, { $inc: { used: 1 } });
-      taken.push(res.modifiedCount === 1);
+      try {
+        const res = await ItemQuotaModel.updateOne({ _id: ownerId, used: op({ $lt: max }) }, { $inc: { used: 1 } });
+        answers.push(res.modifiedCount === 1);
+      } catch (err) {
+        answers.push(err instanceof Error ? err : new Error(String(err)));
+      }
     }
-    return taken;
+    return answers;
   });
+  if (taken instanceof Error) throw taken;
+  return taken;
 }
 
 async function open(ownerId: string): Promise<void> {

@@ -12,6 +12,10 @@ export interface Tracing {
 // Probes and scrapes: a span each would drown the traces people look for.
 const UNTRACED_PATHS = new Set(['/health', '/ready', '/metrics']);
 
+// Link tokens (the account pages) and a GraphQL GET's document and variables. This replaces the
+// instrumentation's defaults, which name signed-URL parameters this service never receives.
+const REDACTED_QUERY_PARAMS = ['token', 'query', 'variables', 'extensions'];
+
 function serviceVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version?: string };
   return pkg.version ?? 'unknown';
@@ -77,6 +81,10 @@ export async function startTracing(config: Pick<Config, 'tracing'>): Promise<Tra
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req: IncomingMessage) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0]!),
+        // Spans keep the query string (`url.query`): the account pages' links carry live reset and
+        // verification tokens there, and GET /graphql its variables; whoever reads traces must not
+        // be able to use them.
+        redactedQueryParamsServer: REDACTED_QUERY_PARAMS,
       }),
       // A span per middleware (helmet, cors, body parser, …) or router costs more than it tells: handlers only.
       new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),

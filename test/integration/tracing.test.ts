@@ -144,6 +144,29 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     }
   });
 
+  it('keeps link tokens and GraphQL GET variables out of the spans it exports', async () => {
+    const secret = `link-secret-${Date.now()}`;
+    const pageTrace = newTraceparent();
+    const page = await fetch(`${traced.url}/account/reset-password?token=${secret}`, {
+      headers: { traceparent: pageTrace.header },
+    });
+    expect(page.status).toBe(200);
+    const getTrace = newTraceparent();
+    const query = encodeURIComponent('query Probe($v: ID!) { item(id: $v) { id } }');
+    const variables = encodeURIComponent(JSON.stringify({ v: secret }));
+    await fetch(`${traced.url}/graphql?query=${query}&variables=${variables}`, {
+      headers: { traceparent: getTrace.header, 'apollo-require-preflight': 'true' },
+    });
+    const serverSpan = (all: ReceivedSpan[], traceId: string) =>
+      all.find((s) => s.traceId === traceId && s.scope === '@opentelemetry/instrumentation-http' && s.kind === 2);
+    const all = await receiver.waitFor(
+      (received) => !!serverSpan(received, pageTrace.traceId) && !!serverSpan(received, getTrace.traceId),
+    );
+    expect(String(serverSpan(all, pageTrace.traceId)!.attributes['url.query'])).toMatch(/^token=REDACTED$/);
+    const exported = JSON.stringify(all.filter((s) => [pageTrace.traceId, getTrace.traceId].includes(s.traceId)));
+    expect(exported).not.toContain(secret);
+  });
+
   it('loads the SDK and the four instrumentations', async () => {
     const modules = (await loadedOtelModules(traced)).join('\n');
     for (const name of [
