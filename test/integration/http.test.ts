@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { MongoClient } from 'mongodb';
 import mongoose from 'mongoose';
@@ -117,6 +118,29 @@ describe('HTTP service', () => {
       req: { id: 'log-line-id-1', method: 'GET', url: '/health' },
       res: { statusCode: 200 },
     });
+  });
+
+  it('logs a request the client abandoned as aborted, not as completed', async () => {
+    const { port } = new URL(api.url);
+    // A sign-in (a bcrypt comparison, tens of milliseconds), and the client goes away before the answer.
+    const body = JSON.stringify({
+      query: 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }',
+      variables: { i: { email: 'nobody-aborts@example.com', password: 'Whatever-Password-1' } },
+    });
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      'POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: aborted-request-1\r\n\r\n${body}`,
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    socket.destroy();
+    const line = async () => logLines.find((l) => l.includes('aborted-request-1'));
+    const deadline = Date.now() + 5_000;
+    while (!(await line()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const entry = JSON.parse((await line())!);
+    expect(entry).toMatchObject({ msg: 'request aborted', aborted: true, req: { id: 'aborted-request-1' } });
+    expect(entry.res).toBeUndefined();
   });
 
   it('answers /ready with 503 while the database is unreachable, and /health stays 200', async () => {
