@@ -1,7 +1,7 @@
 // `npm run bench`: the service beside its same-work baseline and the transport ceiling, on one
 // embedded database, driven by autocannon over loopback (A, B, A, B…; median of the runs).
 //   --users N --items N --big-items N [--huge] --connections N --duration S --runs N --warmup S
-//   --only me,items,login,mixed,createItem,tracing,fanout,growth,fastify   --profile (CPU profiles of the service)
+//   --only me,items,login,mixed,createItem,tracing,metrics,fanout,growth,fastify   --profile (CPU profiles of the service)
 //   --fanout-users N --fanout-sockets-per-user N --fanout-rate N --fanout-duration S --fanout-warmup S
 import { fork } from 'node:child_process';
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
@@ -196,6 +196,12 @@ function ask(proc, msg, reply) {
   });
 }
 
+/** CPU seconds the process has used so far (user + system), from /proc: clock ticks of 10 ms. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function peakRssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024;
@@ -207,7 +213,14 @@ function cannon(url, request, { connections = CONNECTIONS, duration = DURATION }
   return new Promise((resolve, reject) => {
     autocannon({ url: `${url}/graphql`, connections, duration, pipelining: 1, ...request }, (err, r) => {
       if (err) return reject(err);
-      resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors });
+      resolve({
+        rps: r.requests.average,
+        p50: r.latency.p50,
+        p99: r.latency.p99,
+        non2xx: r.non2xx,
+        errors: r.errors,
+        requests: r.requests.total,
+      });
     });
   });
 }
@@ -226,7 +239,12 @@ async function compare(label, targets, request) {
   const runs = Object.fromEntries(targets.map((t) => [t.name, []]));
   for (let i = 0; i < RUNS; i++) {
     for (const t of targets) {
-      runs[t.name].push(await cannon(t.url, request));
+      // The server's own CPU per answered request: unlike rps, it does not move with what the load
+      // generator and the database take of the same two cores.
+      const cpuBefore = cpuSeconds(t.child.pid);
+      const r = await cannon(t.url, request);
+      r.cpuUs = r.requests ? ((cpuSeconds(t.child.pid) - cpuBefore) * 1e6) / r.requests : null;
+      runs[t.name].push(r);
       progress(label, i * targets.length + targets.indexOf(t) + 1, RUNS * targets.length);
     }
   }
@@ -238,6 +256,7 @@ async function compare(label, targets, request) {
       p50: median(r.map((x) => x.p50)),
       p99: median(r.map((x) => x.p99)),
       non2xx: r.reduce((a, x) => a + x.non2xx + x.errors, 0),
+      cpuUsPerRequest: +median(r.map((x) => x.cpuUs ?? 0)).toFixed(0),
       peakRssMb: +peakRssMb(t.child.pid).toFixed(1),
     };
   }
@@ -455,6 +474,16 @@ try {
     await sink.close();
     results.scenarios.tracing = tracing;
   }
+  if (wanted('metrics')) {
+    // The cost of metrics: the service without its metrics listener against the one with it, on `me`.
+    const bare = await startProcess('no-metrics', path.join(root, 'dist/index.js'), {
+      ...serviceEnv('bench_small'),
+      METRICS_PORT: '0',
+    });
+    procs.push(bare);
+    results.scenarios.metrics = await compare('metrics', [service, bare], meReq);
+    await stop(bare);
+  }
   await stop(service);
 
   if (wanted('fanout')) {
@@ -546,6 +575,8 @@ const row = (name, x) => {
     'baseline p50/p99 ms': `${x.baseline.p50}/${x.baseline.p99}`,
     'p99 ratio': ratio(x.service.p99, x.baseline.p99),
     'ceiling rps': x.ceiling ? +x.ceiling.rps.toFixed(0) : '',
+    'service CPU µs/req': x.service.cpuUsPerRequest,
+    'baseline CPU µs/req': x.baseline.cpuUsPerRequest,
     'service peak RSS MB': x.service.peakRssMb,
     errors: x.service.non2xx + x.baseline.non2xx,
   });
@@ -569,6 +600,9 @@ if (s.me) {
   targets['me: rps >= 0.80 x baseline'] = target(r, 0.8, r >= 0.8);
   const p = ratio(s.me.service.p99, s.me.baseline.p99);
   targets['me: p99 <= 1.3 x baseline'] = target(p, 1.3, p <= 1.3);
+  // Not a target of its own: the same comparison in server CPU, steadier than rps on a shared machine.
+  const c = ratio(s.me.baseline.cpuUsPerRequest, s.me.service.cpuUsPerRequest);
+  targets['me: baseline CPU / service CPU per request (>= 0.80 would match the rps target)'] = target(c, 0.8, c >= 0.8);
 }
 if (s.createItem) {
   const r = ratio(s.createItem.service.rps, s.createItem.baseline.rps);
@@ -587,6 +621,15 @@ if (s.tracing) {
   targets['tracing: me rps >= 0.80 x untraced (sampling 100 %)'] = target(r, 0.8, r >= 0.8);
   const p = ratio(s.tracing.traced.p99, s.tracing.service.p99);
   targets['tracing: me p99 <= 1.2 x untraced'] = target(p, 1.2, p <= 1.2);
+  const c = ratio(s.tracing.traced.cpuUsPerRequest, s.tracing.service.cpuUsPerRequest);
+  targets['tracing: me CPU per request <= 1.25 x untraced (= rps 0.80 x)'] = target(c, 1.25, c <= 1.25);
+}
+if (s.metrics) {
+  const m = s.metrics;
+  const c = ratio(m.service.cpuUsPerRequest, m['no-metrics'].cpuUsPerRequest);
+  targets['metrics: me CPU per request <= 1.05 x without metrics'] = target(c, 1.05, c <= 1.05);
+  const r = ratio(m.service.rps, m['no-metrics'].rps);
+  targets['metrics: me rps >= 0.95 x without metrics'] = target(r, 0.95, r >= 0.95);
 }
 if (s.login) {
   const r = ratio(s.login.service.rps, results.micro.bcrypt.boundRps);
