@@ -1,8 +1,7 @@
 import { deleteApiKeysOf } from '../apikeys/apikey.service';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
-import { checkPassword, recordFailure } from '../auth/credentials.service';
+import { proveCurrentPassword } from '../auth/credentials.service';
 import { clearLockout } from '../auth/lockout.service';
-import { assertHashable } from '../auth/password';
 import { SessionModel } from '../auth/session.model';
 import type { Config } from '../core/config';
 import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../core/errors';
@@ -62,15 +61,7 @@ async function remove(user: User, actor: Actor, by: 'self' | 'admin'): Promise<t
 export async function deleteAccount(config: Config, actor: Actor, currentPassword: string): Promise<boolean> {
   const user = await UserModel.findById(actor.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
-  assertHashable(currentPassword, 'currentPassword');
-  // A wrong password is a failed sign-in attempt: it counts towards the lockout.
-  const check = await checkPassword(config, user.email, currentPassword, user.passwordHash, {
-    totpEnabled: user.totpEnabled,
-  });
-  if (!check.ok) {
-    recordFailure(actor.logger, actor, check, { userId: actor.id, email: null, via: 'deleteAccount' });
-    throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
-  }
+  await proveCurrentPassword(config, user, currentPassword, actor, actor.logger, 'deleteAccount');
   return remove(user, actor, 'self');
 }
 

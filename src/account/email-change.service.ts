@@ -1,13 +1,12 @@
 import { z } from 'zod';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
-import { checkPassword, emailSchema, recordFailure } from '../auth/credentials.service';
+import { emailSchema, proveCurrentPassword } from '../auth/credentials.service';
 import { clearLockout } from '../auth/lockout.service';
-import { assertHashable } from '../auth/password';
 import { revokeAllSessions } from '../auth/session.service';
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
 import { op } from '../core/db';
-import { BadUserInputError, ConflictError, isDuplicateKeyError, UnauthenticatedError } from '../core/errors';
+import { ConflictError, isDuplicateKeyError, UnauthenticatedError } from '../core/errors';
 import type { ClientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
 import { parseInput } from '../core/validation';
@@ -31,15 +30,7 @@ export async function requestEmailChange(
   const { newEmail } = parseInput(z.object({ newEmail: emailSchema }), { newEmail: rawEmail });
   const user = await UserModel.findById(caller.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
-  assertHashable(currentPassword, 'currentPassword');
-  // A wrong password is a failed sign-in attempt: it counts towards the lockout.
-  const check = await checkPassword(config, user.email, currentPassword, user.passwordHash, {
-    totpEnabled: user.totpEnabled,
-  });
-  if (!check.ok) {
-    recordFailure(logger, client, check, { userId: caller.id, email: null, via: 'requestEmailChange' });
-    throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
-  }
+  await proveCurrentPassword(config, user, currentPassword, client, logger, 'requestEmailChange');
   if (await UserModel.exists({ email: newEmail })) throw inUse();
   // Per account and per recipient: the link mail must not become a way to flood an inbox.
   await throttleLinkMail(`changeEmail:${caller.id}`);

@@ -11,8 +11,8 @@ import { sendVerificationMail } from '../users/verification-mail';
 import type { AuthResult, ClientInfo, SignInVia } from './auth.types';
 import type { Logger } from '../core/logger';
 import { audit, AuditEventType } from './auth.audit';
-import { checkPassword, emailSchema, normalizeEmail, recordFailure, verifyCredentials } from './credentials.service';
-import { assertHashable, hashPassword, validateNewPassword } from './password';
+import { emailSchema, normalizeEmail, proveCurrentPassword, verifyCredentials } from './credentials.service';
+import { hashPassword, validateNewPassword } from './password';
 import { isSessionActive, renewSession, revokeAllSessions, startSession } from './session.service';
 import { verifyAccessToken } from './tokens';
 
@@ -80,15 +80,7 @@ export async function changePassword(
   await limitAttempt(config, 'changePassword', client.ip, caller.id);
   const user = await UserModel.findById(caller.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
-  assertHashable(currentPassword, 'currentPassword');
-  // A wrong current password is a failed sign-in attempt: it counts towards the same lockout.
-  const check = await checkPassword(config, user.email, currentPassword, user.passwordHash, {
-    totpEnabled: user.totpEnabled,
-  });
-  if (!check.ok) {
-    recordFailure(logger, client, check, { userId: caller.id, email: null, via: 'changePassword' });
-    throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
-  }
+  await proveCurrentPassword(config, user, currentPassword, client, logger, 'changePassword');
   validateNewPassword(newPassword, 'newPassword', [user.email, user.email.split('@')[0]!]);
   if (newPassword === currentPassword) {
     throw new BadUserInputError('newPassword', 'newPassword must differ from currentPassword');

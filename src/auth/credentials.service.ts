@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../core/config';
-import { emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
+import { BadUserInputError, emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { parseInput } from '../core/validation';
 import { verifySecondFactor } from '../mfa/totp.verify';
@@ -86,6 +86,33 @@ export async function settleAttempt(check: PasswordCheck, outcome: 'passed' | 'n
   else await returnAttempt(check.held).catch(() => undefined);
 }
 
+/**
+ * The signed-in user's current password, asked again before a sensitive change: a wrong one is
+ * a failed sign-in attempt (it counts towards the same lockout) and BAD_USER_INPUT on
+ * `currentPassword`. With TOTP on, a right one alone never clears the failures counted so far
+ * (see checkPassword); `hold` keeps its slot for a code that follows (settleAttempt).
+ */
+export async function proveCurrentPassword(
+  config: Config,
+  user: User,
+  password: string,
+  client: ClientInfo,
+  logger: Logger,
+  via: SignInVia,
+  { hold = false }: { hold?: boolean } = {},
+): Promise<PasswordCheck> {
+  assertHashable(password, 'currentPassword');
+  const check = await checkPassword(config, user.email, password, user.passwordHash, {
+    hold,
+    totpEnabled: user.totpEnabled,
+  });
+  if (!check.ok) {
+    recordFailure(logger, client, check, { userId: String(user._id), email: null, via });
+    throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
+  }
+  return check;
+}
+
 /** `extensions.reason` when the password was right and the second factor is missing or wrong. */
 export const MFA_REQUIRED = 'MFA_REQUIRED';
 export const MFA_INVALID = 'MFA_INVALID';
@@ -121,6 +148,24 @@ async function secondFactor(
         )
       : mfaRequired();
   }
+  if (!(await proveSecondFactor(config, userId, check, code, client, logger, via)))
+    throw new UnauthenticatedError('Invalid two-factor code', { reason: MFA_INVALID });
+}
+
+/**
+ * A TOTP or recovery code, after the password held its lockout slot (`hold`): a wrong code keeps
+ * the slot counted and is recorded as a failed sign-in (false; the caller answers in its own
+ * terms), a right one clears the failures; a used recovery code is audited.
+ */
+export async function proveSecondFactor(
+  config: Config,
+  userId: string,
+  check: PasswordCheck,
+  code: string,
+  client: ClientInfo,
+  logger: Logger,
+  via: SignInVia,
+): Promise<boolean> {
   let used;
   try {
     used = await verifySecondFactor(config, userId, code, logger);
@@ -130,10 +175,11 @@ async function secondFactor(
   }
   if (!used) {
     recordFailure(logger, client, check, { userId, email: null, via });
-    throw new UnauthenticatedError('Invalid two-factor code', { reason: MFA_INVALID });
+    return false;
   }
   await settleAttempt(check, 'passed');
   if (used === 'recovery') audit(logger, client, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });
+  return true;
 }
 
 /**

@@ -2,8 +2,7 @@ import { toString as qrCodeSvg } from 'qrcode';
 import { TOTP } from 'otpauth';
 import { audit, AuditEventType } from '../auth/auth.audit';
 import type { ClientInfo, SignInVia } from '../auth/auth.types';
-import { checkPassword, recordFailure, settleAttempt } from '../auth/credentials.service';
-import { assertHashable } from '../auth/password';
+import { proveCurrentPassword, proveSecondFactor } from '../auth/credentials.service';
 import { revokeAllSessions } from '../auth/session.service';
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
@@ -22,7 +21,7 @@ import {
   TOTP_PERIOD_SECONDS,
 } from './totp.crypto';
 import { TotpCredentialModel } from './totp.model';
-import { consumeTotp, totpKey, verifySecondFactor } from './totp.verify';
+import { consumeTotp, totpKey } from './totp.verify';
 import type { TotpSetup } from './totp.types';
 
 const OBJECT_ID = /^[0-9a-f]{24}$/i;
@@ -37,28 +36,6 @@ async function signedInUser(caller: AuthUser): Promise<User> {
   const user = await UserModel.findById(caller.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
   return user;
-}
-
-/** The current password, under the lockout like a sign-in (`hold`: a code check follows). */
-async function provePassword(
-  config: Config,
-  user: User,
-  password: string,
-  client: ClientInfo,
-  logger: Logger,
-  via: SignInVia,
-  hold: boolean,
-) {
-  assertHashable(password, 'currentPassword');
-  const check = await checkPassword(config, user.email, password, user.passwordHash, {
-    hold,
-    totpEnabled: user.totpEnabled,
-  });
-  if (!check.ok) {
-    recordFailure(logger, client, check, { userId: String(user._id), email: null, via });
-    throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
-  }
-  return check;
 }
 
 /**
@@ -76,21 +53,8 @@ async function proveBothFactors(
 ): Promise<User> {
   const user = await signedInUser(caller);
   if (!user.totpEnabled) throw new ConflictError('Two-factor sign-in is not enabled', { reason: 'MFA_NOT_ENABLED' });
-  const check = await provePassword(config, user, password, client, logger, via, true);
-  let used;
-  try {
-    used = await verifySecondFactor(config, caller.id, code, logger);
-  } catch (err) {
-    await settleAttempt(check, 'neutral');
-    throw err;
-  }
-  if (!used) {
-    recordFailure(logger, client, check, { userId: caller.id, email: null, via });
-    throw wrongCode();
-  }
-  await settleAttempt(check, 'passed');
-  if (used === 'recovery')
-    audit(logger, client, AuditEventType.MFA_RECOVERY_CODE_USED, { userId: caller.id, details: { via } });
+  const check = await proveCurrentPassword(config, user, password, client, logger, via, { hold: true });
+  if (!(await proveSecondFactor(config, caller.id, check, code, client, logger, via))) throw wrongCode();
   return user;
 }
 
@@ -105,7 +69,7 @@ export async function beginTotpSetup(
   const user = await signedInUser(caller);
   // Before the password, so this is never a password-only check on an account with TOTP on.
   if (user.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
-  await provePassword(config, user, currentPassword, client, logger, 'beginTotpSetup', false);
+  await proveCurrentPassword(config, user, currentPassword, client, logger, 'beginTotpSetup');
   const secret = newSecret();
   await atomically(totpKey(caller.id), () =>
     TotpCredentialModel.updateOne(
