@@ -9,6 +9,7 @@ import { atomically, op } from '../core/db';
 import { ConflictError, isDuplicateKeyError, NotFoundError } from '../core/errors';
 import { parseInput } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
+import { authUserOf } from '../users/user.actor';
 import type { Actor } from '../users/user.service';
 import { ApiKey, ApiKeyModel, ApiKeyScope } from './apikey.model';
 import type { CreateApiKeyInput } from './apikey.types';
@@ -208,13 +209,7 @@ async function keyCaller(key: ApiKey): Promise<KeyCaller | ApiKeyRefusal> {
   }).lean<User>();
   if (!owner || owner.disabled) return 'SESSION_REVOKED';
   return {
-    user: {
-      id: key.ownerId,
-      email: owner.email,
-      role: owner.role,
-      emailVerified: !!owner.emailVerified,
-      apiKey: { id: String(key._id), scopes: [...key.scopes] },
-    },
+    user: authUserOf(key.ownerId, owner, { apiKey: { id: String(key._id), scopes: [...key.scopes] } }),
     keyId: String(key._id),
     expiresAt: key.expiresAt ?? null,
   };

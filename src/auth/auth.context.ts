@@ -14,6 +14,7 @@ import {
 } from '../apikeys/apikey.service';
 import type { AuthUser } from '../context';
 import type { User } from '../users/user.model';
+import { authUserOf } from '../users/user.actor';
 import { userView } from '../users/user.profile';
 import type { Config } from '../core/config';
 import { RETRY_STATUS, ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
@@ -140,7 +141,7 @@ export function createAuthenticator(config: Config, logger: Logger) {
       if (config.basicAuthCacheSeconds > 0)
         basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion, email: user.email });
       return {
-        user: { id: String(user._id), email: user.email, role: user.role, emailVerified: !!user.emailVerified },
+        user: authUserOf(String(user._id), user),
         account: userView(user),
         tokenVersion: user.tokenVersion,
       };

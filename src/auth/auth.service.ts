@@ -6,6 +6,7 @@ import { limitAttempt } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
 import { User, UserModel, USER_VIEW_FIELDS } from '../users/user.model';
 import { cancelTokens } from '../users/account-token.service';
+import { authUserOf } from '../users/user.actor';
 import { parseDisplayName } from '../users/user.profile';
 import { sendVerificationMail } from '../users/verification-mail';
 import type { AuthResult, ClientInfo, SignInVia } from './auth.types';
@@ -133,15 +134,7 @@ export async function checkBearer(config: Config, token: string): Promise<Authen
     isSessionActive(claims.sid, claims.sub),
   ]);
   if (!account || !live || account.disabled || account.tokenVersion !== claims.tv) return 'SESSION_REVOKED';
-  // The role comes from the database, so a role change applies on the next request.
-  const user: AuthUser = {
-    id: claims.sub,
-    email: account.email,
-    role: account.role,
-    sessionId: claims.sid,
-    emailVerified: !!account.emailVerified,
-  };
-  return { user, account };
+  return { user: authUserOf(claims.sub, account, { sessionId: claims.sid }), account };
 }
 
 /** checkBearer without the document: for a held credential checked again (WebSocket). */
@@ -164,5 +157,5 @@ export async function checkCurrentUser(id: string, tokenVersion: number, email: 
   // The cached credentials named this email: after an email change they no longer match.
   if (!account || account.disabled || account.tokenVersion !== tokenVersion || account.email !== email) return null;
   if (account.totpEnabled) return null;
-  return { user: { id, email: account.email, role: account.role, emailVerified: !!account.emailVerified }, account };
+  return { user: authUserOf(id, account), account };
 }

@@ -1,10 +1,23 @@
-import type { Context } from '../context';
+import type { AuthUser, Context } from '../context';
 import { UnauthenticatedError } from '../core/errors';
 import { clientInfo } from '../core/http';
+import type { User } from './user.model';
 import type { Actor } from './user.service';
 
 /** The signed-in caller as the one acting, for the audit log (shield guarantees a caller here). */
 export function actorOf(ctx: Context): Actor {
   if (!ctx.user) throw new UnauthenticatedError();
   return { id: ctx.user.id, ...clientInfo(ctx.req), logger: ctx.logger };
+}
+
+/**
+ * The caller a user document signs in as (Bearer, Basic, an API key): role and verification as
+ * stored now, so a change applies on the caller's next request.
+ */
+export function authUserOf(
+  id: string,
+  user: Pick<User, 'email' | 'role' | 'emailVerified'>,
+  extra: Pick<AuthUser, 'sessionId' | 'apiKey'> = {},
+): AuthUser {
+  return { id, email: user.email, role: user.role, emailVerified: !!user.emailVerified, ...extra };
 }
