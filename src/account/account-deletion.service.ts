@@ -4,7 +4,8 @@ import { proveCurrentPassword } from '../auth/credentials.service';
 import { clearLockout } from '../auth/lockout.service';
 import { SessionModel } from '../auth/session.model';
 import type { Config } from '../core/config';
-import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../core/errors';
+import { NotFoundError, UnauthenticatedError } from '../core/errors';
+import { parseObjectId } from '../core/validation';
 import { ItemQuotaModel } from '../items/item-quota.model';
 import { itemDeleted } from '../items/item.events';
 import { deleteTotpOf } from '../mfa/totp.service';
@@ -12,8 +13,6 @@ import { Item, ItemModel } from '../items/item.model';
 import { User, UserModel } from '../users/user.model';
 import { setUserDisabled, type Actor } from '../users/user.service';
 import { AccountTokenModel } from '../users/account-token.model';
-
-const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
 /**
  * Deletes a user and everything it owns, in this order: the user (its tokens stop at once and
@@ -67,8 +66,7 @@ export async function deleteAccount(config: Config, actor: Actor, currentPasswor
 
 /** ADMIN: deletes a user. Run again on a user whose deletion was cut off, it finishes the job. */
 export async function deleteUser(actor: Actor, userId: string): Promise<boolean> {
-  if (!OBJECT_ID.test(userId)) throw new BadUserInputError('userId', 'userId is not a valid id');
-  const id = userId.toLowerCase();
+  const id = parseObjectId(userId, 'userId');
   const user = await UserModel.findById(id).lean<User>();
   if (user) return remove(user, actor, 'admin');
   if ((await cascade(id, actor.id)) === 0) throw new NotFoundError('No such user');

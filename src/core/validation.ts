@@ -17,3 +17,11 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, prefi
   }
   throw BadUserInputError.of(problems);
 }
+
+const OBJECT_ID = /^[0-9a-f]{24}$/i;
+
+/** A database id as a client sends it (24 hex digits, any case), lower-cased; else BAD_USER_INPUT on `field`. */
+export function parseObjectId(value: string, field: string): string {
+  if (!OBJECT_ID.test(value)) throw new BadUserInputError(field, `${field} is not a valid id`);
+  return value.toLowerCase();
+}

@@ -9,6 +9,7 @@ import type { Config } from '../core/config';
 import { atomically, op } from '../core/db';
 import { BadUserInputError, ConflictError, NotFoundError, UnauthenticatedError } from '../core/errors';
 import type { Logger } from '../core/logger';
+import { parseObjectId } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
 import { userView } from '../users/user.profile';
 import type { Actor } from '../users/user.service';
@@ -23,8 +24,6 @@ import {
 import { TotpCredentialModel } from './totp.model';
 import { consumeTotp, totpKey } from './totp.verify';
 import type { TotpSetup } from './totp.types';
-
-const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
 /**
  * A wrong code in these mutations is BAD_USER_INPUT on `code`, not UNAUTHENTICATED: the caller
@@ -172,8 +171,7 @@ export async function regenerateRecoveryCodes(
 
 /** ADMIN: turns a user's TOTP off (a lost phone and lost codes) and ends all of its sessions. */
 export async function resetUserTotp(actor: Actor, userId: string): Promise<User> {
-  if (!OBJECT_ID.test(userId)) throw new BadUserInputError('userId', 'userId is not a valid id');
-  const id = userId.toLowerCase();
+  const id = parseObjectId(userId, 'userId');
   const user = await UserModel.findById(id).lean<User>();
   if (!user) throw new NotFoundError('No such user');
   const wasOn = await turnOff(id);
