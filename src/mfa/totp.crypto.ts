@@ -71,10 +71,12 @@ export function matchingStep(secret: Uint8Array, code: string, now = Date.now())
   return found;
 }
 
+const TOTP_CODE = new RegExp(`^\\d{${TOTP_DIGITS}}$`);
+
 /** A six-digit code, spaces allowed (apps show "123 456"); anything else is not a TOTP code. */
 export function asTotpCode(raw: string): string | null {
   const code = raw.replace(/\s+/g, '');
-  return new RegExp(`^\\d{${TOTP_DIGITS}}$`).test(code) ? code : null;
+  return TOTP_CODE.test(code) ? code : null;
 }
 
 // Crockford's base32 without I, L, O, U: nothing to misread when typing a code from paper.
