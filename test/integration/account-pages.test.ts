@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Browser, Page, Request } from 'playwright-core';
 import { ACCOUNT_PAGES } from '../../src/core/account-pages';
 import { freePort } from '../../src/core/ferretdb';
@@ -9,6 +7,7 @@ import { bearer, LOGIN, ME, signUp, strongPassword, uniqueEmail } from '../helpe
 import { codes } from '../helpers/graphql';
 import { startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox';
 import { launchChromium } from '../helpers/browser';
+import { buildBundles } from '../helpers/bundles';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { signUpWithTotp, totpCode } from '../helpers/totp';
 
@@ -45,8 +44,7 @@ let mailbox: Mailbox;
 let api: TestServer;
 
 beforeAll(async () => {
-  // The same bundle step as `npm run build`.
-  await promisify(execFile)(process.execPath, [path.join(ROOT, 'playground', 'build.mjs')], { cwd: ROOT });
+  await buildBundles();
   mailbox = await startMailbox();
 }, 60_000);
 afterAll(() => mailbox?.stop());

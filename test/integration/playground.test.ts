@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page, WebSocket as PageSocket } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
+import { buildBundles } from '../helpers/bundles';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -18,8 +17,7 @@ describe('the GraphiQL playground', () => {
   let accessToken = '';
 
   beforeAll(async () => {
-    // The same bundle step as `npm run build`.
-    await promisify(execFile)(process.execPath, [path.join(ROOT, 'playground', 'build.mjs')], { cwd: ROOT });
+    await buildBundles();
     api = await startTestServer();
     const res = await api.gql('mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }', {
       i: { email, password },

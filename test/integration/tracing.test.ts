@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { withDatabaseName } from '../../src/core/db';
 import { bearer, signUp } from '../helpers/auth';
+import { buildBundles } from '../helpers/bundles';
 import { graphqlClient } from '../helpers/graphql';
 import { startInstance, stopAllInstances, type Instance, type LogLine } from '../helpers/instance';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp';
@@ -47,6 +48,8 @@ async function loadedOtelModules(instance: Instance): Promise<string[]> {
 const SDK_MODULE = /\/node_modules\/@opentelemetry\/(sdk-[^/]+|exporter-[^/]+|instrumentation[^/]*)\//;
 
 beforeAll(async () => {
+  // One test opens an account page, which is served only once bundled.
+  await buildBundles();
   receiver = await startOtlpReceiver();
   [traced, off, plain] = await Promise.all([
     startInstance(
