@@ -1,7 +1,7 @@
 // `npm run bench`: the service beside its same-work baseline and the transport ceiling, on one
 // embedded database, driven by autocannon over loopback (A, B, A, B…; median of the runs).
 //   --users N --items N --big-items N [--huge] --connections N --duration S --runs N --warmup S
-//   --only me,items,login,mixed,createItem,tracing,metrics,fanout,growth,fastify   --profile (CPU profiles of the service)
+//   --only me,items,login,mixed,createItem,tracing,metrics,fanout,growth,fastify   --profile (CPU profiles of the service, the baseline and the stack floor)
 //   --fanout-users N --fanout-sockets-per-user N --fanout-rate N --fanout-duration S --fanout-warmup S
 import { fork } from 'node:child_process';
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
@@ -358,7 +358,12 @@ async function startOtlpSink() {
   sink.close = () => new Promise((resolve) => server.close(resolve));
   return sink;
 }
-const startBaseline = (dbName) => startProcess('baseline', path.join(root, 'bench/baseline.mjs'), serviceEnv(dbName));
+// Profiled too, so the two profiles can be compared function by function.
+const startBaseline = (dbName) =>
+  startProcess('baseline', path.join(root, 'bench/baseline.mjs'), serviceEnv(dbName), serviceArgs);
+// The baseline's work behind Express and Apollo only (bench/stack-floor.mjs): what the fixed stack costs.
+const startStackFloor = (dbName) =>
+  startProcess('floor', path.join(root, 'bench/stack-floor.mjs'), serviceEnv(dbName), serviceArgs);
 // The same GraphQL path on Fastify (bench/fastify-server.mjs), with the service's settings and metrics.
 const startFastify = async (dbName) =>
   startProcess('fastify', path.join(root, 'bench/fastify-server.mjs'), {
@@ -393,7 +398,14 @@ try {
     return c;
   };
 
-  if (wanted('me')) results.scenarios.me = await compare('me', [service, baseline, await ceiling(meReq)], meReq);
+  if (wanted('me')) {
+    const floor = await startStackFloor('bench_small');
+    procs.push(floor);
+    const check = await (await fetch(`${floor.url}/graphql`, meReq)).json();
+    if (!check.data?.me) throw new Error(`stack floor: me failed: ${JSON.stringify(check)}`);
+    results.scenarios.me = await compare('me', [service, baseline, floor, await ceiling(meReq)], meReq);
+    await stop(floor);
+  }
   if (wanted('fastify')) {
     // Express (the service) against the same stack on Fastify, alternating, for `me`.
     const f = await startFastify('bench_small');
@@ -582,6 +594,8 @@ const row = (name, x) => {
   });
 };
 row('me', s.me);
+// Express 5 + Apollo Server 5 around the baseline's work: the lowest the fixed stack goes.
+if (s.me?.floor) row('me (stack floor)', { ...s.me, service: s.me.floor });
 if (s.fastify) {
   row('me (express run)', s.fastify);
   row('me (fastify)', { ...s.fastify, service: s.fastify.fastify });
@@ -603,6 +617,13 @@ if (s.me) {
   // Not a target of its own: the same comparison in server CPU, steadier than rps on a shared machine.
   const c = ratio(s.me.baseline.cpuUsPerRequest, s.me.service.cpuUsPerRequest);
   targets['me: baseline CPU / service CPU per request (>= 0.80 would match the rps target)'] = target(c, 0.8, c >= 0.8);
+  if (s.me.floor) {
+    // Not targets: how far Express and Apollo alone are from the baseline, and the service from them.
+    const f = ratio(s.me.floor.rps, s.me.baseline.rps);
+    targets['me (context): stack floor rps / baseline'] = target(f, 0.8, f >= 0.8);
+    const o = ratio(s.me.service.rps, s.me.floor.rps);
+    targets['me (context): service rps / stack floor'] = target(o, 0.8, o >= 0.8);
+  }
 }
 if (s.createItem) {
   const r = ratio(s.createItem.service.rps, s.createItem.baseline.rps);
