@@ -235,7 +235,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
           res,
           config,
           requestId: requestId(req),
-          logger: req.log ?? logger,
+          // A getter: the request's child logger is built only if a resolver logs.
+          get logger() {
+            return req.log ?? logger;
+          },
           user,
           authMethod: method,
           account,

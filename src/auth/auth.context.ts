@@ -123,7 +123,7 @@ export function createAuthenticator(config: Config, logger: Logger) {
     login: { name: string; secret: string } | null,
     header: string,
     client: ClientInfo,
-    log: Logger,
+    log: () => Logger,
   ): Promise<BasicUser> {
     const key = cacheKey(header);
     const cached = config.basicAuthCacheSeconds > 0 ? basicCache.get(key) : undefined;
@@ -137,7 +137,7 @@ export function createAuthenticator(config: Config, logger: Logger) {
     try {
       // The same per-IP and per-account limits as `login` (only uncached checks count).
       await limitAttempt(config, 'login', client.ip, normalizeEmail(email));
-      const user = await verifyCredentials(config, email, login.secret, client, log, 'basic');
+      const user = await verifyCredentials(config, email, login.secret, client, log(), 'basic');
       if (config.basicAuthCacheSeconds > 0)
         basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion, email: user.email });
       return {
@@ -176,7 +176,8 @@ export function createAuthenticator(config: Config, logger: Logger) {
   }
 
   /** Checks an Authorization header value: the same rules over HTTP and WebSocket. */
-  async function check(header: string, client: ClientInfo, log: Logger): Promise<Checked> {
+  /** `log` is called only when something is logged: most requests never build their child logger. */
+  async function check(header: string, client: ClientInfo, log: () => Logger): Promise<Checked> {
     if (header.length > MAX_HEADER_LENGTH) throw invalidCredentials('Bearer', 'Authorization header too long');
     const match = /^(\S+) +(\S+)$/.exec(header.trim());
     const scheme = match?.[1]?.toLowerCase();
@@ -199,13 +200,13 @@ export function createAuthenticator(config: Config, logger: Logger) {
   async function authenticate(req: Request): Promise<Authentication> {
     const header = req.headers.authorization;
     if (header === undefined) return { user: null, method: null };
-    const checked = await check(header, clientInfo(req), req.log ?? logger);
+    const checked = await check(header, clientInfo(req), () => req.log ?? logger);
     return { user: checked.user, method: checked.method, account: 'account' in checked ? checked.account : undefined };
   }
 
   /** For a WebSocket's connection_init: the checked credential, kept to check again later. */
   async function hold(header: string, client: ClientInfo, log: Logger): Promise<HeldAuthentication> {
-    const checked = await check(header, client, log);
+    const checked = await check(header, client, () => log);
     const { user } = checked;
     if ('apiKey' in checked) {
       const { keyId, expiresAt } = checked.apiKey;

@@ -1,6 +1,8 @@
+import { Types } from 'mongoose';
 import { z } from 'zod';
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
+import { driverCollection } from '../core/db';
 import { BadUserInputError, ConflictError, UnauthenticatedError, isDuplicateKeyError } from '../core/errors';
 import { limitAttempt } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
@@ -130,7 +132,8 @@ export async function checkBearer(config: Config, token: string): Promise<Authen
   if (claims === 'expired') return 'TOKEN_EXPIRED';
   if (!claims || !/^[0-9a-f]{24}$/.test(claims.sub)) return 'TOKEN_INVALID';
   const [account, live] = await Promise.all([
-    UserModel.findById(claims.sub, USER_FIELDS).lean<User>(),
+    // On every Bearer request: straight to the driver (driverCollection), sub checked above.
+    driverCollection<User>(UserModel).findOne({ _id: new Types.ObjectId(claims.sub) }, { projection: USER_FIELDS }),
     isSessionActive(claims.sid, claims.sub),
   ]);
   if (!account || !live || account.disabled || account.tokenVersion !== claims.tv) return 'SESSION_REVOKED';

@@ -1,6 +1,6 @@
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
-import { atomically, op } from '../core/db';
+import { atomically, driverCollection, op } from '../core/db';
 import { BadUserInputError, NotFoundError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { User, UserModel } from '../users/user.model';
@@ -182,7 +182,11 @@ export async function revokeSession(user: AuthUser, id: string, client: ClientIn
 /** For each request's access token: whether its session is still active (not revoked or expired). */
 export async function isSessionActive(sessionId: string, userId: string): Promise<boolean> {
   if (!SESSION_ID.test(sessionId)) return false;
-  const session = await SessionModel.findById(sessionId, { userId: 1, revokedAt: 1, expiresAt: 1 }).lean<Session>();
+  // On every Bearer request, beside the user's read (checkBearer): straight to the driver.
+  const session = await driverCollection<Session>(SessionModel).findOne(
+    { _id: sessionId },
+    { projection: { userId: 1, revokedAt: 1, expiresAt: 1 } },
+  );
   return !!session && session.userId === userId && !session.revokedAt && session.expiresAt.getTime() > Date.now();
 }
 

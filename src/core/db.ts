@@ -24,6 +24,18 @@ export function op<T extends object>(condition: T): T {
   return mongoose.trusted(condition) as T;
 }
 
+/**
+ * A model's collection as the driver sees it, typed by its documents. For the reads every request
+ * makes (authentication): mongoose's query building (casting, hooks, option merging) costs more
+ * there than the read's own driver work. No sanitizeFilter on this path: callers pass only values
+ * they have checked the shape of (ids matched against their pattern).
+ */
+export function driverCollection<T extends mongoose.mongo.Document>(model: {
+  collection: unknown;
+}): mongoose.mongo.Collection<T> {
+  return model.collection as mongoose.mongo.Collection<T>;
+}
+
 let monitorEveryConnection = false;
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import type { Logger } from './logger';
 
 declare module 'http' {
@@ -12,6 +12,21 @@ declare module 'http' {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const REQUEST_LOG = Symbol('request log');
+interface LoggedRequest {
+  [REQUEST_LOG]?: { logger: Logger; fields: { id: string; method: string; url: string }; child?: Logger };
+}
+
+// `req.log` is a getter on Express's request prototype, so the child logger is built only when
+// something logs (most requests log nothing), and no request gets a property of its own for it.
+Object.defineProperty(express.request, 'log', {
+  configurable: true,
+  get(this: LoggedRequest): Logger | undefined {
+    const log = this[REQUEST_LOG];
+    return log && (log.child ??= log.logger.child({ req: log.fields }));
+  },
+});
 
 /** The level of a request's completion line; `debug` for success, so production logs only problems. */
 function levelOf(status: number): 'debug' | 'info' | 'warn' | 'error' {
@@ -36,14 +51,7 @@ export function requestLogger(logger: Logger): RequestHandler {
     req.id = id;
     // Captured now: a router mounted on a path rewrites req.url later. Only the path: a query
     // string may carry a GraphQL document or variables.
-    const fields = { id, method: req.method, url: req.url.split('?')[0] };
-    let log: Logger | undefined;
-    Object.defineProperty(req, 'log', {
-      configurable: true,
-      enumerable: true,
-      get: () => (log ??= logger.child({ req: fields })),
-      set: (value: Logger) => void (log = value),
-    });
+    (req as LoggedRequest)[REQUEST_LOG] = { logger, fields: { id, method: req.method, url: req.url.split('?')[0]! } };
     const started = Date.now();
     const done = () => {
       res.off('finish', done);
