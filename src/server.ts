@@ -218,6 +218,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // The default targets of the links in account mail; a frontend can own them instead.
   if (config.playground) app.use('/account', headers.accountPages, accountPagesRouter());
 
+  // The context's logger is a getter on its prototype, so the request's child logger is built
+  // only when a resolver logs: Apollo copies a context's own properties for each operation, which
+  // would run a getter of its own every time.
+  const contextBase = {
+    get logger(): Logger {
+      return (this as unknown as Context).req.log ?? logger;
+    },
+  };
   app.use(
     '/graphql',
     headers.api,
@@ -230,20 +238,17 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         const { user, method, account } = await authenticate(req).catch((err: unknown) => {
           throw contextFailure(err, req.log ?? logger);
         });
-        return {
+        const fields: Omit<Context, 'logger'> = {
           req,
           res,
           config,
           requestId: requestId(req),
-          // A getter: the request's child logger is built only if a resolver logs.
-          get logger() {
-            return req.log ?? logger;
-          },
           user,
           authMethod: method,
           account,
           loaders: new Map(),
         };
+        return Object.assign(Object.create(contextBase) as Context, fields);
       },
     }),
   );

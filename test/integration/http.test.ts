@@ -120,6 +120,22 @@ describe('HTTP service', () => {
     });
   });
 
+  it("puts the request id on the lines a resolver logs (the context's logger is the request's)", async () => {
+    // A failed sign-in is audited, and the audit line goes through the resolver's logger.
+    const before = logLines.length;
+    const res = await api.gql(
+      'mutation($i: LoginInput!) { login(input: $i) { accessToken } }',
+      { i: { email: 'nobody-logs@example.com', password: 'Whatever-Password-1' } },
+      { 'x-request-id': 'resolver-line-id-1' },
+    );
+    expect(codes(res)).toEqual(['UNAUTHENTICATED']);
+    const audited = logLines
+      .slice(before)
+      .map((l) => JSON.parse(l))
+      .find((l) => String(l.msg).startsWith('audit:'));
+    expect(audited).toMatchObject({ req: { id: 'resolver-line-id-1', method: 'POST', url: '/graphql' } });
+  });
+
   it('logs a request the client abandoned as aborted, not as completed', async () => {
     const { port } = new URL(api.url);
     // A sign-in (a bcrypt comparison, tens of milliseconds), and the client goes away before the answer.
