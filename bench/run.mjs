@@ -319,6 +319,7 @@ async function bcryptBound() {
 const results = {
   date: new Date().toISOString(),
   cores: CORES,
+  node: process.version,
   engine: engine.engine,
   flags,
   scenarios: {},
