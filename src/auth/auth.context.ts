@@ -175,8 +175,10 @@ export function createAuthenticator(config: Config, logger: Logger) {
     return { user: caller.user, method: scheme === 'Bearer' ? 'bearer' : 'basic', apiKey: caller };
   }
 
-  /** Checks an Authorization header value: the same rules over HTTP and WebSocket. */
-  /** `log` is called only when something is logged: most requests never build their child logger. */
+  /**
+   * Checks an Authorization header value: the same rules over HTTP and WebSocket. `log` is called
+   * only when something is logged, so most requests never build their child logger.
+   */
   async function check(header: string, client: ClientInfo, log: () => Logger): Promise<Checked> {
     if (header.length > MAX_HEADER_LENGTH) throw invalidCredentials('Bearer', 'Authorization header too long');
     const match = /^(\S+) +(\S+)$/.exec(header.trim());
