@@ -399,20 +399,23 @@ try {
     return c;
   };
 
+  /** Starts another server for `me` and checks it answers `me` before it is measured. */
+  const startForMe = async (start) => {
+    const proc = await start('bench_small');
+    procs.push(proc);
+    const check = await (await fetch(`${proc.url}/graphql`, meReq)).json();
+    if (!check.data?.me) throw new Error(`${proc.name}: me failed: ${JSON.stringify(check)}`);
+    return proc;
+  };
+
   if (wanted('me')) {
-    const floor = await startStackFloor('bench_small');
-    procs.push(floor);
-    const check = await (await fetch(`${floor.url}/graphql`, meReq)).json();
-    if (!check.data?.me) throw new Error(`stack floor: me failed: ${JSON.stringify(check)}`);
+    const floor = await startForMe(startStackFloor);
     results.scenarios.me = await compare('me', [service, baseline, floor, await ceiling(meReq)], meReq);
     await stop(floor);
   }
   if (wanted('fastify')) {
     // Express (the service) against the same stack on Fastify, alternating, for `me`.
-    const f = await startFastify('bench_small');
-    procs.push(f);
-    const check = await (await fetch(`${f.url}/graphql`, meReq)).json();
-    if (!check.data?.me) throw new Error(`fastify variant: me failed: ${JSON.stringify(check)}`);
+    const f = await startForMe(startFastify);
     results.scenarios.fastify = await compare('me: express vs fastify', [service, f, baseline], meReq);
     await stop(f);
   }
