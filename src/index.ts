@@ -99,7 +99,8 @@ async function main(): Promise<void> {
     logger.info(`Readiness ${url}/ready`);
     if (config.playground) logger.info(`Playground ${url}/playground`);
   } catch (err) {
-    logger.fatal({ err }, 'failed to start');
+    // The reason goes in the message itself: an operator reading the log must not need the stack.
+    logger.fatal({ err }, `failed to start: ${err instanceof Error ? err.message : String(err)}`);
     await server?.stop().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     process.exitCode = 1;

@@ -128,9 +128,18 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   const db = await connectDatabase(config.mongodbUri, logger, { monitorCommands: options.monitorCommands });
   const unwatchPool = metrics && watchPool(metrics, db.connection.getClient());
+  try {
+    await syncIndexes();
+    await ensureAdmin(config, logger);
+  } catch (err) {
+    // A refused start leaves nothing open behind it (tests start again in the same process).
+    unwatchPool?.();
+    await disconnectDatabase();
+    await metricsListener?.close();
+    if (currentMetrics() === metrics) setMetrics(undefined);
+    throw err;
+  }
   const schema = await buildAppSchema();
-  await syncIndexes();
-  await ensureAdmin(config, logger);
   const authenticate = createAuthenticator(config, logger);
   if (config.isProduction && !config.playground && config.mail.links.verifyEmail.startsWith(config.mail.publicUrl))
     // The default links point at the self-hosted account pages, which are served with the playground.

@@ -6,32 +6,29 @@ import { SessionModel } from '../auth/session.model';
 import type { Config } from '../core/config';
 import { NotFoundError, UnauthenticatedError } from '../core/errors';
 import { parseObjectId } from '../core/validation';
-import { ItemQuotaModel } from '../items/item-quota.model';
-import { itemDeleted } from '../items/item.events';
+import { deleteItemsOf } from '../items/item-quota.service';
+import { deleteMailOf } from '../mail/mail.service';
 import { deleteTotpOf } from '../mfa/totp.service';
-import { Item, ItemModel } from '../items/item.model';
 import { User, UserModel } from '../users/user.model';
 import { setUserDisabled, type Actor } from '../users/user.service';
 import { AccountTokenModel } from '../users/account-token.model';
 
 /**
  * Deletes a user and everything it owns, in this order: the user (its tokens stop at once and
- * its email is free), its sessions, its items (and item quota; subscribers get a DELETED event
- * for each), its pending link tokens, its API keys, its TOTP credentials. Each
- * step is idempotent, so a cascade cut off halfway is finished by running it again. Audit events
- * are kept: they are the record of what happened to the account.
+ * its email is free), its sessions, its items and item quota (creations racing the deletion are
+ * waited for or refused; subscribers get a DELETED event for each item), its pending link tokens,
+ * its API keys, its TOTP credentials, its queued mail. Each step is idempotent, so a cascade cut
+ * off halfway is finished by running it again. Audit events are kept: they are the record of
+ * what happened to the account.
  */
 async function cascade(userId: string, actorId: string): Promise<number> {
   let removed = (await UserModel.deleteOne({ _id: userId })).deletedCount;
   removed += (await SessionModel.deleteMany({ userId })).deletedCount;
-  // The user is disabled by now, so no item is created between the read and the deletion.
-  const items = await ItemModel.find({ ownerId: userId }, { ownerId: 1, category: 1, version: 1 }).lean<Item[]>();
-  removed += (await ItemModel.deleteMany({ ownerId: userId })).deletedCount;
-  for (const item of items) itemDeleted(item, actorId);
-  removed += (await ItemQuotaModel.deleteOne({ _id: userId })).deletedCount;
+  removed += await deleteItemsOf(userId, actorId);
   removed += (await AccountTokenModel.deleteMany({ userId })).deletedCount;
   removed += await deleteApiKeysOf(userId);
   removed += await deleteTotpOf(userId);
+  removed += await deleteMailOf(userId);
   return removed;
 }
 

@@ -41,6 +41,7 @@ export async function requestEmailChange(
     config,
     {
       to: newEmail,
+      userId: caller.id,
       template: 'confirm-email-change',
       data: { token, newEmail, displayName: user.displayName ?? null, expiresInMinutes: ttl / 60 },
     },
@@ -84,6 +85,7 @@ export async function confirmEmailChange(
     config,
     {
       to: before.email,
+      userId: used.userId,
       template: 'email-changed',
       data: { newEmail: used.email, displayName: before.displayName ?? null },
     },

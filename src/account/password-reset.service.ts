@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { revokeApiKeysOf } from '../apikeys/apikey.service';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import type { AuthResult } from '../auth/auth.types';
 import { emailSchema, mfaRequired, requireSecondFactor } from '../auth/credentials.service';
@@ -63,6 +64,7 @@ async function mailResetLink(config: Config, email: string, logger: Logger): Pro
     config,
     {
       to: email,
+      userId: String(user._id),
       template: 'reset-password',
       data: { token, displayName: user.displayName ?? null, expiresInMinutes: ttl / 60 },
     },
@@ -108,15 +110,26 @@ export async function resetPassword(
     { returnDocument: 'after' },
   ).lean<User>();
   if (!updated) throw invalidLink();
-  // Every other pending link (an email change requested with the old password) ends too.
-  await Promise.all([revokeAllSessions(found.userId), clearLockout(updated.email), cancelTokens(found.userId)]);
+  // Every other pending link (an email change requested with the old password) ends too, and so
+  // does every API key: a reset is how a compromised account is taken back.
+  await Promise.all([
+    revokeAllSessions(found.userId),
+    clearLockout(updated.email),
+    cancelTokens(found.userId),
+    revokeApiKeysOf(found.userId, { id: found.userId, ...client, logger }, 'PASSWORD_RESET'),
+  ]);
   recordAuditEvent(
     { type: AuditEventType.PASSWORD_RESET, userId: found.userId, actorId: found.userId, ...client },
     logger,
   );
   await queueMail(
     config,
-    { to: updated.email, template: 'password-changed', data: { displayName: updated.displayName ?? null } },
+    {
+      to: updated.email,
+      userId: found.userId,
+      template: 'password-changed',
+      data: { displayName: updated.displayName ?? null },
+    },
     logger,
   );
   return startSession(config, updated, client);

@@ -1,5 +1,6 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context';
+import { parseObjectId } from '../core/validation';
 import { actorOf } from '../users/user.actor';
 import { ApiKey } from './apikey.model';
 import * as apiKeys from './apikey.service';
@@ -7,9 +8,16 @@ import { CreateApiKeyInput, CreatedApiKey } from './apikey.types';
 
 @Resolver(() => ApiKey)
 export class ApiKeyResolver {
-  @Query(() => [ApiKey], { description: 'My API keys that are not revoked, newest first. Not for API keys.' })
-  apiKeys(@Ctx() ctx: Context): Promise<ApiKey[]> {
-    return apiKeys.listApiKeys(actorOf(ctx).id);
+  @Query(() => [ApiKey], {
+    description:
+      "My API keys that are not revoked, newest first; with userId (ADMIN only), that user's keys. Not for API keys.",
+  })
+  apiKeys(
+    @Arg('userId', () => ID, { nullable: true, description: 'ADMIN: whose keys to list (default: mine).' })
+    userId: string | null | undefined,
+    @Ctx() ctx: Context,
+  ): Promise<ApiKey[]> {
+    return apiKeys.listApiKeys(userId ? parseObjectId(userId, 'userId') : actorOf(ctx).id);
   }
 
   @Mutation(() => CreatedApiKey, {
@@ -22,8 +30,10 @@ export class ApiKeyResolver {
     return apiKeys.createApiKey(ctx.config, actorOf(ctx), input);
   }
 
-  @Mutation(() => Boolean, { description: 'Revokes one of my API keys at once. Not for API keys.' })
+  @Mutation(() => Boolean, {
+    description: "Revokes one of my API keys at once (ADMIN: any user's key). Not for API keys.",
+  })
   revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
-    return apiKeys.revokeApiKey(actorOf(ctx), id);
+    return apiKeys.revokeApiKey({ ...actorOf(ctx), isAdmin: ctx.user?.role === 'ADMIN' }, id);
   }
 }

@@ -58,8 +58,15 @@ export function gateApiKeys(tree: Record<string, unknown>): Record<string, unkno
   return out;
 }
 
+/** `apiKeys(userId:)`: a user lists their own keys; another user's only an admin. */
+const ownKeysOrAdmin = rule({ cache: 'strict' })((_parent, args: { userId?: string | null }, ctx: Context) => {
+  if (!args.userId || args.userId.toLowerCase() === ctx.user?.id) return true;
+  return ctx.user?.role === 'ADMIN' ? true : new ForbiddenError('Administrators only', { reason: 'ADMIN_ONLY' });
+});
+
 export const apiKeyPermissions = {
-  Query: { apiKeys: isAuthenticated },
+  // `and`, not `chain` (see gateApiKeys): the first refusal in order answers.
+  Query: { apiKeys: and(isAuthenticated, ownKeysOrAdmin) },
   Mutation: { createApiKey: isAuthenticated, revokeApiKey: isAuthenticated },
   // Reachable only through the fields above.
   ApiKey: allow,

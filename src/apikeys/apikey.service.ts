@@ -115,35 +115,68 @@ function release(key: Pick<ApiKey, '_id' | 'slot'>) {
   );
 }
 
-/** The caller's keys that are not revoked (expired ones too, so their owner sees why they stopped), newest first. */
+/** A user's keys that are not revoked (expired ones too, so their owner sees why they stopped), newest first. */
 export function listApiKeys(ownerId: string): Promise<ApiKey[]> {
   return ApiKeyModel.find({ ownerId, revokedAt: null }).sort({ createdAt: -1, _id: -1 }).lean<ApiKey[]>();
 }
 
-/** Revokes one of the caller's keys; another user's key, a revoked or an unknown one is NOT_FOUND. */
-export async function revokeApiKey(actor: Actor, id: string): Promise<boolean> {
+/** Who revokes a key: its owner (their own keys only) or an admin (any key). */
+export interface KeyRevoker extends Actor {
+  isAdmin: boolean;
+}
+
+/**
+ * Revokes one key: the owner's own, or any key for an admin. Another user's key (for a non-admin),
+ * a revoked or an unknown one is NOT_FOUND, so keys of others cannot be probed.
+ */
+export async function revokeApiKey(actor: KeyRevoker, id: string): Promise<boolean> {
   if (!OBJECT_ID.test(id)) throw new NotFoundError('No such API key');
-  const revoked = await atomically(`apiKey:${id}`, () =>
-    ApiKeyModel.findOneAndUpdate(
-      { _id: id, ownerId: actor.id, revokedAt: null },
-      { $set: { revokedAt: new Date(), slot: `free:${id}` } },
-    ).lean<ApiKey>(),
-  );
+  const revoked = await revoke({ _id: id, ...(actor.isAdmin ? {} : { ownerId: actor.id }) });
   if (!revoked) throw new NotFoundError('No such API key');
   // Open WebSockets holding this key check it again at once.
-  authChanged(actor.id);
+  authChanged(revoked.ownerId);
+  auditRevocation(actor, revoked);
+  return true;
+}
+
+/**
+ * Revokes every active key of a user: the account was disabled, or its password reset (the
+ * recovery path of a compromised account). Returns how many were revoked.
+ */
+export async function revokeApiKeysOf(ownerId: string, actor: Actor, reason: string): Promise<number> {
+  const keys = await ApiKeyModel.find({ ownerId, revokedAt: null }, { _id: 1 }).lean<ApiKey[]>();
+  let count = 0;
+  for (const key of keys) {
+    const revoked = await revoke({ _id: String(key._id) });
+    if (!revoked) continue;
+    count++;
+    auditRevocation(actor, revoked, reason);
+  }
+  if (count > 0) authChanged(ownerId);
+  return count;
+}
+
+function revoke(filter: { _id: string; ownerId?: string }): Promise<ApiKey | null> {
+  return atomically(`apiKey:${filter._id}`, () =>
+    ApiKeyModel.findOneAndUpdate(
+      { ...filter, revokedAt: null },
+      { $set: { revokedAt: new Date(), slot: `free:${filter._id}` } },
+    ).lean<ApiKey>(),
+  );
+}
+
+function auditRevocation(actor: Actor, key: ApiKey, reason?: string): void {
   recordAuditEvent(
     {
       type: AuditEventType.API_KEY_REVOKED,
-      userId: actor.id,
+      userId: key.ownerId,
       actorId: actor.id,
       ip: actor.ip,
       userAgent: actor.userAgent,
-      details: { keyId: id },
+      details: { keyId: String(key._id), ...(reason ? { reason } : {}) },
     },
     actor.logger,
   );
-  return true;
 }
 
 /** Deletes every key of a user (account deletion). */

@@ -20,6 +20,10 @@ export class ItemQuota {
    */
   @prop({ required: true, type: Number })
   legacy!: number;
+
+  /** Set while the owner's account is being deleted: no slot can be taken any more. */
+  @prop({ type: Boolean })
+  closed?: boolean;
 }
 
 export const ItemQuotaModel = getModelForClass(ItemQuota);

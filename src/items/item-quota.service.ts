@@ -1,7 +1,9 @@
 import { atomically, batched, op } from '../core/db';
-import { ConflictError, isDuplicateKeyError } from '../core/errors';
+import { ConflictError, isDuplicateKeyError, UnauthenticatedError } from '../core/errors';
+import { UserModel } from '../users/user.model';
 import { ItemQuotaModel } from './item-quota.model';
-import { ItemModel } from './item.model';
+import { itemDeleted } from './item.events';
+import { Item, ItemModel } from './item.model';
 
 /*
  * The per-owner item cap. A count-then-insert would let parallel creations all see room, so a
@@ -16,12 +18,22 @@ const lockKey = (ownerId: string) => `itemQuota:${ownerId}`;
 
 const countLegacy = (ownerId: string) => ItemModel.countDocuments({ ownerId, counted: op({ $ne: true }) });
 
+/** Only slots of an open quota can be taken: account deletion closes it first. */
+const OPEN = { closed: op({ $ne: true }) };
+
+/** How long account deletion waits for creations that already hold a slot (an insert takes milliseconds). */
+const IN_FLIGHT_WAIT_MS = 5_000;
+
+/** A creation refused because its owner's account is being deleted. */
+const accountDeleted = () => new UnauthenticatedError('This account has been deleted', { reason: 'SESSION_REVOKED' });
+
 /** Takes one of the owner's `max` item slots, or refuses with CONFLICT when all are used. */
 export async function reserveItemSlot(ownerId: string, max: number): Promise<void> {
   // A few rounds: a concurrent request may open the quota document or free a slot in between.
   for (let round = 0; round < 3; round++) {
     if (await take(ownerId, max)) return;
     const quota = await ItemQuotaModel.findById(ownerId).lean();
+    if (quota?.closed) throw accountDeleted();
     if (!quota) await open(ownerId);
     else if (quota.used >= max && !(quota.legacy > 0 && (await recountLegacy(ownerId, quota.legacy)))) break;
   }
@@ -44,7 +56,10 @@ export async function releaseItemSlot(ownerId: string): Promise<void> {
 async function take(ownerId: string, max: number): Promise<boolean> {
   const taken = await batched<boolean | Error>(lockKey(ownerId), async (n) => {
     if (n > 1) {
-      const all = await ItemQuotaModel.updateOne({ _id: ownerId, used: op({ $lte: max - n }) }, { $inc: { used: n } });
+      const all = await ItemQuotaModel.updateOne(
+        { _id: ownerId, used: op({ $lte: max - n }), ...OPEN },
+        { $inc: { used: n } },
+      );
       if (all.modifiedCount === 1) return Array<boolean>(n).fill(true);
     }
     // One by one, each caller with its own answer: a write that fails is that caller's error
@@ -52,7 +67,10 @@ async function take(ownerId: string, max: number): Promise<boolean> {
     const answers: Array<boolean | Error> = [];
     for (let i = 0; i < n; i++) {
       try {
-        const res = await ItemQuotaModel.updateOne({ _id: ownerId, used: op({ $lt: max }) }, { $inc: { used: 1 } });
+        const res = await ItemQuotaModel.updateOne(
+          { _id: ownerId, used: op({ $lt: max }), ...OPEN },
+          { $inc: { used: 1 } },
+        );
         answers.push(res.modifiedCount === 1);
       } catch (err) {
         answers.push(err instanceof Error ? err : new Error(String(err)));
@@ -64,7 +82,14 @@ async function take(ownerId: string, max: number): Promise<boolean> {
   return taken;
 }
 
+/**
+ * Makes the owner's quota document. Account deletion deletes the user before it closes and
+ * deletes the quota, so an owner found gone here is being (or was) deleted: refused. An owner
+ * deleted between that check and the insert leaves a quota the deletion may already have passed
+ * (and items created under it meanwhile): this creation then deletes them itself.
+ */
 async function open(ownerId: string): Promise<void> {
+  if (!(await ownerExists(ownerId))) throw accountDeleted();
   // Counted before the insert: legacy items only ever decrease, so this stays an upper bound.
   const legacy = await countLegacy(ownerId);
   try {
@@ -75,7 +100,12 @@ async function open(ownerId: string): Promise<void> {
     // A concurrent request opened it first (FerretDB and older MongoDB do not retry that upsert).
     if (!isDuplicateKeyError(err)) throw err;
   }
+  if (await ownerExists(ownerId)) return;
+  await deleteItemsOf(ownerId, ownerId);
+  throw accountDeleted();
 }
+
+const ownerExists = async (ownerId: string) => (await UserModel.exists({ _id: ownerId })) !== null;
 
 /** Lowers the legacy bound to a fresh count, freeing the slots of deleted legacy items. */
 async function recountLegacy(ownerId: string, bound: number): Promise<boolean> {
@@ -89,4 +119,54 @@ async function recountLegacy(ownerId: string, bound: number): Promise<boolean> {
     ),
   );
   return true;
+}
+
+/**
+ * Before the owner's items are deleted: closes the quota so that no creation
+ * can take a slot any more (they are refused), then waits for creations that took one before to
+ * land or give it back, so the deletion that follows sees every item. A slot whose release
+ * failed looks in flight for ever: the wait is bounded. Returns whether the quota existed.
+ */
+async function closeItemQuota(ownerId: string): Promise<boolean> {
+  const before = await atomically(lockKey(ownerId), () =>
+    ItemQuotaModel.findOneAndUpdate(
+      { _id: ownerId },
+      { $set: { closed: true }, $setOnInsert: { used: 0, legacy: 0 } },
+      { upsert: true, returnDocument: 'before' },
+    ).lean(),
+  ).catch((err: unknown) => {
+    // Opened by a creation at the same moment (no upsert retry on FerretDB): close it again.
+    if (!isDuplicateKeyError(err)) throw err;
+    return closeItemQuota(ownerId).then(() => ({ closed: true }));
+  });
+  const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
+  while ((await creationsInFlight(ownerId)) > 0 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  return before !== null;
+}
+
+/** Slots taken by creations whose insert has not landed yet: taken slots minus counted items. */
+async function creationsInFlight(ownerId: string): Promise<number> {
+  // All items less the legacy ones: two counts the owner index serves (no index on `counted`).
+  const [quota, all, legacy] = await Promise.all([
+    ItemQuotaModel.findById(ownerId).lean(),
+    ItemModel.countDocuments({ ownerId }),
+    countLegacy(ownerId),
+  ]);
+  return quota ? quota.used - quota.legacy - (all - legacy) : 0;
+}
+
+/**
+ * Account deletion (the user document is gone already): deletes the owner's items (subscribers
+ * get a DELETED event for each) and quota. The quota is closed first and creations holding a slot
+ * are waited for, so no creation can add an item behind the deletion. Returns how many documents
+ * were deleted (a quota made only to be closed does not count).
+ */
+export async function deleteItemsOf(ownerId: string, actorId: string): Promise<number> {
+  const hadQuota = await closeItemQuota(ownerId);
+  const items = await ItemModel.find({ ownerId }, { ownerId: 1, category: 1, version: 1 }).lean<Item[]>();
+  const removed = (await ItemModel.deleteMany({ ownerId })).deletedCount;
+  for (const item of items) itemDeleted(item, actorId);
+  const quota = (await ItemQuotaModel.deleteOne({ _id: ownerId })).deletedCount;
+  return removed + (hadQuota ? quota : 0);
 }

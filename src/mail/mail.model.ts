@@ -13,6 +13,8 @@ export type MailStatus = 'pending' | 'failed';
 // The worker's query: pending messages that are due and unclaimed, oldest first (lockedUntil
 // last, checked on the index keys).
 @index({ status: 1, nextAttemptAt: 1, _id: 1, lockedUntil: 1 })
+// Account deletion deletes the account's messages.
+@index({ userId: 1 })
 export class MailMessage {
   readonly _id!: Types.ObjectId;
 
@@ -25,6 +27,10 @@ export class MailMessage {
 
   @prop({ required: true, type: String })
   to!: string;
+
+  /** The account the message is about (absent on messages queued before it was recorded). */
+  @prop({ type: String })
+  userId?: string;
 
   @prop({ required: true, type: String })
   subject!: string;

@@ -18,6 +18,7 @@ export async function queueMail(config: Config, request: MailRequest, logger: Lo
   const doc = await MailMessageModel.create({
     status: 'pending',
     template: request.template,
+    userId: request.userId,
     ...mail,
     attempts: 0,
     nextAttemptAt: now,
@@ -53,4 +54,9 @@ async function dueMessageExists(): Promise<boolean> {
 /** Messages waiting to be sent (not the ones that failed for good), for the backlog gauge. */
 export function countMailBacklog(): Promise<number> {
   return MailMessageModel.countDocuments({ status: 'pending' }).exec();
+}
+
+/** Account deletion: the account's messages not sent yet (they may hold link tokens) go with it. */
+export async function deleteMailOf(userId: string): Promise<number> {
+  return (await MailMessageModel.deleteMany({ userId })).deletedCount;
 }

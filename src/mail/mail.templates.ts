@@ -28,6 +28,7 @@ const templates: Record<MailTemplate, (data: MailRequest['data'], links: Links) 
     subject: 'Reset your password',
     paragraphs: [
       'Someone asked to reset the password of your account. Open the link below to choose a new one.',
+      'A reset also signs out every session and revokes every API key of the account: create new keys for your scripts afterwards.',
       validity(data.expiresInMinutes),
       'If it was not you, ignore this message: your password stays as it is.',
     ],

@@ -3,6 +3,8 @@ export type MailTemplate =
 
 export interface MailRequest {
   to: string;
+  /** The account the message is about (every account mail sets it): deleting the account deletes its queued messages. */
+  userId?: string;
   template: MailTemplate;
   /**
    * displayName: user text (escaped in HTML). token: the raw link token (verify-email,

@@ -1,3 +1,4 @@
+import { revokeApiKeysOf } from '../apikeys/apikey.service';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import { clearLockout } from '../auth/lockout.service';
 import { cancelTokens } from './account-token.service';
@@ -109,8 +110,13 @@ export async function setUserDisabled(actor: Actor, userId: string, disabled: bo
   if (disabled) {
     // Only once the change stands (a refused one must leave the tokens alone): every token and
     // session the user holds is revoked, so re-enabling later does not revive them.
+    // API keys too: re-enabling revives none of them.
     await UserModel.updateOne({ _id: userId }, { $inc: { tokenVersion: 1 } });
-    await Promise.all([revokeAllSessions(userId), cancelTokens(userId)]);
+    await Promise.all([
+      revokeAllSessions(userId),
+      cancelTokens(userId),
+      revokeApiKeysOf(userId, actor, 'USER_DISABLED'),
+    ]);
   }
   audited(actor, disabled ? AuditEventType.USER_DISABLED : AuditEventType.USER_ENABLED, userId);
   return user;

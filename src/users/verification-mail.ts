@@ -13,6 +13,7 @@ export async function sendVerificationMail(config: Config, user: User, logger: L
     config,
     {
       to: user.email,
+      userId: String(user._id),
       template: 'verify-email',
       data: {
         token,

@@ -51,9 +51,12 @@ describe('account deletion', () => {
       items: await db().collection('items').countDocuments({ ownerId: userId }),
       quotas: await db().collection<{ _id: string }>('item_quotas').countDocuments({ _id: userId }),
       tokens: await db().collection('account_tokens').countDocuments({ userId }),
+      apiKeys: await db().collection('api_keys').countDocuments({ ownerId: userId }),
+      totp: await db().collection<{ _id: string }>('totp_credentials').countDocuments({ _id: userId }),
+      mail: await db().collection('mail_outbox').countDocuments({ userId }),
     };
   }
-  const NOTHING = { users: 0, sessions: 0, items: 0, quotas: 0, tokens: 0 };
+  const NOTHING = { users: 0, sessions: 0, items: 0, quotas: 0, tokens: 0, apiKeys: 0, totp: 0, mail: 0 };
 
   it('deletes my account with my password: user, sessions, items, quota and link tokens; the email is free again', async () => {
     const user = await userWithData();
@@ -143,6 +146,47 @@ describe('account deletion', () => {
       deleteUser: true,
     });
     expect(await leftovers(user.user.id)).toEqual(NOTHING);
+  });
+
+  type Deletion = (u: Awaited<ReturnType<typeof userWithData>>) => [string, Record<string, unknown>, string];
+  describe.each<[string, Deletion]>([
+    ['deleteAccount', (u) => [DELETE_ACCOUNT, { p: u.password }, u.accessToken]],
+    ['deleteUser', (u) => [DELETE_USER, { id: u.user.id }, admin.accessToken]],
+  ])("%s racing creations through the user's API key", (_name, deletion) => {
+    it('leaves no item, quota, key, session, token or mail once it returns; racing writes get a clear refusal', async () => {
+      const user = await userWithData();
+      const created = await t.gql(
+        'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }',
+        { input: { name: 'writer', scopes: ['ITEMS_WRITE'] } },
+        bearer(user.accessToken),
+      );
+      const key = bearer(created.body.data!.createApiKey.secret as string);
+      await t.gql('mutation { requestEmailVerification }', {}, bearer(user.accessToken));
+      const create = (i: number) =>
+        t.gql('mutation($n: String!) { createItem(input: { name: $n }) { id } }', { n: `race ${i}` }, key);
+      // Creations in flight before the deletion starts, and a new one every few milliseconds until it returns.
+      const creations = Array.from({ length: 6 }, (_, i) => create(i));
+      let returned = false;
+      const [query, variables, token] = deletion(user);
+      const deleting = t.gql(query, variables, bearer(token)).then(async (res) => {
+        returned = true;
+        return { res, rightAfter: await leftovers(user.user.id) };
+      });
+      for (let i = 0; !returned && i < 100; i++) {
+        creations.push(create(100 + i));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const { res, rightAfter } = await deleting;
+      const answers = await Promise.all(creations);
+      expect(res.body.errors).toBeUndefined();
+      expect(rightAfter).toEqual(NOTHING);
+      expect(await leftovers(user.user.id)).toEqual(NOTHING);
+      for (const answer of answers) {
+        if (answer.body.data?.createItem) continue;
+        expect(codes(answer)).toEqual(['UNAUTHENTICATED']);
+        expect(answer.status).toBeLessThan(500);
+      }
+    });
   });
 
   it('never deletes the last active admin (CONFLICT), by itself or by deleteUser, and changes nothing', async () => {

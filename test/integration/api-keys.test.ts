@@ -1,9 +1,10 @@
 import { ApiKeyModel } from '../../src/apikeys/apikey.model';
 import { RateLimitModel } from '../../src/core/rate-limit';
-import { AuditEventModel } from '../../src/audit/audit.model';
+import { AuditEventModel, AuditEventType } from '../../src/audit/audit.model';
 import { flushAuditEvents } from '../../src/audit/audit.service';
 import { basic, bearer, logIn, ME, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
 import { codes, type GraphQLResponse } from '../helpers/graphql';
+import { startMailbox, type Mailbox } from '../helpers/mailbox';
 import { CREATE, DELETE, EVENTS, UPDATE, type ItemEventData } from '../helpers/realtime';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { connectWs, openRaw, wsUrl } from '../helpers/ws';
@@ -11,6 +12,7 @@ import { connectWs, openRaw, wsUrl } from '../helpers/ws';
 const KEY_FIELDS = 'id name prefix scopes createdAt expiresAt lastUsedAt';
 const CREATE_KEY = `mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { ${KEY_FIELDS} } secret } }`;
 const LIST_KEYS = `{ apiKeys { ${KEY_FIELDS} } }`;
+const LIST_KEYS_OF = `query($id: ID) { apiKeys(userId: $id) { ${KEY_FIELDS} } }`;
 const REVOKE_KEY = 'mutation($id: ID!) { revokeApiKey(id: $id) }';
 const ITEMS = '{ items(first: 5) { edges { node { id name } } } }';
 const ITEM = 'query($id: ID!) { item(id: $id) { id name } }';
@@ -29,11 +31,22 @@ interface Created {
 let t: TestServer;
 let admin: { accessToken: string; user: { id: string } };
 
+let mailbox: Mailbox;
+
 beforeAll(async () => {
-  t = await startTestServer({ ADMIN_EMAIL, ADMIN_PASSWORD, API_KEY_RATE_LIMIT: String(RATE_LIMIT) });
+  mailbox = await startMailbox();
+  t = await startTestServer({
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    API_KEY_RATE_LIMIT: String(RATE_LIMIT),
+    SMTP_URL: mailbox.url,
+  });
   admin = await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD);
 });
-afterAll(() => t.stop());
+afterAll(async () => {
+  await t.stop();
+  await mailbox.stop();
+});
 
 async function createKey(token: string, input: Record<string, unknown> = {}): Promise<Created> {
   const res = await t.gql(CREATE_KEY, { input: { name: 'ci', scopes: ['ITEMS_READ'], ...input } }, bearer(token));
@@ -48,6 +61,12 @@ function expect401(res: GraphQLResponse, scheme: 'Bearer' | 'Basic', reason: str
   expect(codes(res)).toEqual(['UNAUTHENTICATED']);
   expect(res.body.errors![0]!.extensions!.reason).toBe(reason);
   expect(res.headers.get('www-authenticate')).toMatch(new RegExp(`^${scheme} `));
+}
+
+/** The API_KEY_REVOKED audit event of a key. */
+async function revocationOf(key: Created) {
+  await flushAuditEvents();
+  return AuditEventModel.findOne({ type: AuditEventType.API_KEY_REVOKED, 'details.keyId': key.apiKey.id }).lean();
 }
 
 function expectScopeRefusal(res: GraphQLResponse) {
@@ -139,6 +158,33 @@ describe('Mutation.createApiKey, Query.apiKeys, Mutation.revokeApiKey', () => {
   });
 });
 
+describe("admins and other users' keys", () => {
+  it("lets an admin list any user's keys with apiKeys(userId:), and only an admin", async () => {
+    const [owner, other] = await Promise.all([signUp(t), signUp(t)]);
+    const key = await createKey(owner.accessToken, { name: 'deploy' });
+    const listed = await t.gql(LIST_KEYS_OF, { id: owner.user.id }, bearer(admin.accessToken));
+    expect(listed.body.data!.apiKeys).toEqual([expect.objectContaining({ id: key.apiKey.id, name: 'deploy' })]);
+    const mine = await t.gql(LIST_KEYS_OF, { id: owner.user.id }, bearer(owner.accessToken));
+    expect(mine.body.data!.apiKeys).toHaveLength(1);
+    const refused = await t.gql(LIST_KEYS_OF, { id: owner.user.id }, bearer(other.accessToken));
+    expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect(refused.body.errors![0]!.extensions!.reason).toBe('ADMIN_ONLY');
+    expect(codes(await t.gql(LIST_KEYS_OF, { id: 'nope' }, bearer(admin.accessToken)))).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it("lets an admin revoke any user's key, audited with the admin as actor; others get NOT_FOUND", async () => {
+    const [owner, other] = await Promise.all([signUp(t), signUp(t)]);
+    const key = await createKey(owner.accessToken);
+    expect(codes(await t.gql(REVOKE_KEY, { id: key.apiKey.id }, bearer(other.accessToken)))).toEqual(['NOT_FOUND']);
+    expect((await t.gql(ME, {}, bearer(key.secret))).status).toBe(200);
+    const revoked = await t.gql(REVOKE_KEY, { id: key.apiKey.id }, bearer(admin.accessToken));
+    expect(revoked.body.data).toEqual({ revokeApiKey: true });
+    expect401(await t.gql(ME, {}, bearer(key.secret)), 'Bearer', 'SESSION_REVOKED');
+    expect(codes(await t.gql(REVOKE_KEY, { id: key.apiKey.id }, bearer(admin.accessToken)))).toEqual(['NOT_FOUND']);
+    expect(await revocationOf(key)).toMatchObject({ userId: owner.user.id, actorId: admin.user.id });
+  });
+});
+
 describe('authenticating with an API key', () => {
   it('acts as its owner with Bearer <secret> and with Basic <key id>:<secret>', async () => {
     const user = await signUp(t);
@@ -169,7 +215,7 @@ describe('authenticating with an API key', () => {
     expect401(await t.gql(ME, {}, keyBasic(revoked)), 'Basic', 'SESSION_REVOKED');
   });
 
-  it('stops at once when the owner is disabled, and is deleted with the account', async () => {
+  it('is revoked when the owner is disabled (re-enabling revives none), and is deleted with the account', async () => {
     const user = await signUp(t);
     const key = await createKey(user.accessToken);
     expect((await t.gql(ME, {}, bearer(key.secret))).status).toBe(200);
@@ -177,7 +223,16 @@ describe('authenticating with an API key', () => {
     expect401(await t.gql(ME, {}, bearer(key.secret)), 'Bearer', 'SESSION_REVOKED');
     expect401(await t.gql(ME, {}, keyBasic(key)), 'Basic', 'SESSION_REVOKED');
     await t.gql(SET_DISABLED, { id: user.user.id, d: false }, bearer(admin.accessToken));
-    expect((await t.gql(ME, {}, bearer(key.secret))).status).toBe(200);
+    expect401(await t.gql(ME, {}, bearer(key.secret)), 'Bearer', 'SESSION_REVOKED');
+    expect401(await t.gql(ME, {}, keyBasic(key)), 'Basic', 'SESSION_REVOKED');
+    const signedIn = await logIn(t, user.email, user.password);
+    expect((await t.gql(LIST_KEYS, {}, bearer(signedIn.accessToken))).body.data!.apiKeys).toEqual([]);
+    expect(await revocationOf(key)).toMatchObject({
+      userId: user.user.id,
+      actorId: admin.user.id,
+      details: { reason: 'USER_DISABLED' },
+    });
+    const fresh = await createKey(signedIn.accessToken);
 
     const del = await t.gql(
       'mutation($p: String!) { deleteAccount(currentPassword: $p) }',
@@ -186,7 +241,29 @@ describe('authenticating with an API key', () => {
     );
     expect(del.body.data!.deleteAccount).toBe(true);
     expect(await ApiKeyModel.countDocuments({ ownerId: user.user.id })).toBe(0);
-    expect401(await t.gql(ME, {}, bearer(key.secret)), 'Bearer', 'TOKEN_INVALID');
+    expect401(await t.gql(ME, {}, bearer(fresh.secret)), 'Bearer', 'TOKEN_INVALID');
+  });
+
+  it('is revoked by resetPassword, the recovery path of a compromised account, as the reset mail says', async () => {
+    const user = await signUp(t);
+    const key = await createKey(user.accessToken);
+    await t.gql('mutation($e: String!) { requestPasswordReset(email: $e) }', { e: user.email });
+    const mail = await mailbox.waitFor((m) => m.to === user.email && /reset/i.test(m.subject));
+    expect(mail.text).toMatch(/API key/);
+    const reset = await t.gql(
+      'mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) { accessToken } }',
+      { t: mailbox.linkToken(mail), p: strongPassword() },
+    );
+    expect(codes(reset)).toEqual([]);
+    expect401(await t.gql(ME, {}, bearer(key.secret)), 'Bearer', 'SESSION_REVOKED');
+    expect401(await t.gql(ME, {}, keyBasic(key)), 'Basic', 'SESSION_REVOKED');
+    const token = reset.body.data!.resetPassword.accessToken as string;
+    expect((await t.gql(LIST_KEYS, {}, bearer(token))).body.data!.apiKeys).toEqual([]);
+    expect(await revocationOf(key)).toMatchObject({
+      userId: user.user.id,
+      actorId: user.user.id,
+      details: { reason: 'PASSWORD_RESET' },
+    });
   });
 
   it('keeps working after changePassword and logoutAll', async () => {
@@ -320,11 +397,11 @@ describe('API key scopes', () => {
   it('closes a key-held WebSocket when the owner is disabled, and when the key expires', async () => {
     const user = await signUp(t);
     const key = await createKey(user.accessToken);
-    const expiring = await createKey(user.accessToken);
     const ws = await connectWs(t.url, `Bearer ${key.secret}`);
     await t.gql(SET_DISABLED, { id: user.user.id, d: true }, bearer(admin.accessToken));
     expect(await ws.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
     await t.gql(SET_DISABLED, { id: user.user.id, d: false }, bearer(admin.accessToken));
+    const expiring = await createKey((await logIn(t, user.email, user.password)).accessToken);
 
     await ApiKeyModel.updateOne({ _id: expiring.apiKey.id }, { $set: { expiresAt: new Date(Date.now() + 1500) } });
     const held = await connectWs(t.url, `Bearer ${expiring.secret}`);

@@ -116,34 +116,8 @@ describe('admin bootstrap and admin operations', () => {
   });
 });
 
-describe('admin bootstrap for an existing user', () => {
-  it('never promotes a self-registered account with its own password: takes it over with ADMIN_PASSWORD', async () => {
-    // Someone registered the operator's address first and holds a session; it is locked and disabled.
-    const squatter = await signUp(t);
-    const operatorPassword = strongPassword();
-    for (let i = 0; i < 2; i++) await t.gql(LOGIN, { input: { email: squatter.email, password: 'Wrong-Password-99' } });
-    await t.gql(SET_DISABLED, { id: squatter.user.id, d: true }, bearer(admin.accessToken));
-    // Restart on the same database with that address as ADMIN_EMAIL.
-    await t.server.stop();
-    t = await startTestServer({
-      MONGODB_URI: t.config.mongodbUri!,
-      // The same key, so the squatter's access token is refused for its revocation, not its signature.
-      JWT_SECRET: t.config.jwt.secret,
-      ADMIN_EMAIL: squatter.email,
-      ADMIN_PASSWORD: operatorPassword,
-      LOGIN_MAX_ATTEMPTS: '2',
-      REFRESH_REUSE_INTERVAL: '0',
-    });
-    expect((await t.gql(ME, {}, bearer(squatter.accessToken))).status).toBe(401);
-    expect(codes(await t.gql(REFRESH, { t: squatter.refreshToken }))).toEqual(['UNAUTHENTICATED']);
-    // The operator's password works at once (enabled, lockout cleared); the squatter's does not.
-    const operator = await logIn(t, squatter.email, operatorPassword);
-    expect(operator.user).toMatchObject({ role: 'ADMIN', disabled: false });
-    expect(codes(await t.gql(LOGIN, { input: { email: squatter.email, password: squatter.password } }))).toEqual([
-      'UNAUTHENTICATED',
-    ]);
-  });
-
+// A non-admin account at ADMIN_EMAIL: test/integration/admin-bootstrap.test.ts.
+describe('admin bootstrap for an existing admin', () => {
   it('leaves an existing admin and its password as they are at the next start', async () => {
     const adminNow = await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD);
     await t.server.stop();
