@@ -174,6 +174,8 @@ const schema = z.object({
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
   WS_MAX_QUEUED_EVENTS: int(1, 1_000_000).default(1000),
   WS_CONNECTION_INIT_TIMEOUT_MS: int(100, 60_000).default(10_000),
+  WS_MAX_UNAUTHENTICATED_PER_IP: int(1, 100_000).default(50),
+  WS_MAX_UNAUTHENTICATED: int(1, 1_000_000).default(1000),
   WS_KEEPALIVE_MS: int(0, 600_000).default(12_000),
   WS_AUTH_RECHECK_SECONDS: int(1, 30).default(15),
   VERIFY_EMAIL_URL: linkTemplate.optional(),
@@ -277,6 +279,10 @@ export interface Config {
     /** Events waiting for one subscription before its socket counts as a slow consumer. */
     readonly maxQueuedEvents: number;
     readonly connectionInitTimeoutMs: number;
+    /** Sockets that have not finished connection_init, per client address (IPv6 per /64); past it the upgrade gets 429. */
+    readonly maxUnauthenticatedPerIp: number;
+    /** Sockets that have not finished connection_init, in all on this instance; past it the upgrade gets 429. */
+    readonly maxUnauthenticated: number;
     /** Ping interval; a socket that does not answer within one interval is dropped. 0: off. */
     readonly keepAliveMs: number;
     /** How often each connection's credential is checked again even when nothing says so. */
@@ -468,6 +474,8 @@ export function loadConfig(source: Env = process.env): Config {
       maxBufferedBytes: v.WS_MAX_BUFFERED_BYTES,
       maxQueuedEvents: v.WS_MAX_QUEUED_EVENTS,
       connectionInitTimeoutMs: v.WS_CONNECTION_INIT_TIMEOUT_MS,
+      maxUnauthenticatedPerIp: v.WS_MAX_UNAUTHENTICATED_PER_IP,
+      maxUnauthenticated: v.WS_MAX_UNAUTHENTICATED,
       keepAliveMs: v.WS_KEEPALIVE_MS,
       authRecheckSeconds: v.WS_AUTH_RECHECK_SECONDS,
     },

@@ -107,6 +107,7 @@ export class ItemEventFeed {
         item: message.item ? itemOf(message.item) : null,
         version: message.version,
         actorId: message.actorId,
+        ownerId: message.ownerId,
         at: new Date(message.at),
       },
     };

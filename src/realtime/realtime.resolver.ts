@@ -1,9 +1,17 @@
-import { Arg, Resolver, Root, Subscription } from 'type-graphql';
-import type { Context } from '../context';
+import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
+import type { AuthUser, Context } from '../context';
 import { itemEventStream } from './realtime.stream';
 import { ItemEvent, ItemEventFilter } from './realtime.types';
 
-@Resolver()
+/**
+ * Whether `caller` may see who changed an item of `ownerId`. `item` and `items` name no actor, so
+ * an event shows one only to those who could change the item themselves: its owner and admins.
+ */
+export function actorShownTo(caller: AuthUser | null, ownerId: string): boolean {
+  return caller !== null && (caller.role === 'ADMIN' || caller.id === ownerId);
+}
+
+@Resolver(() => ItemEvent)
 export class RealtimeResolver {
   @Subscription(() => ItemEvent, {
     description:
@@ -17,5 +25,11 @@ export class RealtimeResolver {
     @Arg('filter', () => ItemEventFilter, { nullable: true }) _filter: ItemEventFilter | null,
   ): ItemEvent {
     return event;
+  }
+
+  // Per subscriber: events are executed once per caller (realtime.execution.ts), never shared across callers.
+  @FieldResolver(() => ID, { nullable: true, description: 'Who made the change.' })
+  actorId(@Root() event: ItemEvent, @Ctx() ctx: Context): string | null {
+    return actorShownTo(ctx.user, event.ownerId) ? event.actorId : null;
   }
 }

@@ -28,6 +28,7 @@ import { formatError } from '../core/format-error';
 import type { Logger } from '../core/logger';
 import { originAllowed } from '../core/security';
 import type { DocumentPolicy } from '../core/trusted-documents';
+import { UnauthenticatedSockets } from './realtime.admission';
 import { Close, ConnectionRegistry, RealtimeConnection } from './realtime.connection';
 import { ItemEventFeed } from './realtime.feed';
 import { rememberText, subscribeShared } from './realtime.execution';
@@ -65,8 +66,8 @@ interface Extra {
 }
 
 /** Refuses an upgrade with a plain HTTP answer (the socket is not a WebSocket yet). */
-function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function refuseUpgrade(socket: Duplex, status: number, text: string, headers = ''): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n${headers}\r\n`);
 }
 
 function clientError(code: string, message: string): GraphQLError {
@@ -85,8 +86,9 @@ function authorizationOf(params: Readonly<Record<string, unknown>> | undefined):
 /**
  * GraphQL subscriptions over the graphql-ws protocol on the HTTP server's `/graphql`, next to
  * Apollo's HTTP endpoint. graphql-ws (makeServer) speaks the protocol; this module owns the
- * socket: the Origin check at the upgrade, authentication in connection_init, the same
- * document limits as HTTP, per-connection and per-user limits, keep-alive and backpressure.
+ * socket: the Origin check and the caps on sockets not yet signed in (realtime.admission.ts) at
+ * the upgrade, authentication in connection_init, the same document limits as HTTP,
+ * per-connection and per-user limits, keep-alive and backpressure.
  */
 export function startRealtime(options: RealtimeOptions): RealtimeServer {
   const { config, logger, schema, httpServer, bus, authenticate, documents } = options;
@@ -95,6 +97,7 @@ export function startRealtime(options: RealtimeOptions): RealtimeServer {
   const rules = [...specifiedRules, ...options.validationRules];
   const feed = new ItemEventFeed(bus, logger);
   const registry = new ConnectionRegistry(bus, limits);
+  const unauthenticated = new UnauthenticatedSockets(limits);
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, handleProtocols });
   let accepting = true;
 
@@ -145,6 +148,7 @@ export function startRealtime(options: RealtimeOptions): RealtimeServer {
       return refuse(ctx, Close.TOO_MANY, 'TOO_MANY_CONNECTIONS');
     }
     extra.connection = connection;
+    unauthenticated.authenticated(extra.request);
     extra.logger.debug({ userId: held.user.id, method: held.method }, 'realtime: connection accepted');
     return true;
   }
@@ -292,6 +296,11 @@ export function startRealtime(options: RealtimeOptions): RealtimeServer {
     if (!originAllowed(config, request.headers.origin, request.headers.host)) {
       logger.info({ origin: request.headers.origin }, 'realtime: upgrade from a refused origin');
       return refuseUpgrade(socket, 403, 'Forbidden');
+    }
+    // Refused here, before a WebSocket is set up: a socket without connection_init costs until the timeout.
+    if (!unauthenticated.admit(request, socket, proxyaddr(request, options.trustProxy))) {
+      logger.debug({ unauthenticated: unauthenticated.size }, 'realtime: upgrade over the unauthenticated socket caps');
+      return refuseUpgrade(socket, 429, 'Too Many Requests', `Retry-After: ${unauthenticated.retryAfterSeconds}\r\n`);
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
   }

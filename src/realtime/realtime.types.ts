@@ -26,8 +26,12 @@ export class ItemEvent {
   })
   version!: number | null;
 
+  /** Who made the change: resolved by RealtimeResolver.actorId, which shows it to the owner and admins only. */
   @Field(() => ID, { nullable: true, description: 'Who made the change.' })
   actorId!: string | null;
+
+  /** Not in the schema: the item's owner (also for DELETED), who decides who may see `actorId`. */
+  ownerId!: string;
 
   @Field({ description: 'When the change was published, right after it was committed.' })
   at!: Date;

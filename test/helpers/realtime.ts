@@ -16,7 +16,8 @@ export interface ItemEventData {
     type: 'CREATED' | 'UPDATED' | 'DELETED';
     id: string;
     version: number;
-    actorId: string;
+    /** Shown to the item's owner and admins only, null to anyone else. */
+    actorId: string | null;
     item: { id: string; name: string; version: number } | null;
   };
 }

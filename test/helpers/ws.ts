@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import WebSocket from 'ws';
 
 /** A message of the graphql-transport-ws protocol, as the server sent it. */
@@ -37,11 +38,31 @@ export function wsUrl(httpUrl: string): string {
   return `${httpUrl.replace(/^http/, 'ws')}/graphql`;
 }
 
-export function openRaw(
+export interface OpenOptions {
+  origin?: string;
+  protocol?: string;
+  /** More upgrade request headers (e.g. X-Forwarded-For behind a trusted proxy). */
+  headers?: Record<string, string>;
+}
+
+/** An upgrade the server answered with plain HTTP instead of switching protocols. */
+export interface Refused {
+  status: number;
+  headers: IncomingHttpHeaders;
+}
+
+export async function openRaw(url: string, options: OpenOptions = {}): Promise<RawClient> {
+  const opened = await tryOpen(url, options);
+  if ('status' in opened) throw new Error(`upgrade refused: ${opened.status}`);
+  return opened;
+}
+
+/** Opens a socket, or resolves with the server's HTTP answer when it refuses the upgrade. */
+export function tryOpen(
   url: string,
-  { origin, protocol = 'graphql-transport-ws' }: { origin?: string; protocol?: string } = {},
-): Promise<RawClient> {
-  const socket = new WebSocket(url, protocol, origin ? { headers: { origin } } : {});
+  { origin, protocol = 'graphql-transport-ws', headers = {} }: OpenOptions = {},
+): Promise<RawClient | Refused> {
+  const socket = new WebSocket(url, protocol, { headers: { ...headers, ...(origin ? { origin } : {}) } });
   const inbox: WsMessage[] = [];
   const waiters: Array<() => void> = [];
   let closedWith: Closed | undefined;
@@ -96,7 +117,10 @@ export function openRaw(
   };
   return new Promise((resolve, reject) => {
     socket.once('open', () => resolve(client));
-    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    socket.once('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, headers: res.headers });
+    });
     socket.once('error', reject);
   });
 }

@@ -84,22 +84,33 @@ describe('two API instances sharing one Redis', () => {
 
   it('a subscriber on B receives CREATED, UPDATED and DELETED for mutations on A, in order, versions growing', async () => {
     const [alice, bob] = await Promise.all([signUp(a), signUp(a)]);
-    const ws = await connect(b.url, bob.accessToken);
+    const [ws, own] = await Promise.all([connect(b.url, bob.accessToken), connect(b.url, alice.accessToken)]);
     await subscribeItems(ws, 'all', { ownerId: alice.user.id });
+    await subscribeItems(own, 'mine', { mine: true });
 
     const item = await createItem(a, alice.accessToken, { name: 'A-1' });
     for (let n = 2; n <= 4; n++) await updateItem(a, alice.accessToken, item.id, { name: `A-${n}` });
     await deleteItem(a, alice.accessToken, item.id);
 
     const got = await events(ws, 'all', 5);
+    // Bob is not the owner: the actor is shown to the owner and admins only.
     expect(got.map((e) => [e.type, e.id, e.version, e.actorId])).toEqual([
-      ['CREATED', item.id, 1, alice.user.id],
-      ['UPDATED', item.id, 2, alice.user.id],
-      ['UPDATED', item.id, 3, alice.user.id],
-      ['UPDATED', item.id, 4, alice.user.id],
-      ['DELETED', item.id, 5, alice.user.id],
+      ['CREATED', item.id, 1, null],
+      ['UPDATED', item.id, 2, null],
+      ['UPDATED', item.id, 3, null],
+      ['UPDATED', item.id, 4, null],
+      ['DELETED', item.id, 5, null],
     ]);
     expect(got.map((e) => e.item?.name ?? null)).toEqual(['A-1', 'A-2', 'A-3', 'A-4', null]);
+    // The owner's socket sees the actor, also of the deletion (the owner travels with every event).
+    const mine = await events(own, 'mine', 5);
+    expect(mine.map((e) => [e.type, e.actorId])).toEqual([
+      ['CREATED', alice.user.id],
+      ['UPDATED', alice.user.id],
+      ['UPDATED', alice.user.id],
+      ['UPDATED', alice.user.id],
+      ['DELETED', alice.user.id],
+    ]);
   });
 
   it('and the other way round: a subscriber on A receives the mutations done on B', async () => {

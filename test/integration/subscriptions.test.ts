@@ -17,7 +17,7 @@ interface Event {
     type: string;
     id: string;
     version: number;
-    actorId: string;
+    actorId: string | null;
     at: string;
     item: { id: string; name: string; category: string | null; version: number; owner: { id: string } } | null;
   };
@@ -33,7 +33,7 @@ const ADMIN_PASSWORD = strongPassword();
 let t: TestServer;
 let alice: Awaited<ReturnType<typeof signUp>>;
 let bob: Awaited<ReturnType<typeof signUp>>;
-let admin: { accessToken: string };
+let admin: Awaited<ReturnType<typeof logIn>>;
 const open: RawClient[] = [];
 
 beforeAll(async () => {
@@ -84,7 +84,8 @@ describe('itemEvents over graphql-ws', () => {
       type: 'CREATED',
       id: item.id,
       version: 1,
-      actorId: alice.user.id,
+      // Bob watches alice's item: the actor is for its owner and admins only.
+      actorId: null,
       item: { id: item.id, name: 'Lamp', category: 'home', version: 1, owner: { id: alice.user.id } },
     });
 
@@ -172,6 +173,46 @@ describe('filters', () => {
       expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'filter.ids' }) }),
     ]);
     expect((await ws.next('complete')).id).toBe('bad');
+  });
+});
+
+describe('actorId: who changed an item, only for its owner and admins', () => {
+  it('shows the actor to the owner and to an admin, and null to another subscriber, for every kind of event', async () => {
+    const carol = await signUp(t);
+    const [onCarol, onAdmin, onBob] = await Promise.all([
+      connect(carol.accessToken),
+      connect(admin.accessToken),
+      connect(bob.accessToken),
+    ]);
+    // Any signed-in caller may watch anyone's items (as `items` lists them): here by owner, or all.
+    await subscribed(onCarol, 'a', { filter: { mine: true } });
+    await subscribed(onAdmin, 'a', { filter: { ownerId: carol.user.id } });
+    await subscribed(onBob, 'a', { filter: { ownerId: carol.user.id } });
+    await subscribed(onBob, 'b');
+
+    const item = await createItem(carol.accessToken, { name: 'whose change' });
+    await t.gql(UPDATE, { id: item.id, input: { name: 'changed by an admin' } }, bearer(admin.accessToken));
+    await t.gql(DELETE, { id: item.id }, bearer(admin.accessToken));
+
+    const actors = async (ws: RawClient, id: string) => {
+      const out: Array<[string, string, string | null]> = [];
+      for (let i = 0; i < 3; i++) {
+        const { data, errors } = await ws.event<Event>(id);
+        expect(errors).toBeUndefined();
+        out.push([data!.itemEvents.type, data!.itemEvents.id, data!.itemEvents.actorId]);
+      }
+      return out;
+    };
+    const shown = [
+      ['CREATED', item.id, carol.user.id],
+      ['UPDATED', item.id, admin.user.id],
+      ['DELETED', item.id, admin.user.id],
+    ];
+    expect(await actors(onCarol, 'a')).toEqual(shown);
+    expect(await actors(onAdmin, 'a')).toEqual(shown);
+    const hidden = shown.map(([type, id]) => [type, id, null]);
+    expect(await actors(onBob, 'a')).toEqual(hidden);
+    expect(await actors(onBob, 'b')).toEqual(hidden);
   });
 });
 

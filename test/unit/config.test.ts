@@ -42,6 +42,17 @@ describe('loadConfig', () => {
     expect(errorOf({ TRUSTED_DOCUMENTS: 'true' })).toMatch(/^TRUSTED_DOCUMENTS: must be off, allow or only/);
   });
 
+  it('caps sockets before connection_init at 50 per address and 1000 in all by default, and takes other caps', () => {
+    expect(loadConfig({}).realtime).toMatchObject({ maxUnauthenticatedPerIp: 50, maxUnauthenticated: 1000 });
+    expect(loadConfig({ WS_MAX_UNAUTHENTICATED_PER_IP: '5', WS_MAX_UNAUTHENTICATED: '20' }).realtime).toMatchObject({
+      maxUnauthenticatedPerIp: 5,
+      maxUnauthenticated: 20,
+    });
+    // No cap of 0: it would refuse every socket.
+    expect(errorOf({ WS_MAX_UNAUTHENTICATED_PER_IP: '0' })).toMatch(/^WS_MAX_UNAUTHENTICATED_PER_IP: /);
+    expect(errorOf({ WS_MAX_UNAUTHENTICATED: '0' })).toMatch(/^WS_MAX_UNAUTHENTICATED: /);
+  });
+
   it('generates a different random JWT secret per process when none is given', () => {
     const a = loadConfig({}).jwt.secret;
     const b = loadConfig({}).jwt.secret;
