@@ -14,7 +14,13 @@ import { queueMail } from '../mail/mail.service';
 import { User, UserModel } from '../users/user.model';
 import { userView } from '../users/user.profile';
 import { AccountTokenKind } from '../users/account-token.model';
-import { consumeToken, invalidLink, issueToken, throttleLinkMail } from '../users/account-token.service';
+import {
+  consumeToken,
+  invalidLink,
+  issueToken,
+  keepLinkUnlessUserGone,
+  throttleLinkMail,
+} from '../users/account-token.service';
 
 const inUse = () => new ConflictError('An account with this email already exists', { field: 'newEmail' });
 
@@ -47,6 +53,7 @@ export async function requestEmailChange(
     },
     logger,
   );
+  await keepLinkUnlessUserGone(caller.id);
   return true;
 }
 

@@ -15,7 +15,14 @@ import { parseInput } from '../core/validation';
 import { queueMail } from '../mail/mail.service';
 import { User, UserModel } from '../users/user.model';
 import { AccountTokenKind } from '../users/account-token.model';
-import { cancelTokens, consumeToken, findToken, invalidLink, issueToken } from '../users/account-token.service';
+import {
+  cancelTokens,
+  consumeToken,
+  findToken,
+  invalidLink,
+  issueToken,
+  keepLinkUnlessUserGone,
+} from '../users/account-token.service';
 
 /** At most this many reset mails per email per PASSWORD_RESET_TTL. */
 const MAILS_PER_WINDOW = 3;
@@ -70,6 +77,7 @@ async function mailResetLink(config: Config, email: string, logger: Logger): Pro
     },
     logger,
   );
+  await keepLinkUnlessUserGone(String(user._id));
 }
 
 /** For tests and shutdown: waits for reset requests still being processed after their answer. */

@@ -10,6 +10,7 @@ import { ConflictError, isDuplicateKeyError, NotFoundError } from '../core/error
 import { parseInput } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
 import { authUserOf } from '../users/user.actor';
+import { undoUnlessUserActive } from '../users/user.guard';
 import type { Actor } from '../users/user.service';
 import { ApiKey, ApiKeyModel, ApiKeyScope } from './apikey.model';
 import type { CreateApiKeyInput } from './apikey.types';
@@ -73,6 +74,8 @@ export async function createApiKey(
         expiresAt,
       });
       const apiKey = doc.toObject<ApiKey>();
+      // A key written after a disable or deletion swept the owner's keys must not survive it.
+      await undoUnlessUserActive(actor.id, () => ApiKeyModel.deleteOne({ _id: doc._id }));
       recordAuditEvent(
         {
           type: AuditEventType.API_KEY_CREATED,

@@ -1,7 +1,7 @@
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
 import { atomically, driverCollection, op } from '../core/db';
-import { BadUserInputError, NotFoundError } from '../core/errors';
+import { accountGone, BadUserInputError, NotFoundError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
@@ -43,9 +43,16 @@ export async function startSession(config: Config, user: User, client: ClientInf
     expiresAt: new Date(now.getTime() + config.jwt.refreshTokenTtl * 1000),
     userAgent: client.userAgent?.slice(0, 512) ?? null,
   });
-  if (!user.totpEnabled && (await UserModel.exists({ _id: user._id, totpEnabled: true }))) {
+  // Checked after the write (see undoUnlessUserActive): a sign-in racing a disable or deletion, or
+  // TOTP turned on while it checked only the password, leaves no session behind.
+  const current = await UserModel.findById(user._id, { disabled: 1, totpEnabled: 1 }).lean<User>();
+  if (!current) {
+    await SessionModel.deleteOne({ _id: session._id });
+    throw accountGone();
+  }
+  if (current.disabled || (current.totpEnabled && !user.totpEnabled)) {
     await revokeById(session._id, String(user._id));
-    throw mfaRequired();
+    throw current.disabled ? accountGone() : mfaRequired();
   }
   return authResult(config, user, session, secret);
 }

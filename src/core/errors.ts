@@ -14,6 +14,10 @@ export class ForbiddenError extends GraphQLError {
   }
 }
 
+/** A write for an account that was deleted or disabled while the request ran: sign in again. */
+export const accountGone = () =>
+  new UnauthenticatedError('This account was disabled or deleted', { reason: 'SESSION_REVOKED' });
+
 /** REQUIRE_EMAIL_VERIFICATION: the account must prove its address before signing in. */
 export const emailNotVerified = () =>
   new ForbiddenError('Verify your email address first: follow the link we sent you', { reason: 'EMAIL_NOT_VERIFIED' });

@@ -1,5 +1,5 @@
 import { atomically, batched, op } from '../core/db';
-import { ConflictError, isDuplicateKeyError, UnauthenticatedError } from '../core/errors';
+import { accountGone, ConflictError, isDuplicateKeyError } from '../core/errors';
 import { UserModel } from '../users/user.model';
 import { ItemQuotaModel } from './item-quota.model';
 import { itemDeleted } from './item.events';
@@ -24,16 +24,13 @@ const OPEN = { closed: op({ $ne: true }) };
 /** How long account deletion waits for creations that already hold a slot (an insert takes milliseconds). */
 const IN_FLIGHT_WAIT_MS = 5_000;
 
-/** A creation refused because its owner's account is being deleted. */
-const accountDeleted = () => new UnauthenticatedError('This account has been deleted', { reason: 'SESSION_REVOKED' });
-
 /** Takes one of the owner's `max` item slots, or refuses with CONFLICT when all are used. */
 export async function reserveItemSlot(ownerId: string, max: number): Promise<void> {
   // A few rounds: a concurrent request may open the quota document or free a slot in between.
   for (let round = 0; round < 3; round++) {
     if (await take(ownerId, max)) return;
     const quota = await ItemQuotaModel.findById(ownerId).lean();
-    if (quota?.closed) throw accountDeleted();
+    if (quota?.closed) throw accountGone();
     if (!quota) await open(ownerId);
     else if (quota.used >= max && !(quota.legacy > 0 && (await recountLegacy(ownerId, quota.legacy)))) break;
   }
@@ -89,7 +86,7 @@ async function take(ownerId: string, max: number): Promise<boolean> {
  * (and items created under it meanwhile): this creation then deletes them itself.
  */
 async function open(ownerId: string): Promise<void> {
-  if (!(await ownerExists(ownerId))) throw accountDeleted();
+  if (!(await ownerExists(ownerId))) throw accountGone();
   // Counted before the insert: legacy items only ever decrease, so this stays an upper bound.
   const legacy = await countLegacy(ownerId);
   try {
@@ -102,7 +99,7 @@ async function open(ownerId: string): Promise<void> {
   }
   if (await ownerExists(ownerId)) return;
   await deleteItemsOf(ownerId, ownerId);
-  throw accountDeleted();
+  throw accountGone();
 }
 
 const ownerExists = async (ownerId: string) => (await UserModel.exists({ _id: ownerId })) !== null;

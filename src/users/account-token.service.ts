@@ -3,8 +3,10 @@ import { sha256 } from '../auth/tokens';
 import { atomically, op } from '../core/db';
 import { BadUserInputError, TooManyRequestsError } from '../core/errors';
 import { countInWindow } from '../core/rate-limit';
+import { deleteMailOf } from '../mail/mail.service';
 import { currentMetrics } from '../metrics/metrics.registry';
 import { AccountToken, AccountTokenKind, AccountTokenModel } from './account-token.model';
+import { undoUnlessUserActive } from './user.guard';
 
 /** One message for an unknown, used and expired link, so none of them can be told apart. */
 export const invalidLink = () => new BadUserInputError('token', 'This link is invalid or has expired');
@@ -63,6 +65,14 @@ export async function deleteExpiredAccountTokens(): Promise<number> {
  */
 export async function cancelTokens(userId: string, except?: AccountTokenKind): Promise<void> {
   await AccountTokenModel.deleteMany({ userId, ...(except ? { kind: op({ $ne: except }) } : {}) });
+}
+
+/**
+ * Once a link token and its mail are written: if the user was disabled or deleted meanwhile, the
+ * sweep may have passed them, so the user's links and queued mail go and the request is refused.
+ */
+export function keepLinkUnlessUserGone(userId: string): Promise<void> {
+  return undoUnlessUserActive(userId, () => Promise.all([cancelTokens(userId), deleteMailOf(userId)]));
 }
 
 /** At most this many link mails of one kind per key (user, or recipient) per hour. */

@@ -2,7 +2,7 @@ import type { Config } from '../core/config';
 import type { Logger } from '../core/logger';
 import { queueMail } from '../mail/mail.service';
 import { AccountTokenKind } from './account-token.model';
-import { issueToken } from './account-token.service';
+import { issueToken, keepLinkUnlessUserGone } from './account-token.service';
 import type { User } from './user.model';
 
 /** Mails a new verification link to the user's address (replacing any earlier link). */
@@ -23,4 +23,5 @@ export async function sendVerificationMail(config: Config, user: User, logger: L
     },
     logger,
   );
+  await keepLinkUnlessUserGone(String(user._id));
 }

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import mongoose from 'mongoose';
 import { flushAuditEvents } from '../../src/audit/audit.service';
 import { bearer, LOGIN, logIn, ME, REFRESH, REGISTER, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
-import { codes } from '../helpers/graphql';
+import { codes, type GraphQLResponse } from '../helpers/graphql';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const DELETE_ACCOUNT = 'mutation($p: String!) { deleteAccount(currentPassword: $p) }';
 const DELETE_USER = 'mutation($id: ID!) { deleteUser(userId: $id) }';
+const CREATE_KEY = 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }';
 const db = () => mongoose.connection.db!;
 
 describe('account deletion', () => {
@@ -149,36 +150,48 @@ describe('account deletion', () => {
   });
 
   type Deletion = (u: Awaited<ReturnType<typeof userWithData>>) => [string, Record<string, unknown>, string];
+
+  /**
+   * Runs `deletion` while `write` is fired: six times before it starts, then every few
+   * milliseconds until it returns. Gives the deletion's answer, what was left of the user right
+   * when it returned, and every write's answer.
+   */
+  async function race(
+    user: Awaited<ReturnType<typeof userWithData>>,
+    deletion: Deletion,
+    write: (i: number) => Promise<GraphQLResponse>,
+  ) {
+    const writes = Array.from({ length: 6 }, (_, i) => write(i));
+    let returned = false;
+    const [query, variables, token] = deletion(user);
+    const deleting = t.gql(query, variables, bearer(token)).then(async (res) => {
+      returned = true;
+      return { res, rightAfter: await leftovers(user.user.id) };
+    });
+    for (let i = 0; !returned && i < 100; i++) {
+      writes.push(write(100 + i));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const { res, rightAfter } = await deleting;
+    expect(res.body.errors).toBeUndefined();
+    return { rightAfter, answers: await Promise.all(writes) };
+  }
+
   describe.each<[string, Deletion]>([
     ['deleteAccount', (u) => [DELETE_ACCOUNT, { p: u.password }, u.accessToken]],
     ['deleteUser', (u) => [DELETE_USER, { id: u.user.id }, admin.accessToken]],
-  ])("%s racing creations through the user's API key", (_name, deletion) => {
-    it('leaves no item, quota, key, session, token or mail once it returns; racing writes get a clear refusal', async () => {
+  ])('%s racing writes of the user', (_name, deletion) => {
+    it('leaves no item or quota once it returns; item creations racing it are refused with UNAUTHENTICATED', async () => {
       const user = await userWithData();
       const created = await t.gql(
-        'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }',
+        CREATE_KEY,
         { input: { name: 'writer', scopes: ['ITEMS_WRITE'] } },
         bearer(user.accessToken),
       );
       const key = bearer(created.body.data!.createApiKey.secret as string);
-      await t.gql('mutation { requestEmailVerification }', {}, bearer(user.accessToken));
-      const create = (i: number) =>
-        t.gql('mutation($n: String!) { createItem(input: { name: $n }) { id } }', { n: `race ${i}` }, key);
-      // Creations in flight before the deletion starts, and a new one every few milliseconds until it returns.
-      const creations = Array.from({ length: 6 }, (_, i) => create(i));
-      let returned = false;
-      const [query, variables, token] = deletion(user);
-      const deleting = t.gql(query, variables, bearer(token)).then(async (res) => {
-        returned = true;
-        return { res, rightAfter: await leftovers(user.user.id) };
-      });
-      for (let i = 0; !returned && i < 100; i++) {
-        creations.push(create(100 + i));
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      const { res, rightAfter } = await deleting;
-      const answers = await Promise.all(creations);
-      expect(res.body.errors).toBeUndefined();
+      const { rightAfter, answers } = await race(user, deletion, (i) =>
+        t.gql('mutation($n: String!) { createItem(input: { name: $n }) { id } }', { n: `race ${i}` }, key),
+      );
       expect(rightAfter).toEqual(NOTHING);
       expect(await leftovers(user.user.id)).toEqual(NOTHING);
       for (const answer of answers) {
@@ -186,6 +199,20 @@ describe('account deletion', () => {
         expect(codes(answer)).toEqual(['UNAUTHENTICATED']);
         expect(answer.status).toBeLessThan(500);
       }
+    });
+
+    it('leaves no session, API key, link token or mail once the sign-ins, key creations and link requests racing it have answered', async () => {
+      const user = await userWithData();
+      const session = bearer(user.accessToken);
+      const { answers } = await race(user, deletion, (i) =>
+        [
+          () => t.gql(LOGIN, { input: { email: user.email, password: user.password } }),
+          () => t.gql(CREATE_KEY, { input: { name: `k${i}`, scopes: ['ITEMS_READ'] } }, session),
+          () => t.gql('mutation { requestEmailVerification }', {}, session),
+        ][i % 3]!(),
+      );
+      expect(await leftovers(user.user.id)).toEqual(NOTHING);
+      for (const answer of answers) expect(answer.status).toBeLessThan(500);
     });
   });
 

@@ -197,27 +197,30 @@ describe('a sign-in racing a revocation (bcrypt cost 13 keeps the login in fligh
     for (let i = 0; i < 500 && !(await counters.findOne({ _id: `lockout:${user.email}` })); i++)
       await new Promise((r) => setTimeout(r, 5));
     await revoke();
-    return (await login).body.data?.login;
+    return login;
   }
 
   it('a login in flight during logoutAll gets no working session', async () => {
     const user = await signUp(t, uniqueEmail(), strongPassword());
-    const late = await loginDuring(user, () => t.gql('mutation { logoutAll }', {}, bearer(user.accessToken)));
+    const late = (await loginDuring(user, () => t.gql('mutation { logoutAll }', {}, bearer(user.accessToken)))).body
+      .data?.login;
     expect(late).toBeTruthy();
     expect(codes(await t.gql(REFRESH, { t: late!.refreshToken }))).toEqual(['UNAUTHENTICATED']);
     expect((await t.gql(ME, {}, bearer(late!.accessToken))).status).toBe(401);
   });
 
-  it('a session created while a user was being disabled does not come back when the user is re-enabled', async () => {
+  it('a login in flight while the user is disabled is refused, and nothing of it comes back on re-enabling', async () => {
     const admin = await signUp(t);
     await users().updateOne({ email: admin.email }, { $set: { role: 'ADMIN' } });
     const user = await signUp(t);
     const late = await loginDuring(user, () =>
       t.gql(ADMIN_ONLY, { id: user.user.id, d: true }, bearer(admin.accessToken)),
     );
+    // The session it wrote is checked after the write, finds the user disabled, and is revoked.
+    expect(codes(late)).toEqual(['UNAUTHENTICATED']);
+    expect(late.body.errors![0]!.extensions!.reason).toBe('SESSION_REVOKED');
     await t.gql(ADMIN_ONLY, { id: user.user.id, d: false }, bearer(admin.accessToken));
-    expect(late).toBeTruthy();
-    expect(codes(await t.gql(REFRESH, { t: late!.refreshToken }))).toEqual(['UNAUTHENTICATED']);
-    expect((await t.gql(ME, {}, bearer(late!.accessToken))).status).toBe(401);
+    const sessions = await mongoose.connection.db!.collection('sessions').find({ userId: user.user.id }).toArray();
+    expect(sessions.every((session) => session.revokedAt)).toBe(true);
   });
 });
