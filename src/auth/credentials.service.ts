@@ -166,20 +166,59 @@ export async function proveSecondFactor(
   logger: Logger,
   via: SignInVia,
 ): Promise<boolean> {
-  let used;
+  const used = await settled(check, client, logger, { userId, email: null, via }, () =>
+    verifySecondFactor(config, userId, code, logger),
+  );
+  if (!used) return false;
+  if (used === 'recovery') audit(logger, client, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });
+  return true;
+}
+
+/**
+ * A code checked on its own under the user's sign-in lockout (confirmTotpSetup: the first code of
+ * a pending secret, where only an access token is presented). Each call takes a slot first, so
+ * every field of a request counts (429 with Retry-After when none is free); a miss keeps it and
+ * is recorded as a failed sign-in, a pass clears the failures (the password was proven when the
+ * secret was handed out). `verify` is told whether this attempt took the last slot: then a miss
+ * locks the email, and the caller drops what was being guessed at.
+ */
+export async function proveCodeUnderLockout<T>(
+  config: Config,
+  user: User,
+  client: ClientInfo,
+  logger: Logger,
+  via: SignInVia,
+  verify: (last: boolean) => Promise<T | null>,
+): Promise<T | null> {
+  const slot = await reserveAttempt(config, user.email);
+  const check: PasswordCheck = { ok: true, locked: slot.last, held: user.email };
+  return settled(check, client, logger, { userId: String(user._id), email: null, via }, () => verify(slot.last));
+}
+
+/**
+ * Settles a held slot by what `verify` says: an error gives it back (nothing was evaluated), a
+ * miss keeps it counted and is recorded as a failed sign-in, a pass clears the failures.
+ */
+async function settled<T>(
+  check: PasswordCheck,
+  client: ClientInfo,
+  logger: Logger,
+  who: { userId: string; email: null; via: SignInVia },
+  verify: () => Promise<T | null>,
+): Promise<T | null> {
+  let result: T | null;
   try {
-    used = await verifySecondFactor(config, userId, code, logger);
+    result = await verify();
   } catch (err) {
     await settleAttempt(check, 'neutral');
     throw err;
   }
-  if (!used) {
-    recordFailure(logger, client, check, { userId, email: null, via });
-    return false;
+  if (!result) {
+    recordFailure(logger, client, check, who);
+    return null;
   }
   await settleAttempt(check, 'passed');
-  if (used === 'recovery') audit(logger, client, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });
-  return true;
+  return result;
 }
 
 /**
