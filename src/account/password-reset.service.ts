@@ -13,6 +13,7 @@ import { countInWindow, limitAttempt } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
 import { queueMail } from '../mail/mail.service';
 import { User, UserModel } from '../users/user.model';
+import { greetingName } from '../users/user.profile';
 import { AccountTokenKind } from '../users/account-token.model';
 import { cancelTokens, consumeToken, findToken, invalidLink, issueToken } from '../users/account-token.service';
 
@@ -64,7 +65,7 @@ async function mailResetLink(config: Config, email: string, logger: Logger): Pro
     {
       to: email,
       template: 'reset-password',
-      data: { token, displayName: user.displayName ?? null, expiresInMinutes: ttl / 60 },
+      data: { token, displayName: greetingName(user), expiresInMinutes: ttl / 60 },
     },
     logger,
   );
@@ -116,7 +117,8 @@ export async function resetPassword(
   );
   await queueMail(
     config,
-    { to: updated.email, template: 'password-changed', data: { displayName: updated.displayName ?? null } },
+    // Greeted by name only if the address was proven before this link (which proves it now).
+    { to: updated.email, template: 'password-changed', data: { displayName: greetingName(user) } },
     logger,
   );
   return startSession(config, updated, client);
