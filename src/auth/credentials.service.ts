@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../core/config';
 import { BadUserInputError, emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { parseInput } from '../core/validation';
+import { emailSchema, parseInput } from '../core/validation';
 import { verifySecondFactor } from '../mfa/totp.verify';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
@@ -13,12 +13,8 @@ import { assertHashable, dummyHash, hashPassword, needsRehash, verifyPassword } 
 /** One message for an unknown email and a wrong password, so neither reveals which it was. */
 export const INVALID_CREDENTIALS = 'Invalid email or password';
 
-export const emailSchema = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .max(254, 'must be at most 254 characters')
-  .pipe(z.email({ error: 'must be a valid email address' }));
+/** Sign-up's email schema (src/core/validation.ts), where the account services import it from. */
+export { emailSchema };
 
 const loginSchema = z.object({
   email: z.string().trim().toLowerCase().max(254, 'must be at most 254 characters'),
@@ -261,6 +257,8 @@ export async function verifyCredentials(
   const check = await checkPassword(config, email, password, user?.passwordHash, { hold: !!user?.totpEnabled });
   const userId = user ? String(user._id) : null;
   if (!check.ok || !user) {
+    // The audit log keeps `email` only when it is an email address (not a password typed into
+    // the field): recordAuditEvent drops anything else.
     recordFailure(logger, client, check, { userId, email: userId ? null : email, via });
     throw new UnauthenticatedError(INVALID_CREDENTIALS, { reason: 'BAD_CREDENTIALS' });
   }
