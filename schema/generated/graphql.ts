@@ -118,7 +118,7 @@ export type OrderDirection =
   | 'DESC';
 
 export type RegisterInput = {
-  /** Shown to other users; 1 to 100 characters. */
+  /** Shown to other users; 1 to 100 characters, no web or email address. */
   displayName?: string | null | undefined;
   /** A valid address, at most 254 characters; stored trimmed and lower-case. */
   email: string;
@@ -145,7 +145,7 @@ export type UpdateItemInput = {
 
 /** Only the fields given change; null clears displayName. */
 export type UpdateProfileInput = {
-  /** 1 to 100 characters after trimming, no control characters. */
+  /** 1 to 100 characters after trimming, no control characters, no web or email address. */
   displayName?: string | null | undefined;
 };
 

@@ -12,7 +12,7 @@ import type { Logger } from '../core/logger';
 import { parseInput } from '../core/validation';
 import { queueMail } from '../mail/mail.service';
 import { User, UserModel } from '../users/user.model';
-import { userView } from '../users/user.profile';
+import { greetingName, userView } from '../users/user.profile';
 import { AccountTokenKind } from '../users/account-token.model';
 import {
   consumeToken,
@@ -49,7 +49,8 @@ export async function requestEmailChange(
       to: newEmail,
       userId: caller.id,
       template: 'confirm-email-change',
-      data: { token, newEmail, displayName: user.displayName ?? null, expiresInMinutes: ttl / 60 },
+      // No display name: the new address is not proven yet (this link is the proof).
+      data: { token, newEmail, expiresInMinutes: ttl / 60 },
     },
     logger,
   );
@@ -94,7 +95,9 @@ export async function confirmEmailChange(
       to: before.email,
       userId: used.userId,
       template: 'email-changed',
-      data: { newEmail: used.email, displayName: before.displayName ?? null },
+      // An old address that was never proven may not be the account owner's: then the notice
+      // carries nothing the requester chose (neither the name nor the new address).
+      data: before.emailVerified ? { newEmail: used.email, displayName: greetingName(before) } : {},
     },
     logger,
   );

@@ -14,6 +14,7 @@ import { countInWindow, limitAttempt } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
 import { queueMail } from '../mail/mail.service';
 import { User, UserModel } from '../users/user.model';
+import { greetingName } from '../users/user.profile';
 import { AccountTokenKind } from '../users/account-token.model';
 import {
   cancelTokens,
@@ -73,7 +74,7 @@ async function mailResetLink(config: Config, email: string, logger: Logger): Pro
       to: email,
       userId: String(user._id),
       template: 'reset-password',
-      data: { token, displayName: user.displayName ?? null, expiresInMinutes: ttl / 60 },
+      data: { token, displayName: greetingName(user), expiresInMinutes: ttl / 60 },
     },
     logger,
   );
@@ -132,11 +133,12 @@ export async function resetPassword(
   );
   await queueMail(
     config,
+    // Greeted by name only if the address was proven before this link (which proves it now).
     {
       to: updated.email,
       userId: found.userId,
       template: 'password-changed',
-      data: { displayName: updated.displayName ?? null },
+      data: { displayName: greetingName(user) },
     },
     logger,
   );

@@ -83,7 +83,8 @@ export class AuditEvent {
 
   @Field(() => String, {
     nullable: true,
-    description: 'The email given, e.g. at a failed login for an unknown account.',
+    description:
+      'The email given, e.g. at a failed login for an unknown account; only when it is a valid email address (anything else, such as a password typed into the email field, is not stored).',
   })
   @prop({ type: String, default: null, maxlength: 254 })
   email?: string | null;

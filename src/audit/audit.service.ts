@@ -2,6 +2,7 @@ import { Types } from 'mongoose';
 import { op } from '../core/db';
 import { BadUserInputError } from '../core/errors';
 import type { Logger } from '../core/logger';
+import { emailSchema } from '../core/validation';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
 import { AuditEvent, AuditEventModel, AuditEventType, OBJECT_ID_HEX, type AuditDetailValue } from './audit.model';
 import type { AuditEventFilter } from './audit.types';
@@ -36,8 +37,7 @@ const WARN_EVENTS: ReadonlySet<AuditEventType> = new Set([
 
 // ---------------------------------------------------------------- sanitizing
 
-/** Longest stored values: an email address (RFC 5321), a user agent, an IPv6 address with zone. */
-const MAX_EMAIL = 254;
+/** Longest stored values: a user agent, an IPv6 address with zone (emails: emailSchema, 254). */
 const MAX_USER_AGENT = 512;
 const MAX_IP = 64;
 const MAX_DETAIL_TEXT = 512;
@@ -75,6 +75,18 @@ function text(value: unknown, max: number): string | null {
   let s = String(value).trim();
   if (s.length > max) s = s.slice(0, /[\uD800-\uDBFF]/.test(s[max - 1]!) ? max - 1 : max);
   return s === '' ? null : s;
+}
+
+/**
+ * The `email` of an event, only when it is an email address (the sign-up schema, so normalised
+ * the same way): what someone typed into an email field may be their password, and the log is
+ * kept for months and read by every admin. Anything else is not stored at all (an address cut
+ * to length would be another address, so an overlong one is dropped too).
+ */
+function emailAddress(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const parsed = emailSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
 }
 
 /** A user id as stored (lower-case hex); anything else is left for the model's validator to refuse. */
@@ -126,7 +138,7 @@ export function recordAuditEvent(event: AuditEventInput, logger: Logger): void {
       actorId: id(event.actorId),
       ip: text(event.ip, MAX_IP),
       userAgent: text(event.userAgent, MAX_USER_AGENT),
-      email: text(event.email, MAX_EMAIL),
+      email: emailAddress(event.email),
       details: kept,
       createdAt: new Date(),
     };

@@ -12,7 +12,10 @@ export class RegisterInput {
   @Field({ description: '8 to 128 characters, and not easy to guess.' })
   password!: string;
 
-  @Field(() => String, { nullable: true, description: 'Shown to other users; 1 to 100 characters.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Shown to other users; 1 to 100 characters, no web or email address.',
+  })
   displayName?: string | null;
 
   @Field(() => Boolean, { nullable: true, description: COOKIE_DESCRIPTION })

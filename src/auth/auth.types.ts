@@ -20,6 +20,7 @@ export type SignInVia =
   | 'deleteAccount'
   | 'requestEmailChange'
   | 'beginTotpSetup'
+  | 'confirmTotpSetup'
   | 'disableTotp'
   | 'regenerateRecoveryCodes'
   | 'resetPassword';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../core/config';
 import { BadUserInputError, emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { parseInput } from '../core/validation';
+import { emailSchema, parseInput } from '../core/validation';
 import { verifySecondFactor } from '../mfa/totp.verify';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
@@ -13,12 +13,8 @@ import { assertHashable, dummyHash, hashPassword, needsRehash, verifyPassword } 
 /** One message for an unknown email and a wrong password, so neither reveals which it was. */
 export const INVALID_CREDENTIALS = 'Invalid email or password';
 
-export const emailSchema = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .max(254, 'must be at most 254 characters')
-  .pipe(z.email({ error: 'must be a valid email address' }));
+/** Sign-up's email schema (src/core/validation.ts), where the account services import it from. */
+export { emailSchema };
 
 const loginSchema = z.object({
   email: z.string().trim().toLowerCase().max(254, 'must be at most 254 characters'),
@@ -166,20 +162,59 @@ export async function proveSecondFactor(
   logger: Logger,
   via: SignInVia,
 ): Promise<boolean> {
-  let used;
+  const used = await settled(check, client, logger, { userId, email: null, via }, () =>
+    verifySecondFactor(config, userId, code, logger),
+  );
+  if (!used) return false;
+  if (used === 'recovery') audit(logger, client, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });
+  return true;
+}
+
+/**
+ * A code checked on its own under the user's sign-in lockout (confirmTotpSetup: the first code of
+ * a pending secret, where only an access token is presented). Each call takes a slot first, so
+ * every field of a request counts (429 with Retry-After when none is free); a miss keeps it and
+ * is recorded as a failed sign-in, a pass clears the failures (the password was proven when the
+ * secret was handed out). `verify` is told whether this attempt took the last slot: then a miss
+ * locks the email, and the caller drops what was being guessed at.
+ */
+export async function proveCodeUnderLockout<T>(
+  config: Config,
+  user: User,
+  client: ClientInfo,
+  logger: Logger,
+  via: SignInVia,
+  verify: (last: boolean) => Promise<T | null>,
+): Promise<T | null> {
+  const slot = await reserveAttempt(config, user.email);
+  const check: PasswordCheck = { ok: true, locked: slot.last, held: user.email };
+  return settled(check, client, logger, { userId: String(user._id), email: null, via }, () => verify(slot.last));
+}
+
+/**
+ * Settles a held slot by what `verify` says: an error gives it back (nothing was evaluated), a
+ * miss keeps it counted and is recorded as a failed sign-in, a pass clears the failures.
+ */
+async function settled<T>(
+  check: PasswordCheck,
+  client: ClientInfo,
+  logger: Logger,
+  who: { userId: string; email: null; via: SignInVia },
+  verify: () => Promise<T | null>,
+): Promise<T | null> {
+  let result: T | null;
   try {
-    used = await verifySecondFactor(config, userId, code, logger);
+    result = await verify();
   } catch (err) {
     await settleAttempt(check, 'neutral');
     throw err;
   }
-  if (!used) {
-    recordFailure(logger, client, check, { userId, email: null, via });
-    return false;
+  if (!result) {
+    recordFailure(logger, client, check, who);
+    return null;
   }
   await settleAttempt(check, 'passed');
-  if (used === 'recovery') audit(logger, client, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });
-  return true;
+  return result;
 }
 
 /**
@@ -222,6 +257,8 @@ export async function verifyCredentials(
   const check = await checkPassword(config, email, password, user?.passwordHash, { hold: !!user?.totpEnabled });
   const userId = user ? String(user._id) : null;
   if (!check.ok || !user) {
+    // The audit log keeps `email` only when it is an email address (not a password typed into
+    // the field): recordAuditEvent drops anything else.
     recordFailure(logger, client, check, { userId, email: userId ? null : email, via });
     throw new UnauthenticatedError(INVALID_CREDENTIALS, { reason: 'BAD_CREDENTIALS' });
   }

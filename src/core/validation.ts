@@ -18,6 +18,14 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, prefi
   throw BadUserInputError.of(problems);
 }
 
+/** An email address as sign-up and sign-in take it: trimmed, lower-cased, at most 254 characters, valid. */
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254, 'must be at most 254 characters')
+  .pipe(z.email({ error: 'must be a valid email address' }));
+
 const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
 /** A database id as a client sends it (24 hex digits, any case), lower-cased; else BAD_USER_INPUT on `field`. */

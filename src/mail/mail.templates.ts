@@ -10,6 +10,11 @@ interface MailContent {
   subject: string;
   paragraphs: string[];
   link?: { url: string; label: string };
+  /**
+   * Sent to an address nobody has proven yet (the link in it is the proof): whoever asked for it
+   * may not own the mailbox, so it carries none of their text, whatever `data.displayName` says.
+   */
+  unproven?: true;
 }
 
 type Links = Config['mail']['links'];
@@ -23,6 +28,7 @@ const templates: Record<MailTemplate, (data: MailRequest['data'], links: Links) 
       'If you did not create an account, you can ignore this message.',
     ],
     link: { url: link(links.verifyEmail, data.token), label: 'Confirm my email address' },
+    unproven: true,
   }),
   'reset-password': (data, links) => ({
     subject: 'Reset your password',
@@ -49,6 +55,7 @@ const templates: Record<MailTemplate, (data: MailRequest['data'], links: Links) 
       'If you did not ask for this, ignore this message: nothing changes.',
     ],
     link: { url: link(links.confirmEmailChange, data.token), label: 'Confirm the new address' },
+    unproven: true,
   }),
   'email-changed': (data) => ({
     subject: 'Your email address was changed',
@@ -63,7 +70,8 @@ const templates: Record<MailTemplate, (data: MailRequest['data'], links: Links) 
 /** Subject, text and HTML for one request; links are built from the configuration. */
 export function renderMail(config: Config, request: MailRequest): RenderedMail {
   const content = templates[request.template](request.data, config.mail.links);
-  const greeting = request.data.displayName ? `Hello ${request.data.displayName},` : 'Hello,';
+  const name = content.unproven ? null : request.data.displayName;
+  const greeting = name ? `Hello ${name},` : 'Hello,';
   const paragraphs = [greeting, ...content.paragraphs.filter(Boolean)];
 
   const text = [...paragraphs, ...(content.link ? [content.link.url] : [])].join('\n\n') + '\n';

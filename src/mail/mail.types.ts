@@ -7,8 +7,10 @@ export interface MailRequest {
   userId?: string;
   template: MailTemplate;
   /**
-   * displayName: user text (escaped in HTML). token: the raw link token (verify-email,
-   * reset-password, confirm-email-change). newEmail: for email-changed / confirm-email-change.
+   * displayName: user text (escaped in HTML) for the greeting; give it only for an address the
+   * account has proven (greetingName in src/users/user.profile.ts), and verify-email and
+   * confirm-email-change never show it. token: the raw link token (verify-email, reset-password,
+   * confirm-email-change). newEmail: for email-changed / confirm-email-change.
    * expiresInMinutes: how long the link is valid, said in the message when given.
    */
   data: { displayName?: string | null; token?: string; newEmail?: string; expiresInMinutes?: number };

@@ -33,7 +33,7 @@ export class TotpResolver {
 
   @Mutation(() => [String], {
     description:
-      'Turns two-factor sign-in on with the first code from the app; returns 10 single-use recovery codes, shown only this once. Ends my other sessions. A wrong code is BAD_USER_INPUT.',
+      'Turns two-factor sign-in on with the first code from the app; returns 10 single-use recovery codes, shown only this once. Ends my other sessions. A wrong code is BAD_USER_INPUT and counts towards the sign-in lockout: the one that uses up the last attempt also drops the pending setup (start again with beginTotpSetup), and while locked every attempt is TOO_MANY_REQUESTS.',
   })
   confirmTotpSetup(@Arg('code', () => String) code: string, @Ctx() ctx: Context): Promise<string[]> {
     return totp.confirmTotpSetup(ctx.config, signedIn(ctx), code, clientInfo(ctx.req), ctx.logger);

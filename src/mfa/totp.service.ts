@@ -2,7 +2,7 @@ import { toString as qrCodeSvg } from 'qrcode';
 import { TOTP } from 'otpauth';
 import { audit, AuditEventType } from '../auth/auth.audit';
 import type { ClientInfo, SignInVia } from '../auth/auth.types';
-import { proveCurrentPassword, proveSecondFactor } from '../auth/credentials.service';
+import { proveCodeUnderLockout, proveCurrentPassword, proveSecondFactor } from '../auth/credentials.service';
 import { revokeAllSessions } from '../auth/session.service';
 import type { AuthUser } from '../context';
 import type { Config } from '../core/config';
@@ -22,7 +22,7 @@ import {
   TOTP_PERIOD_SECONDS,
 } from './totp.crypto';
 import { TotpCredentialModel } from './totp.model';
-import { consumeTotp, totpKey } from './totp.verify';
+import { consumePendingTotp, totpKey } from './totp.verify';
 import type { TotpSetup } from './totp.types';
 
 /**
@@ -90,7 +90,11 @@ export async function beginTotpSetup(
 
 /**
  * The first code from the app proves it holds the pending secret: TOTP is on, the recovery codes
- * are returned (only this once), and every other session of the user ends.
+ * are returned (only this once), and every other session of the user ends. Only an access token
+ * is presented here, so each code counts towards the sign-in lockout like a wrong sign-in code
+ * (429 once LOGIN_MAX_ATTEMPTS are used up), and the miss that uses up the last attempt drops
+ * the pending secret: after that every code is refused as when no setup was started, until
+ * beginTotpSetup (with the password) hands out a new one.
  */
 export async function confirmTotpSetup(
   config: Config,
@@ -101,7 +105,9 @@ export async function confirmTotpSetup(
 ): Promise<string[]> {
   const user = await signedInUser(caller);
   if (user.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
-  const accepted = await consumeTotp(config, caller.id, code, 'pendingSecret', logger);
+  const accepted = await proveCodeUnderLockout(config, user, client, logger, 'confirmTotpSetup', (last) =>
+    consumePendingTotp(config, caller.id, code, logger, { dropOnMiss: last }),
+  );
   if (!accepted) throw wrongCode();
   const codes = newRecoveryCodes();
   // The flag is set in the same queue turn as the secret: a resetUserTotp or disableTotp (which

@@ -35,27 +35,57 @@ function reportUndecryptable(logger: Logger | undefined, userId: string, which: 
 }
 
 /**
- * Accepts a code of `which` secret once: its step must be later than the last accepted one, and
- * moving `lastStep` forward is a compare-and-set, so of two requests with one code exactly one
- * succeeds. Returns the accepted step, or null.
+ * Accepts a code of the enabled secret once: its step must be later than the last accepted one,
+ * and moving `lastStep` forward is a compare-and-set, so of two requests with one code exactly
+ * one succeeds. Returns the credentials with the accepted step, or null.
  */
 export function consumeTotp(
   config: Config,
   userId: string,
   code: string,
-  which: 'secret' | 'pendingSecret' = 'secret',
   logger?: Logger,
 ): Promise<TotpCredential | null> {
+  return consume(config, userId, code, 'secret', logger, false);
+}
+
+/**
+ * The first code of a pending secret (confirmTotpSetup), as consumeTotp. `dropOnMiss` (this miss
+ * used up the last attempt): a wrong code also deletes the pending secret it was checked against,
+ * so guessing cannot go on after the lockout; setup starts again with the password.
+ */
+export function consumePendingTotp(
+  config: Config,
+  userId: string,
+  code: string,
+  logger: Logger,
+  { dropOnMiss }: { dropOnMiss: boolean },
+): Promise<TotpCredential | null> {
+  return consume(config, userId, code, 'pendingSecret', logger, dropOnMiss);
+}
+
+function consume(
+  config: Config,
+  userId: string,
+  code: string,
+  which: 'secret' | 'pendingSecret',
+  logger: Logger | undefined,
+  dropOnMiss: boolean,
+): Promise<TotpCredential | null> {
   const digits = asTotpCode(code);
-  if (!digits) return Promise.resolve(null);
+  if (!digits && !dropOnMiss) return Promise.resolve(null);
   return atomically(totpKey(userId), async () => {
     const stored = await TotpCredentialModel.findById(userId).lean<TotpCredential>();
     const encrypted = stored?.[which];
     if (!stored || !encrypted) return null;
-    const secret = decryptSecret(config, userId, encrypted);
-    if (!secret) reportUndecryptable(logger, userId, which);
-    const step = secret && matchingStep(secret, digits);
-    if (step === null || step === undefined || step <= stored.lastStep) return null;
+    const secret = digits ? decryptSecret(config, userId, encrypted) : null;
+    if (digits && !secret) reportUndecryptable(logger, userId, which);
+    const step = secret && digits ? matchingStep(secret, digits) : null;
+    if (step === null || step <= stored.lastStep) {
+      // Only the secret that was guessed at: one a new beginTotpSetup put in its place stays.
+      if (dropOnMiss)
+        await TotpCredentialModel.updateOne({ _id: userId, [which]: encrypted }, { $set: { [which]: null } });
+      return null;
+    }
     const res = await TotpCredentialModel.updateOne(
       { _id: userId, lastStep: stored.lastStep, [which]: encrypted },
       { $set: { lastStep: step } },
@@ -84,6 +114,6 @@ export async function verifySecondFactor(
   code: string,
   logger?: Logger,
 ): Promise<SecondFactor | null> {
-  if (asTotpCode(code)) return (await consumeTotp(config, userId, code, 'secret', logger)) ? 'totp' : null;
+  if (asTotpCode(code)) return (await consumeTotp(config, userId, code, logger)) ? 'totp' : null;
   return (await consumeRecoveryCode(config, userId, code)) ? 'recovery' : null;
 }

@@ -5,7 +5,7 @@ import { AccountTokenKind } from './account-token.model';
 import { issueToken, keepLinkUnlessUserGone } from './account-token.service';
 import type { User } from './user.model';
 
-/** Mails a new verification link to the user's address (replacing any earlier link). */
+/** Mails a new verification link to the user's address (replacing any earlier link), greeting no one by name. */
 export async function sendVerificationMail(config: Config, user: User, logger: Logger): Promise<void> {
   const kind = AccountTokenKind.VERIFY_EMAIL;
   const token = await issueToken(String(user._id), kind, user.email, config.account.emailVerificationTtl);
@@ -15,11 +15,8 @@ export async function sendVerificationMail(config: Config, user: User, logger: L
       to: user.email,
       userId: String(user._id),
       template: 'verify-email',
-      data: {
-        token,
-        displayName: user.displayName ?? null,
-        expiresInMinutes: config.account.emailVerificationTtl / 60,
-      },
+      // No display name: the address is not proven, and whoever registered chose the name.
+      data: { token, expiresInMinutes: config.account.emailVerificationTtl / 60 },
     },
     logger,
   );

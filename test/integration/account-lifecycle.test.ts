@@ -177,6 +177,8 @@ describe('account lifecycle over real SMTP', () => {
   describe('email change', () => {
     it('mails the new address, switches on confirmation, ends other sessions and tells the old address', async () => {
       const user = await signUp(t, uniqueEmail('mover'));
+      // A proven old address: the notice may name the new one (see the unproven case below).
+      await t.gql(VERIFY, { t: mailbox.linkToken(await mailbox.waitFor(to(user.email, /confirm/i))) });
       const other = (await t.gql<{ login: Payload }>(LOGIN, { input: { email: user.email, password: user.password } }))
         .body.data!.login;
       const newEmail = uniqueEmail('moved');
@@ -271,6 +273,67 @@ describe('account lifecycle over real SMTP', () => {
       expect(codes(await t.gql(LOGIN, { input: { email: user.email, password: user.password } }))).toEqual([
         'TOO_MANY_REQUESTS',
       ]);
+    });
+  });
+
+  describe('text the requester chose, in mail to addresses nobody has proven', () => {
+    // Passes the display name rules (no link, no address) and still reads like a notice from us.
+    const NAME = 'Security team: your account is locked, call support now';
+    const UPDATE_PROFILE = 'mutation($n: String) { updateProfile(input: { displayName: $n }) { id } }';
+    const carries = (mail: ReceivedMail, text: string) => mail.text.includes(text) || mail.html.includes(text);
+    const mailsTo = (address: string, subject: RegExp) => mailbox.messages.filter(to(address, subject));
+    async function nthMail(address: string, subject: RegExp, n: number): Promise<ReceivedMail> {
+      await mailbox.waitFor(() => mailsTo(address, subject).length >= n);
+      return mailsTo(address, subject)[n - 1]!;
+    }
+
+    it('register and requestEmailVerification mail the new address without the display name', async () => {
+      const email = uniqueEmail('named');
+      const res = await t.gql<{ register: Payload }>(REGISTER, {
+        input: { email, password: strongPassword(), displayName: NAME },
+      });
+      expect(codes(res)).toEqual([]);
+      const first = await nthMail(email, /confirm/i, 1);
+      expect(carries(first, NAME)).toBe(false);
+      expect(carries(first, 'Security team')).toBe(false);
+      const again = await t.gql(REQUEST_VERIFICATION, {}, bearer(res.body.data!.register.accessToken));
+      expect(again.body.data).toEqual({ requestEmailVerification: true });
+      const second = await nthMail(email, /confirm/i, 2);
+      expect(mailbox.linkToken(second)).not.toBe(mailbox.linkToken(first));
+      expect(carries(second, NAME)).toBe(false);
+      expect(carries(second, 'Security team')).toBe(false);
+    });
+
+    it('the email change confirmation to the new address carries no display name, nor the notice to an unproven old one', async () => {
+      const user = await signUp(t, uniqueEmail('unproven'));
+      expect(codes(await t.gql(UPDATE_PROFILE, { n: NAME }, bearer(user.accessToken)))).toEqual([]);
+      const newEmail = uniqueEmail('target');
+      const requested = await t.gql(REQUEST_CHANGE, { e: newEmail, p: user.password }, bearer(user.accessToken));
+      expect(requested.body.data).toEqual({ requestEmailChange: true });
+      const confirmation = await mailbox.waitFor(to(newEmail));
+      expect(carries(confirmation, NAME)).toBe(false);
+      expect(carries(confirmation, 'Security team')).toBe(false);
+      const confirmed = await t.gql(CONFIRM_CHANGE, { t: mailbox.linkToken(confirmation) }, bearer(user.accessToken));
+      expect(codes(confirmed)).toEqual([]);
+      // The old address was never proven: its notice names neither the account nor the new address.
+      const notice = await mailbox.waitFor(to(user.email, /was changed/i));
+      expect(carries(notice, NAME)).toBe(false);
+      expect(carries(notice, newEmail)).toBe(false);
+    });
+
+    it('a password reset link greets by name only at an address the account has proven', async () => {
+      const unproven = await signUp(t, uniqueEmail('reset-unproven'));
+      await t.gql(UPDATE_PROFILE, { n: NAME }, bearer(unproven.accessToken));
+      await t.gql(REQUEST_RESET, { e: unproven.email });
+      await flushPasswordResets();
+      expect(carries(await mailbox.waitFor(to(unproven.email, /reset/i)), NAME)).toBe(false);
+
+      const proven = await signUp(t, uniqueEmail('reset-proven'));
+      await t.gql(VERIFY, { t: mailbox.linkToken(await mailbox.waitFor(to(proven.email, /confirm/i))) });
+      await t.gql(UPDATE_PROFILE, { n: 'Ada Lovelace' }, bearer(proven.accessToken));
+      await t.gql(REQUEST_RESET, { e: proven.email });
+      await flushPasswordResets();
+      expect(carries(await mailbox.waitFor(to(proven.email, /reset/i)), 'Ada Lovelace')).toBe(true);
     });
   });
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import mongoose from 'mongoose';
 import pino from 'pino';
 import { flushAuditEvents } from '../../src/audit/audit.service';
@@ -8,11 +9,13 @@ import {
   logIn,
   ME,
   REFRESH,
+  REGISTER,
   signUp,
   strongPassword,
   uniqueEmail,
   type Payload,
 } from '../helpers/auth';
+import { codes } from '../helpers/graphql';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 interface Event {
@@ -81,6 +84,41 @@ describe('security events recorded by the auth and admin operations', () => {
     await t.gql(LOGIN, { input: { email, password: 'Wrong-Password-1' } });
     const ghost = (await eventsOf()).filter((e) => e.email === email);
     expect(ghost).toEqual([expect.objectContaining({ type: 'LOGIN_FAILED', userId: null })]);
+  });
+
+  it('keeps a submitted identifier only when it is an email address: a password typed into the email field is not stored', async () => {
+    const typed = `My-Real-Pass-Phrase-${randomBytes(4).toString('hex')}`;
+    const wrong = 'Wrong-Password-1';
+    expect(codes(await t.gql(LOGIN, { input: { email: typed, password: wrong } }))).toEqual(['UNAUTHENTICATED']);
+    // The same slip over HTTP Basic and the OAuth password grant.
+    expect((await t.gql(ME, {}, basic(`${typed}-basic`, wrong))).status).toBe(401);
+    const oauth = await fetch(`${t.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'password', username: `${typed}-oauth`, password: wrong }).toString(),
+    });
+    expect(oauth.status).toBe(400);
+    expect(((await oauth.json()) as { error: string }).error).toBe('invalid_grant');
+    // Sign-up and reset requests refuse it before anything is recorded.
+    const register = await t.gql(REGISTER, { input: { email: `${typed}-register`, password: strongPassword() } });
+    expect(codes(register)).toEqual(['BAD_USER_INPUT']);
+    const reset = await t.gql('mutation($e: String!) { requestPasswordReset(email: $e) }', { e: `${typed}-reset` });
+    expect(codes(reset)).toEqual(['BAD_USER_INPUT']);
+    // A failure with an email address is still recorded with it.
+    const ghost = uniqueEmail('ghost');
+    await t.gql(LOGIN, { input: { email: ghost, password: wrong } });
+
+    const events = await eventsOf();
+    // Stored lower-cased when it was stored at all: compare without case.
+    expect(JSON.stringify(events).toLowerCase()).not.toContain('my-real-pass-phrase');
+    const stored = JSON.stringify(await mongoose.connection.db!.collection('audit_events').find().toArray());
+    expect(stored.toLowerCase()).not.toContain(typed.toLowerCase());
+    // The failures themselves are recorded, without the identifier.
+    const anonymous = events.filter((e) => e.type === 'LOGIN_FAILED' && e.userId === null && e.email === null);
+    expect(anonymous.map((e) => detail(e, 'via')).sort()).toEqual(['basic', 'login', 'oauth']);
+    expect(events.filter((e) => e.email === ghost)).toEqual([
+      expect.objectContaining({ type: 'LOGIN_FAILED', userId: null }),
+    ]);
   });
 
   it('records refresh token reuse, session revocation, logoutAll and password changes', async () => {

@@ -273,7 +273,7 @@ describe('audit events', () => {
       for (const secret of secrets) expect(JSON.stringify(logged)).not.toContain(secret);
     });
 
-    it('caps the lengths of user agent, email, ip and detail text', async () => {
+    it('caps the lengths of user agent, ip and detail text; drops an email over 254 characters rather than cut it', async () => {
       const userId = newId();
       record({
         type: AuditEventType.LOGIN_FAILED,
@@ -286,9 +286,30 @@ describe('audit events', () => {
       await flushAuditEvents();
       const [stored] = await rawEvents({ userId });
       expect(stored!.userAgent).toHaveLength(512);
-      expect(stored!.email).toHaveLength(254);
+      // Cut to length it would be another address.
+      expect(stored!.email).toBeNull();
       expect(stored!.ip).toHaveLength(64);
       expect(stored!.details.reason).toHaveLength(512);
+    });
+
+    it('stores `email` only when it is an email address (normalised as at sign-up), otherwise nothing', async () => {
+      const longest = `${'e'.repeat(242)}@example.com`;
+      const cases: Array<[string, string | null]> = [
+        [' Someone@Example.COM ', 'someone@example.com'],
+        [longest, longest],
+        ['My-Real-Pass-Phrase-7781', null],
+        ['not an email@example.com', null],
+        ['someone@', null],
+      ];
+      const ids = cases.map(() => newId());
+      cases.forEach(([email], i) => record({ type: AuditEventType.LOGIN_FAILED, userId: ids[i], email }));
+      await flushAuditEvents();
+      for (const [i, [, expected]] of cases.entries()) {
+        const [stored] = await rawEvents({ userId: ids[i] });
+        expect(stored!.email).toBe(expected);
+      }
+      const json = JSON.stringify(await rawEvents()).toLowerCase();
+      expect(json).not.toContain('my-real-pass-phrase');
     });
 
     it('logs every event at warn (alerting types) or info, with the type and ids', async () => {

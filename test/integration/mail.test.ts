@@ -111,13 +111,24 @@ describe('queueMail over SMTP', () => {
   it('escapes the display name in HTML and keeps it verbatim in text', async () => {
     const to = address();
     const displayName = '<script>alert(1)</script> & "Bob" <img src=x onerror=alert(2)>';
-    await send({ to, template: 'verify-email', data: { displayName, token: token() } });
+    await send({ to, template: 'reset-password', data: { displayName, token: token() } });
     const mail = await mailbox.waitFor((m) => m.to === to);
     expect(mail.html).not.toContain('<script');
     expect(mail.html).not.toContain('<img');
     expect(mail.html).toContain('&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;Bob&#34;');
     expect(mail.text).toContain(`Hello ${displayName},`);
   });
+
+  it.each(['verify-email', 'confirm-email-change'] as MailTemplate[])(
+    'never puts a display name in %s (sent to an address nobody has proven yet)',
+    async (template) => {
+      const to = address();
+      await send({ to, template, data: { displayName: 'Ada Lovelace', token: token(), newEmail: to } });
+      const mail = await mailbox.waitFor((m) => m.to === to);
+      expect(mail.text).not.toContain('Ada Lovelace');
+      expect(mail.html).not.toContain('Ada Lovelace');
+    },
+  );
 
   it('says how long the link is valid when told', async () => {
     const to = address();

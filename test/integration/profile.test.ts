@@ -40,6 +40,19 @@ describe('profile: displayName and emailVerified', () => {
     ['a line break', 'two\nlines'],
     ['a NUL', 'nul\u0000byte'],
     ['a right-to-left override', 'abc\u202Egnp.exe'],
+    ['with a link (issue 21)', 'Security team: your account is locked. Re-activate at https://evil.example/login now'],
+    ['with a scheme', 'see http://evil.example'],
+    ['with a scheme but no slashes', 'mailto:help@evil.example'],
+    ['with www.', 'Visit www.evil.example'],
+    ['with a bare domain and path', 'Re-activate at evil.example/login now'],
+    ['with a bare domain', 'paypal.com support'],
+    ['with a mixed-case domain', 'PayPal.Com support'],
+    ['with a sub-domain in title case', 'Login.Paypal.Com'],
+    ['with a short title-case domain and a path', 'Bit.Ly/abc'],
+    ['with full-width dots', 'evil\uFF0Eexample'],
+    ['with an ideographic full stop', 'evil\u3002example'],
+    ['with an IPv4 address', 'Go to 203.0.113.7'],
+    ['with an email address', 'Write to victim@example.com'],
   ])(
     'refuses a display name %s with BAD_USER_INPUT (field displayName), in register and updateProfile',
     async (_label, name) => {
@@ -54,6 +67,26 @@ describe('profile: displayName and emailVerified', () => {
       expect(reg.body.errors![0]!.extensions!.field).toBe('displayName');
     },
   );
+
+  it.each([
+    'J. R. R. Tolkien',
+    'J.R.R. Tolkien',
+    'Dr.Who',
+    'St.John Smith',
+    'Ada L.',
+    'Jane Doe, Ph.D.',
+    'Security team: your account is locked',
+    '@ada',
+    "Anne-Marie O'Neil",
+    'Mr. T',
+  ])('accepts the display name %j (dots between words, no link or address)', async (name) => {
+    const user = await signUp(t);
+    expect((await update(user.accessToken, name)).body.data!.updateProfile.displayName).toBe(name);
+    const reg = await t.gql(REGISTER, {
+      input: { email: uniqueEmail(), password: strongPassword(), displayName: name },
+    });
+    expect(codes(reg)).toEqual([]);
+  });
 
   it('accepts 100 characters, also outside Latin script', async () => {
     const user = await signUp(t);

@@ -17,6 +17,7 @@ const RESET =
 const DISABLE = 'mutation($p: String!, $c: String!) { disableTotp(currentPassword: $p, code: $c) }';
 const BEGIN = 'mutation($p: String!) { beginTotpSetup(currentPassword: $p) { secret } }';
 const CONFIRM = 'mutation($c: String!) { confirmTotpSetup(code: $c) }';
+const ME_TOTP = '{ me { id totpEnabled } }';
 const REQUEST_CHANGE = 'mutation($e: String!, $p: String!) { requestEmailChange(newEmail: $e, currentPassword: $p) }';
 /** The default lockout: LOGIN_MAX_ATTEMPTS failures per email. */
 const MAX_ATTEMPTS = 5;
@@ -172,6 +173,77 @@ describe('the lockout with TOTP on', () => {
     }
     // None of those counted: sign-in still works.
     expect(codes(await login(user, await totpCode(user.secret)))).toEqual([]);
+  });
+});
+
+describe('Mutation.confirmTotpSetup under the sign-in lockout', () => {
+  const UNLOCK = 'mutation($id: ID!) { unlockUser(userId: $id) { id } }';
+  /** One request confirming `aliases` wrong codes, each field under its own alias. */
+  const wrongCodes = (aliases: number, seed: number) =>
+    `mutation { ${Array.from({ length: aliases }, (_, i) => `c${i}: confirmTotpSetup(code: "${String(100000 + seed * 100 + i)}")`).join(' ')} }`;
+
+  it('counts every wrong code: of 40 parallel requests with 15 aliased codes each, 5 are evaluated, the rest are 429 with Retry-After; the pending secret is dropped', async () => {
+    const admin = await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD);
+    const user = await signUp(t);
+    const secret = await beginSetup(t, user);
+    const burst = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => t.gql(wrongCodes(15, i), {}, bearer(user.accessToken))),
+    );
+    const misses = burst.filter((r) => codes(r).includes('BAD_USER_INPUT'));
+    const limited = burst.filter((r) => r.status === 429);
+    expect(misses).toHaveLength(MAX_ATTEMPTS);
+    expect(limited).toHaveLength(40 - MAX_ATTEMPTS);
+    for (const r of misses) {
+      expect(r.body.data ?? null).toBeNull();
+      expect(r.body.errors![0]!.extensions!.field).toBe('code');
+    }
+    for (const r of limited) {
+      expect(codes(r)).toContain('TOO_MANY_REQUESTS');
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    // Each evaluated field was counted (and recorded) on its own: exactly the misses answered.
+    const evaluated = burst.reduce((n, r) => n + codes(r).filter((c) => c === 'BAD_USER_INPUT').length, 0);
+    expect(evaluated).toBe(MAX_ATTEMPTS);
+    expect(await auditCount(user.user.id, AuditEventType.LOGIN_FAILED)).toBe(MAX_ATTEMPTS);
+    expect(await auditCount(user.user.id, AuditEventType.ACCOUNT_LOCKED)).toBe(1);
+
+    // The right code now: refused while locked ...
+    const locked = await t.gql(CONFIRM, { c: await totpCode(secret) }, bearer(user.accessToken));
+    expect(locked.status).toBe(429);
+    expect(codes(locked)).toEqual(['TOO_MANY_REQUESTS']);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    // ... and once the lock is over, too: the pending secret is gone, as if no setup was started.
+    expect(codes(await t.gql(UNLOCK, { id: user.user.id }, bearer(admin.accessToken)))).toEqual([]);
+    const dropped = await t.gql(CONFIRM, { c: await totpCode(secret) }, bearer(user.accessToken));
+    expect(codes(dropped)).toEqual(['BAD_USER_INPUT']);
+    expect(dropped.body.errors![0]!.extensions!.field).toBe('code');
+    expect((await t.gql(ME_TOTP, {}, bearer(user.accessToken))).body.data!.me.totpEnabled).toBe(false);
+
+    // Setup starts again with the password; the new secret's code turns TOTP on.
+    const fresh = await beginSetup(t, user);
+    expect(fresh).not.toBe(secret);
+    const confirmed = await t.gql(CONFIRM, { c: await totpCode(fresh) }, bearer(user.accessToken));
+    expect(codes(confirmed)).toEqual([]);
+    expect(confirmed.body.data!.confirmTotpSetup).toHaveLength(10);
+    expectReason(await login(user), 'UNAUTHENTICATED', 'MFA_REQUIRED');
+  }, 60_000);
+
+  it('keeps the pending secret below the limit: 4 wrong codes, then the right one turns TOTP on and clears the count', async () => {
+    const user = await signUp(t);
+    const secret = await beginSetup(t, user);
+    for (let i = 0; i < MAX_ATTEMPTS - 1; i++) {
+      const res = await t.gql(CONFIRM, { c: String(200000 + i) }, bearer(user.accessToken));
+      expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    }
+    const confirmed = await t.gql(CONFIRM, { c: await totpCode(secret) }, bearer(user.accessToken));
+    expect(confirmed.body.data!.confirmTotpSetup).toHaveLength(10);
+    // Both factors were proven (the password at beginTotpSetup, the code now): the misses are forgotten.
+    for (let i = 0; i < MAX_ATTEMPTS - 1; i++) {
+      expect(codes(await t.gql(DISABLE, { p: user.password, c: '000000' }, bearer(user.accessToken)))).toEqual([
+        'BAD_USER_INPUT',
+      ]);
+    }
+    expect(codes(await login(user, await totpCode(secret, 1)))).toEqual([]);
   });
 });
 
