@@ -22,7 +22,14 @@ import { oauthRouter } from './auth/oauth.route';
 import type { Context } from './context';
 import type { Config } from './core/config';
 import { costLimitPlugin } from './core/complexity';
-import { DATABASE_UNAVAILABLE_MESSAGE, InternalServerError, isDatabaseUnavailable } from './core/errors';
+import {
+  DATABASE_UNAVAILABLE_MESSAGE,
+  InternalServerError,
+  isDatabaseUnavailable,
+  isQueryTimeout,
+  QueryTimeoutError,
+  retryLater,
+} from './core/errors';
 import { connectDatabase, disconnectDatabase, pingDatabase, syncIndexes } from './core/db';
 import { errorLoggingPlugin, formatError, retryAfterPlugin } from './core/format-error';
 import { jsonErrors, notFound, requestId, requestLogger } from './core/http';
@@ -89,6 +96,11 @@ function armor(config: Config) {
  */
 function contextFailure(err: unknown, log: Logger): GraphQLError {
   if (err instanceof GraphQLError) return err;
+  // A read of authentication ran past DB_QUERY_TIMEOUT_MS: 503, as for any other read.
+  if (isQueryTimeout(err)) {
+    log.warn({ err }, 'authentication: database read timed out');
+    return retryLater(new QueryTimeoutError());
+  }
   log.error({ err }, 'authentication failed unexpectedly');
   const unavailable = isDatabaseUnavailable(err);
   return new InternalServerError(unavailable ? DATABASE_UNAVAILABLE_MESSAGE : 'Internal server error', {
@@ -126,7 +138,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const metricsListener = metrics && (await listenMetrics(metrics, metricsPort, config.metrics.host));
   setMetrics(metrics);
 
-  const db = await connectDatabase(config.mongodbUri, logger, { monitorCommands: options.monitorCommands });
+  const db = await connectDatabase(config.mongodbUri, logger, {
+    monitorCommands: options.monitorCommands,
+    queryTimeoutMs: config.dbQueryTimeoutMs,
+  });
   const unwatchPool = metrics && watchPool(metrics, db.connection.getClient());
   const schema = await buildAppSchema();
   await syncIndexes();

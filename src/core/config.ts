@@ -61,6 +61,7 @@ const schema = z.object({
     .regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// connection string')
     .optional(),
   MONGOD_BINARY: z.string().min(1).optional(),
+  DB_QUERY_TIMEOUT_MS: int(1, 600_000).default(10_000),
   DATA_DIR: z.string().min(1).default('.data'),
   SHUTDOWN_TIMEOUT_MS: int(0, 120_000).default(10_000),
   SHUTDOWN_DELAY_MS: int(0, 60_000).default(0),
@@ -194,6 +195,8 @@ export interface Config {
   /** Absent outside production: the embedded database is started instead. */
   readonly mongodbUri?: string;
   readonly mongodBinary?: string;
+  /** The time limit (maxTimeMS) of every database read; past it the request answers SERVICE_UNAVAILABLE. */
+  readonly dbQueryTimeoutMs: number;
   readonly dataDir: string;
   readonly shutdownTimeoutMs: number;
   /** How long /ready answers 503 before the listener closes (for load balancers to notice). */
@@ -399,6 +402,7 @@ export function loadConfig(source: Env = process.env): Config {
     logLevel: v.LOG_LEVEL ?? (v.NODE_ENV === 'test' ? 'silent' : 'info'),
     mongodbUri: v.MONGODB_URI,
     mongodBinary: v.MONGOD_BINARY,
+    dbQueryTimeoutMs: v.DB_QUERY_TIMEOUT_MS,
     dataDir: path.resolve(v.DATA_DIR),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     shutdownDelayMs: v.SHUTDOWN_DELAY_MS,

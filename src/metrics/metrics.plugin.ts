@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, parse, type GraphQLError } from 'graphql';
 import type { Context } from '../context';
+import { isQueryTimeout } from '../core/errors';
 import type { Metrics } from './metrics.registry';
 
 /**
@@ -22,6 +23,8 @@ export function committedOperationNames(manifestFile: string): ReadonlySet<strin
 const CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
 function codeOf(err: GraphQLError): string {
+  // As the client is shown it (see publicError): the driver's error carries no code of ours.
+  if (isQueryTimeout(err)) return 'SERVICE_UNAVAILABLE';
   const code = err.extensions?.code;
   if (code === undefined) return 'INTERNAL_SERVER_ERROR';
   return typeof code === 'string' && CODE.test(code) ? code : 'OTHER';
