@@ -37,7 +37,7 @@ import { createLogger, type Logger } from './core/logger';
 import { playgroundRouter } from './core/playground';
 import { accountPagesRouter } from './core/account-pages';
 import { startMailWorker, type MailWorkerOptions } from './mail/mail.worker';
-import { deleteExpiredCounters } from './core/rate-limit';
+import { deleteExpiredCounters, readLimitPlugin } from './core/rate-limit';
 import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from './core/security';
 import { TRUSTED_DOCUMENTS_FILE } from './core/paths';
 import { documentPolicy, trustedDocuments } from './core/trusted-documents';
@@ -185,6 +185,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       ...(metrics ? [metricsPlugin(metrics, committedOperationNames(TRUSTED_DOCUMENTS_FILE))] : []),
       ...armored.plugins,
       costLimitPlugin(config.limits.maxCost),
+      readLimitPlugin(config),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       ApolloServerPluginLandingPageDisabled(),
       // No @cacheControl hints in this schema: the default plugin would only add per-field work.

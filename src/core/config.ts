@@ -146,6 +146,7 @@ const schema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
   RATE_LIMIT_PER_IP: int(1, 1_000_000_000).default(30),
   RATE_LIMIT_PER_ACCOUNT: int(1, 1_000_000_000).default(10),
+  READ_RATE_LIMIT_PER_USER: int(1, 1_000_000_000).default(1200),
   WRITE_RATE_LIMIT_PER_USER: int(1, 1_000_000_000).default(120),
   MAX_ITEMS_PER_USER: int(1, 1_000_000_000).default(10_000),
   HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
@@ -265,7 +266,13 @@ export interface Config {
     readonly maxTokens: number;
     readonly maxCost: number;
   };
-  readonly rateLimit: { readonly windowSeconds: number; readonly perIp: number; readonly perAccount: number };
+  readonly rateLimit: {
+    readonly windowSeconds: number;
+    readonly perIp: number;
+    readonly perAccount: number;
+    /** Query operations per signed-in user (an API key's count for its owner) per window. */
+    readonly readsPerUser: number;
+  };
   /** Per-user limits on item writes: writes per rate-limit window, and items owned. */
   readonly itemLimits: { readonly writesPerWindow: number; readonly maxPerUser: number };
   /** GraphQL subscriptions over WebSocket (src/realtime). */
@@ -462,6 +469,7 @@ export function loadConfig(source: Env = process.env): Config {
       windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS,
       perIp: v.RATE_LIMIT_PER_IP,
       perAccount: v.RATE_LIMIT_PER_ACCOUNT,
+      readsPerUser: v.READ_RATE_LIMIT_PER_USER,
     },
     itemLimits: { writesPerWindow: v.WRITE_RATE_LIMIT_PER_USER, maxPerUser: v.MAX_ITEMS_PER_USER },
     realtime: {

@@ -1,8 +1,10 @@
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoose';
+import type { Context } from '../context';
 import { clientKey } from './client-ip';
 import type { Config } from './config';
 import { atomically, batched, op } from './db';
-import { isDuplicateKeyError, TooManyRequestsError } from './errors';
+import { isDuplicateKeyError, retryLater, TooManyRequestsError } from './errors';
 // A leaf module (no project imports): the counters of the running server, if metrics are on.
 import { currentMetrics } from '../metrics/metrics.registry';
 
@@ -144,4 +146,32 @@ export async function limitKey(key: string, max: number, windowSeconds: number, 
     currentMetrics()?.rateLimited.inc({ limit: key.split(':', 1)[0]! });
     throw new TooManyRequestsError(Math.max(1, Math.ceil((resetAt.getTime() - Date.now()) / 1000)), message);
   }
+}
+
+/**
+ * The per-user read limit: every query operation a signed-in caller sends over HTTP counts once,
+ * whatever it asks for (its cost is bounded by MAX_COST), under `read:user:<id>`. An API key
+ * counts for its owner, so a user's keys and sessions share one allowance (creating keys does
+ * not multiply it). Past `readsPerUser` in the window: 429 TOO_MANY_REQUESTS with Retry-After,
+ * before anything runs. Mutations have their own limits; anonymous queries are not counted.
+ */
+export function readLimitPlugin(config: Pick<Config, 'rateLimit'>): ApolloServerPlugin<Context> {
+  const { windowSeconds, readsPerUser } = config.rateLimit;
+  const listener: GraphQLRequestListener<Context> = {
+    async didResolveOperation({ operation, contextValue }) {
+      const { user } = contextValue;
+      if (operation?.operation !== 'query' || !user) return;
+      try {
+        await limitKey(`read:user:${user.id}`, readsPerUser, windowSeconds, 'Too many requests, try again later');
+      } catch (err) {
+        // Thrown here, an error is a 500 unless it carries its status.
+        throw err instanceof TooManyRequestsError ? retryLater(err) : err;
+      }
+    },
+  };
+  return {
+    async requestDidStart() {
+      return listener;
+    },
+  };
 }
