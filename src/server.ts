@@ -14,6 +14,7 @@ import { GraphQLError } from 'graphql';
 import { deleteExpiredAccountTokens } from './users/account-token.service';
 import { flushPasswordResets } from './account/password-reset.service';
 import { deleteExpiredAuditEvents, flushAuditEvents } from './audit/audit.service';
+import { AUTH_EVENT_LABELS } from './auth/auth.audit';
 import { createAuthenticator } from './auth/auth.context';
 import { ensureAdmin } from './auth/admin-bootstrap';
 import { forgetSealedChildren } from './auth/refresh.service';
@@ -37,7 +38,7 @@ import { createLogger, type Logger } from './core/logger';
 import { playgroundRouter } from './core/playground';
 import { accountPagesRouter } from './core/account-pages';
 import { startMailWorker, type MailWorkerOptions } from './mail/mail.worker';
-import { deleteExpiredCounters, readLimitPlugin } from './core/rate-limit';
+import { deleteExpiredCounters, RATE_LIMITS, readLimitPlugin } from './core/rate-limit';
 import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from './core/security';
 import { TRUSTED_DOCUMENTS_FILE } from './core/paths';
 import { documentPolicy, trustedDocuments } from './core/trusted-documents';
@@ -46,7 +47,7 @@ import { redisEventBus } from './core/redis-events';
 import { startRealtime } from './realtime/realtime.server';
 import { countMailBacklog } from './mail/mail.service';
 import { createMetrics, currentMetrics, setMetrics } from './metrics/metrics.registry';
-import { committedOperationNames, metricsPlugin } from './metrics/metrics.plugin';
+import { committedOperationNames, ERROR_CODE_LABELS, metricsPlugin } from './metrics/metrics.plugin';
 import { watchPool } from './metrics/metrics.pool';
 import { countRequests, listenMetrics } from './metrics/metrics.server';
 import { buildAppSchema } from './schema';
@@ -133,7 +134,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const documents = documentPolicy(config, TRUSTED_DOCUMENTS_FILE);
   // METRICS_PORT=0 turns metrics off: no listener, and nothing counted on the request path.
   const metricsPort = options.metricsPort ?? config.metrics.port;
-  const metrics = options.metricsPort !== undefined || metricsPort !== 0 ? createMetrics() : undefined;
+  const metrics =
+    options.metricsPort !== undefined || metricsPort !== 0
+      ? createMetrics({ errorCodes: ERROR_CODE_LABELS, authEvents: AUTH_EVENT_LABELS, rateLimits: RATE_LIMITS })
+      : undefined;
   // First, so a busy port stops the start before anything else runs.
   const metricsListener = metrics && (await listenMetrics(metrics, metricsPort, config.metrics.host));
   setMetrics(metrics);

@@ -40,6 +40,9 @@ export function publicError(err: unknown): unknown {
   return isQueryTimeout(err) ? new QueryTimeoutError() : unwrapResolverError(err);
 }
 
+/** Every code an error response may carry: the client codes and INTERNAL_SERVER_ERROR. */
+export const ERROR_CODES: readonly string[] = [...CLIENT_CODES, 'INTERNAL_SERVER_ERROR'];
+
 export function isClientError(err: unknown): boolean {
   const original = publicError(err);
   if (!(original instanceof GraphQLError)) return false;

@@ -9,6 +9,29 @@ import { isDuplicateKeyError, retryLater, TooManyRequestsError } from './errors'
 import { currentMetrics } from '../metrics/metrics.registry';
 
 /**
+ * Every rate limit by name: the first part of its counters' keys and its `rate_limited_total`
+ * label (metrics start each at zero). Counting under another name does not compile.
+ */
+export const RATE_LIMITS = [
+  'login',
+  'register',
+  'changePassword',
+  'refreshToken',
+  'oauth',
+  'requestPasswordReset',
+  'linkMail',
+  'apiKey',
+  'itemWrite',
+  'read',
+] as const;
+export type RateLimitName = (typeof RATE_LIMITS)[number];
+
+/** Counts one refusal by `limit` in `rate_limited_total`, when metrics are on. */
+export function countRefusal(limit: RateLimitName): void {
+  currentMetrics()?.rateLimited.inc({ limit });
+}
+
+/**
  * Fixed-window attempt counters kept in MongoDB, so every server instance shares them.
  * The key names the operation and who is counted: `login:ip:203.0.113.9`, `login:account:a@b.c`.
  */
@@ -113,7 +136,7 @@ function hit(key: string, windowSeconds: number): Promise<WindowCount> {
  */
 export async function limitAttempt(
   config: Pick<Config, 'rateLimit'>,
-  operation: string,
+  operation: RateLimitName,
   ip: string | undefined,
   account?: string,
 ): Promise<void> {
@@ -124,7 +147,7 @@ export async function limitAttempt(
     checks.push(hit(`${operation}:account:${account}`, windowSeconds).then((r) => ({ ...r, max: perAccount })));
   const over = (await Promise.all(checks)).filter((r) => r.count > r.max);
   if (over.length) {
-    currentMetrics()?.rateLimited.inc({ limit: operation });
+    countRefusal(operation);
     const wait = Math.max(...over.map((r) => r.resetAt.getTime() - Date.now()));
     throw new TooManyRequestsError(Math.max(1, Math.ceil(wait / 1000)));
   }
@@ -139,11 +162,16 @@ export async function deleteExpiredCounters(): Promise<number> {
  * Counts one hit on `key` (e.g. `itemWrite:user:<id>`) and refuses with TOO_MANY_REQUESTS once
  * more than `max` hits fall in the current window. For limits other than the auth attempts above.
  */
-export async function limitKey(key: string, max: number, windowSeconds: number, message?: string): Promise<void> {
+export async function limitKey(
+  key: `${RateLimitName}:${string}`,
+  max: number,
+  windowSeconds: number,
+  message?: string,
+): Promise<void> {
   const { count, resetAt } = await hit(key, windowSeconds);
   if (count > max) {
     // The key's first part names the limit (`itemWrite`); the rest (a user id) never becomes a label.
-    currentMetrics()?.rateLimited.inc({ limit: key.split(':', 1)[0]! });
+    countRefusal(key.split(':', 1)[0] as RateLimitName);
     throw new TooManyRequestsError(Math.max(1, Math.ceil((resetAt.getTime() - Date.now()) / 1000)), message);
   }
 }

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sha256 } from '../auth/tokens';
 import { atomically, op } from '../core/db';
 import { BadUserInputError, TooManyRequestsError } from '../core/errors';
-import { countInWindow } from '../core/rate-limit';
-import { currentMetrics } from '../metrics/metrics.registry';
+import { countInWindow, countRefusal } from '../core/rate-limit';
 import { AccountToken, AccountTokenKind, AccountTokenModel } from './account-token.model';
 
 /** One message for an unknown, used and expired link, so none of them can be told apart. */
@@ -72,7 +71,7 @@ export const LINK_MAILS_PER_HOUR = 3;
 export async function throttleLinkMail(key: string): Promise<void> {
   const sent = await countInWindow(`linkMail:${key}`, { windowSeconds: 3600, cap: LINK_MAILS_PER_HOUR });
   if (!sent.counted) {
-    currentMetrics()?.rateLimited.inc({ limit: 'linkMail' });
+    countRefusal('linkMail');
     const wait = Math.ceil((sent.resetAt.getTime() - Date.now()) / 1000);
     throw new TooManyRequestsError(Math.max(1, wait), 'Too many mails requested, try again later');
   }
