@@ -30,23 +30,35 @@ const { connectDatabase } = load('core/db.js');
 const { buildAppSchema } = load('schema.js');
 const { createAuthenticator } = load('auth/auth.context.js');
 const { costLimitPlugin } = load('core/complexity.js');
-const { DATABASE_UNAVAILABLE_MESSAGE, InternalServerError, isDatabaseUnavailable } = load('core/errors.js');
+const { RATE_LIMITS, readLimitPlugin } = load('core/rate-limit.js');
+const { AUTH_EVENT_LABELS } = load('auth/auth.audit.js');
+const {
+  DATABASE_UNAVAILABLE_MESSAGE,
+  InternalServerError,
+  isDatabaseUnavailable,
+  isQueryTimeout,
+  QueryTimeoutError,
+  retryLater,
+} = load('core/errors.js');
 const { errorLoggingPlugin, formatError, retryAfterPlugin } = load('core/format-error.js');
 const { persistedQueryHashCheck, tokenLimit } = load('core/security.js');
 const { TRUSTED_DOCUMENTS_FILE } = load('core/paths.js');
 const { documentPolicy, trustedDocuments } = load('core/trusted-documents.js');
 const { localEventBus, setEventBus } = load('core/events.js');
 const { createMetrics, setMetrics } = load('metrics/metrics.registry.js');
-const { committedOperationNames, metricsPlugin } = load('metrics/metrics.plugin.js');
+const { committedOperationNames, ERROR_CODE_LABELS, metricsPlugin } = load('metrics/metrics.plugin.js');
 const { listenMetrics } = load('metrics/metrics.server.js');
 
 const config = loadConfig();
 const logger = createLogger(config);
 const documents = documentPolicy(config, TRUSTED_DOCUMENTS_FILE);
-const metrics = config.metrics.port !== 0 ? createMetrics() : undefined;
+const metrics =
+  config.metrics.port !== 0
+    ? createMetrics({ errorCodes: ERROR_CODE_LABELS, authEvents: AUTH_EVENT_LABELS, rateLimits: RATE_LIMITS })
+    : undefined;
 if (metrics) await listenMetrics(metrics, config.metrics.port, config.metrics.host);
 setMetrics(metrics);
-await connectDatabase(config.mongodbUri, logger);
+await connectDatabase(config.mongodbUri, logger, { queryTimeoutMs: config.dbQueryTimeoutMs });
 const schema = await buildAppSchema();
 const authenticate = createAuthenticator(config, logger);
 setEventBus(localEventBus());
@@ -109,6 +121,7 @@ const apollo = new ApolloServer({
     ...(metrics ? [metricsPlugin(metrics, committedOperationNames(TRUSTED_DOCUMENTS_FILE))] : []),
     ...armored.plugins,
     costLimitPlugin(config.limits.maxCost),
+    readLimitPlugin(config),
     fastifyApolloDrainPlugin(app),
     ApolloServerPluginLandingPageDisabled(),
     ApolloServerPluginCacheControlDisabled(),
@@ -134,6 +147,10 @@ const asPreHandler = (middleware) => (request, reply, done) => {
 
 function contextFailure(err, log) {
   if (err instanceof GraphQLError) return err;
+  if (isQueryTimeout(err)) {
+    log.warn({ err }, 'authentication: database read timed out');
+    return retryLater(new QueryTimeoutError());
+  }
   log.error({ err }, 'authentication failed unexpectedly');
   const unavailable = isDatabaseUnavailable(err);
   return new InternalServerError(unavailable ? DATABASE_UNAVAILABLE_MESSAGE : 'Internal server error', {

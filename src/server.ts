@@ -14,6 +14,7 @@ import { GraphQLError } from 'graphql';
 import { deleteExpiredAccountTokens } from './users/account-token.service';
 import { flushPasswordResets } from './account/password-reset.service';
 import { deleteExpiredAuditEvents, flushAuditEvents } from './audit/audit.service';
+import { AUTH_EVENT_LABELS } from './auth/auth.audit';
 import { createAuthenticator } from './auth/auth.context';
 import { ensureAdmin } from './auth/admin-bootstrap';
 import { forgetSealedChildren } from './auth/refresh.service';
@@ -22,7 +23,14 @@ import { oauthRouter } from './auth/oauth.route';
 import type { Context } from './context';
 import type { Config } from './core/config';
 import { costLimitPlugin } from './core/complexity';
-import { DATABASE_UNAVAILABLE_MESSAGE, InternalServerError, isDatabaseUnavailable } from './core/errors';
+import {
+  DATABASE_UNAVAILABLE_MESSAGE,
+  InternalServerError,
+  isDatabaseUnavailable,
+  isQueryTimeout,
+  QueryTimeoutError,
+  retryLater,
+} from './core/errors';
 import { connectDatabase, disconnectDatabase, pingDatabase, syncIndexes } from './core/db';
 import { errorLoggingPlugin, formatError, retryAfterPlugin } from './core/format-error';
 import { jsonErrors, notFound, requestId, requestLogger } from './core/http';
@@ -30,7 +38,7 @@ import { createLogger, type Logger } from './core/logger';
 import { playgroundRouter } from './core/playground';
 import { accountPagesRouter } from './core/account-pages';
 import { startMailWorker, type MailWorkerOptions } from './mail/mail.worker';
-import { deleteExpiredCounters } from './core/rate-limit';
+import { deleteExpiredCounters, RATE_LIMITS, readLimitPlugin } from './core/rate-limit';
 import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from './core/security';
 import { TRUSTED_DOCUMENTS_FILE } from './core/paths';
 import { documentPolicy, trustedDocuments } from './core/trusted-documents';
@@ -39,7 +47,7 @@ import { redisEventBus } from './core/redis-events';
 import { startRealtime } from './realtime/realtime.server';
 import { countMailBacklog } from './mail/mail.service';
 import { createMetrics, currentMetrics, setMetrics } from './metrics/metrics.registry';
-import { committedOperationNames, metricsPlugin } from './metrics/metrics.plugin';
+import { committedOperationNames, ERROR_CODE_LABELS, metricsPlugin } from './metrics/metrics.plugin';
 import { watchPool } from './metrics/metrics.pool';
 import { countRequests, listenMetrics } from './metrics/metrics.server';
 import { buildAppSchema } from './schema';
@@ -89,6 +97,11 @@ function armor(config: Config) {
  */
 function contextFailure(err: unknown, log: Logger): GraphQLError {
   if (err instanceof GraphQLError) return err;
+  // A read of authentication ran past DB_QUERY_TIMEOUT_MS: 503, as for any other read.
+  if (isQueryTimeout(err)) {
+    log.warn({ err }, 'authentication: database read timed out');
+    return retryLater(new QueryTimeoutError());
+  }
   log.error({ err }, 'authentication failed unexpectedly');
   const unavailable = isDatabaseUnavailable(err);
   return new InternalServerError(unavailable ? DATABASE_UNAVAILABLE_MESSAGE : 'Internal server error', {
@@ -121,12 +134,18 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const documents = documentPolicy(config, TRUSTED_DOCUMENTS_FILE);
   // METRICS_PORT=0 turns metrics off: no listener, and nothing counted on the request path.
   const metricsPort = options.metricsPort ?? config.metrics.port;
-  const metrics = options.metricsPort !== undefined || metricsPort !== 0 ? createMetrics() : undefined;
+  const metrics =
+    options.metricsPort !== undefined || metricsPort !== 0
+      ? createMetrics({ errorCodes: ERROR_CODE_LABELS, authEvents: AUTH_EVENT_LABELS, rateLimits: RATE_LIMITS })
+      : undefined;
   // First, so a busy port stops the start before anything else runs.
   const metricsListener = metrics && (await listenMetrics(metrics, metricsPort, config.metrics.host));
   setMetrics(metrics);
 
-  const db = await connectDatabase(config.mongodbUri, logger, { monitorCommands: options.monitorCommands });
+  const db = await connectDatabase(config.mongodbUri, logger, {
+    monitorCommands: options.monitorCommands,
+    queryTimeoutMs: config.dbQueryTimeoutMs,
+  });
   const unwatchPool = metrics && watchPool(metrics, db.connection.getClient());
   try {
     await syncIndexes();
@@ -179,6 +198,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       ...(metrics ? [metricsPlugin(metrics, committedOperationNames(TRUSTED_DOCUMENTS_FILE))] : []),
       ...armored.plugins,
       costLimitPlugin(config.limits.maxCost),
+      readLimitPlugin(config),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       ApolloServerPluginLandingPageDisabled(),
       // No @cacheControl hints in this schema: the default plugin would only add per-field work.

@@ -5,6 +5,9 @@ import type { ClientInfo } from './auth.types';
 
 export { AuditEventType };
 
+/** `auth_events_total` labels: every audit event type in lower case (metrics start each at zero). */
+export const AUTH_EVENT_LABELS: readonly string[] = Object.values(AuditEventType).map((type) => type.toLowerCase());
+
 /**
  * Records a security event with the caller's address and user agent (fire and forget), and counts
  * it in `auth_events_total` (the type in lower case: a bounded label).

@@ -17,7 +17,7 @@ import type { User } from '../users/user.model';
 import { authUserOf } from '../users/user.actor';
 import { userView } from '../users/user.profile';
 import type { Config } from '../core/config';
-import { RETRY_STATUS, ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
+import { retryLater, ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
 import { limitAttempt, limitKey } from '../core/rate-limit';
 import { authenticateBearer, checkBearer, checkCurrentUser, currentUser, type BearerRefusal } from './auth.service';
 import { clientInfo } from '../core/http';
@@ -68,18 +68,6 @@ export function invalidCredentials(
       code: 'UNAUTHENTICATED',
       reason,
       http: { status: 401, headers: new HeaderMap([['www-authenticate', challenge]]) },
-    },
-  });
-}
-
-/** A 429 (limits, lockout) or 503 (hashing queue full) with `Retry-After`, raised before Apollo runs. */
-function retryLater(err: TooManyRequestsError | ServiceUnavailableError): GraphQLError {
-  const status = RETRY_STATUS[String(err.extensions.code)];
-  return new GraphQLError(err.message, {
-    extensions: {
-      code: err.extensions.code,
-      retryAfter: err.retryAfterSeconds,
-      http: { status, headers: new HeaderMap([['retry-after', String(err.retryAfterSeconds)]]) },
     },
   });
 }

@@ -1,7 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { GraphQLError } from 'graphql';
 import type { Config } from '../core/config';
-import { isDatabaseUnavailable } from '../core/errors';
+import { isDatabaseUnavailable, isQueryTimeout } from '../core/errors';
 import { clientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
 import { limitAttempt } from '../core/rate-limit';
@@ -97,6 +97,10 @@ export function oauthRouter(config: Config, logger: Logger): Router {
           return retryLater(res, 503, retryAfter, 'temporarily_unavailable', 'Try again shortly');
         if (isDatabaseUnavailable(err)) {
           (req.log ?? logger).error({ err }, 'oauth token endpoint: database unavailable');
+          return retryLater(res, 503, 5, 'temporarily_unavailable', 'Try again shortly');
+        }
+        if (isQueryTimeout(err)) {
+          (req.log ?? logger).warn({ err }, 'oauth token endpoint: database read timed out');
           return retryLater(res, 503, 5, 'temporarily_unavailable', 'Try again shortly');
         }
         (req.log ?? logger).error({ err }, 'oauth token endpoint failed');

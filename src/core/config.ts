@@ -61,6 +61,7 @@ const schema = z.object({
     .regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// connection string')
     .optional(),
   MONGOD_BINARY: z.string().min(1).optional(),
+  DB_QUERY_TIMEOUT_MS: int(1, 600_000).default(10_000),
   DATA_DIR: z.string().min(1).default('.data'),
   SHUTDOWN_TIMEOUT_MS: int(0, 120_000).default(10_000),
   SHUTDOWN_DELAY_MS: int(0, 60_000).default(0),
@@ -145,6 +146,7 @@ const schema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
   RATE_LIMIT_PER_IP: int(1, 1_000_000_000).default(30),
   RATE_LIMIT_PER_ACCOUNT: int(1, 1_000_000_000).default(10),
+  READ_RATE_LIMIT_PER_USER: int(1, 1_000_000_000).default(1200),
   WRITE_RATE_LIMIT_PER_USER: int(1, 1_000_000_000).default(120),
   MAX_ITEMS_PER_USER: int(1, 1_000_000_000).default(10_000),
   HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
@@ -196,6 +198,8 @@ export interface Config {
   /** Absent outside production: the embedded database is started instead. */
   readonly mongodbUri?: string;
   readonly mongodBinary?: string;
+  /** The time limit (maxTimeMS) of every database read; past it the request answers SERVICE_UNAVAILABLE. */
+  readonly dbQueryTimeoutMs: number;
   readonly dataDir: string;
   readonly shutdownTimeoutMs: number;
   /** How long /ready answers 503 before the listener closes (for load balancers to notice). */
@@ -264,7 +268,13 @@ export interface Config {
     readonly maxTokens: number;
     readonly maxCost: number;
   };
-  readonly rateLimit: { readonly windowSeconds: number; readonly perIp: number; readonly perAccount: number };
+  readonly rateLimit: {
+    readonly windowSeconds: number;
+    readonly perIp: number;
+    readonly perAccount: number;
+    /** Query operations per signed-in user (an API key's count for its owner) per window. */
+    readonly readsPerUser: number;
+  };
   /** Per-user limits on item writes: writes per rate-limit window, and items owned. */
   readonly itemLimits: { readonly writesPerWindow: number; readonly maxPerUser: number };
   /** GraphQL subscriptions over WebSocket (src/realtime). */
@@ -405,6 +415,7 @@ export function loadConfig(source: Env = process.env): Config {
     logLevel: v.LOG_LEVEL ?? (v.NODE_ENV === 'test' ? 'silent' : 'info'),
     mongodbUri: v.MONGODB_URI,
     mongodBinary: v.MONGOD_BINARY,
+    dbQueryTimeoutMs: v.DB_QUERY_TIMEOUT_MS,
     dataDir: path.resolve(v.DATA_DIR),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     shutdownDelayMs: v.SHUTDOWN_DELAY_MS,
@@ -464,6 +475,7 @@ export function loadConfig(source: Env = process.env): Config {
       windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS,
       perIp: v.RATE_LIMIT_PER_IP,
       perAccount: v.RATE_LIMIT_PER_ACCOUNT,
+      readsPerUser: v.READ_RATE_LIMIT_PER_USER,
     },
     itemLimits: { writesPerWindow: v.WRITE_RATE_LIMIT_PER_USER, maxPerUser: v.MAX_ITEMS_PER_USER },
     realtime: {

@@ -24,16 +24,30 @@ export function op<T extends object>(condition: T): T {
   return mongoose.trusted(condition) as T;
 }
 
+/** The reads of a model's collection that may go straight to the driver (see driverCollection). */
+export interface DriverReads<T extends mongoose.mongo.Document> {
+  findOne(
+    filter: mongoose.mongo.Filter<T>,
+    options?: mongoose.mongo.FindOptions,
+  ): Promise<mongoose.mongo.WithId<T> | null>;
+}
+
 /**
- * A model's collection as the driver sees it, typed by its documents. For the reads every request
- * makes (authentication): mongoose's query building (casting, hooks, option merging) costs more
- * there than the read's own driver work. No sanitizeFilter on this path: callers pass only values
- * they have checked the shape of (ids matched against their pattern).
+ * A model's collection as the driver sees it, typed by its documents, for reads. For the reads
+ * every request makes (authentication): mongoose's query building (casting, hooks, option merging)
+ * costs more there than the read's own driver work. No sanitizeFilter on this path: callers pass
+ * only values they have checked the shape of (ids matched against their pattern). Each read
+ * carries the connection's time limit, as mongoose's reads do (see connectDatabase).
  */
 export function driverCollection<T extends mongoose.mongo.Document>(model: {
   collection: unknown;
-}): mongoose.mongo.Collection<T> {
-  return model.collection as mongoose.mongo.Collection<T>;
+  db: mongoose.Connection;
+}): DriverReads<T> {
+  const collection = model.collection as mongoose.mongo.Collection<T>;
+  return {
+    findOne: (filter, options) =>
+      collection.findOne(filter, { maxTimeMS: model.db.get('maxTimeMS') as number | undefined, ...options }),
+  };
 }
 
 let monitorEveryConnection = false;
@@ -47,10 +61,18 @@ export function monitorCommandsOnEveryConnection(): void {
   monitorEveryConnection = true;
 }
 
+/**
+ * Connects mongoose's default connection. `queryTimeoutMs` becomes the connection's maxTimeMS,
+ * which mongoose sends with every find, findOne, countDocuments, distinct, aggregate and
+ * findOneAndUpdate on it (and driverCollection with its reads): the database stops such a command
+ * there with MaxTimeMSExpired (code 50), which requests answer as SERVICE_UNAVAILABLE. FerretDB
+ * v1 enforces it for find, aggregate (countDocuments) and findAndModify; it ignores it for the
+ * `count` and `distinct` commands, which no request sends.
+ */
 export async function connectDatabase(
   uri: string,
   logger: Logger,
-  options: { monitorCommands?: boolean } = {},
+  options: { monitorCommands?: boolean; queryTimeoutMs?: number } = {},
 ): Promise<typeof mongoose> {
   const conn = await mongoose.connect(uri, {
     // Fail requests within a few seconds when the database is away, instead of hanging.
@@ -67,6 +89,7 @@ export async function connectDatabase(
     monitorCommands: (options.monitorCommands ?? false) || monitorEveryConnection,
   });
   const c = conn.connection;
+  c.set('maxTimeMS', options.queryTimeoutMs);
   c.on('disconnected', () => logger.warn('database disconnected'));
   c.on('reconnected', () => logger.info('database reconnected'));
   const info = await c.db!.admin().command({ buildInfo: 1 });

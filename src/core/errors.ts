@@ -1,3 +1,4 @@
+import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 
 /** One class per public error code. Clients branch on `extensions.code`, never on messages. */
@@ -86,14 +87,61 @@ export class TooManyRequestsError extends GraphQLError {
  */
 export class ServiceUnavailableError extends GraphQLError {
   readonly retryAfterSeconds: number;
-  constructor(retryAfterSeconds: number, message = 'The service is busy, try again shortly') {
-    super(message, { extensions: { code: 'SERVICE_UNAVAILABLE', retryAfter: retryAfterSeconds } });
+  constructor(
+    retryAfterSeconds: number,
+    message = 'The service is busy, try again shortly',
+    extensions: Record<string, unknown> = {},
+  ) {
+    super(message, { extensions: { code: 'SERVICE_UNAVAILABLE', retryAfter: retryAfterSeconds, ...extensions } });
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
+/**
+ * A database read ran past its time limit (DB_QUERY_TIMEOUT_MS): SERVICE_UNAVAILABLE with
+ * `extensions.reason: "QUERY_TIMEOUT"`. The read may be too broad for the data (a search over
+ * everything) or the database busy: ask for less, or come back later.
+ */
+export class QueryTimeoutError extends ServiceUnavailableError {
+  constructor() {
+    super(5, 'The request took too long in the database: ask for less (a narrower filter) or try again later', {
+      reason: 'QUERY_TIMEOUT',
+    });
+  }
+}
+
+/**
+ * True for a database command stopped by its time limit: MongoDB's and FerretDB's
+ * MaxTimeMSExpired (code 50), or the driver's own operation timeout. Follows `originalError`
+ * (a GraphQL error around it) and `cause`.
+ */
+export function isQueryTimeout(err: unknown): boolean {
+  type Cause = { name?: unknown; code?: unknown; codeName?: unknown; originalError?: unknown; cause?: unknown };
+  for (let e = err as Cause | undefined, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    if (e.codeName === 'MaxTimeMSExpired' || e.name === 'MongoOperationTimeoutError') return true;
+    if (e.code === 50 && typeof e.name === 'string' && e.name.startsWith('Mongo')) return true;
+    e = (e.originalError ?? e.cause) as Cause | undefined;
+  }
+  return false;
+}
+
 /** The HTTP status of the errors that ask the client to come back later (with `Retry-After`). */
 export const RETRY_STATUS: Readonly<Record<string, 429 | 503>> = { TOO_MANY_REQUESTS: 429, SERVICE_UNAVAILABLE: 503 };
+
+/**
+ * The same error with its HTTP status (429 or 503) and `Retry-After`, for errors raised before
+ * Apollo runs an operation (authentication, plugins), which would otherwise be a 500.
+ */
+export function retryLater(err: TooManyRequestsError | ServiceUnavailableError): GraphQLError {
+  const status = RETRY_STATUS[String(err.extensions.code)];
+  return new GraphQLError(err.message, {
+    extensions: {
+      ...err.extensions,
+      retryAfter: err.retryAfterSeconds,
+      http: { status, headers: new HeaderMap([['retry-after', String(err.retryAfterSeconds)]]) },
+    },
+  });
+}
 
 /** A failure on our side, with a message written for clients (never driver or file names). */
 export class InternalServerError extends GraphQLError {

@@ -3,7 +3,14 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Context } from '../context';
 import type { Config } from './config';
-import { DATABASE_UNAVAILABLE_MESSAGE, InternalServerError, isDatabaseUnavailable, RETRY_STATUS } from './errors';
+import {
+  DATABASE_UNAVAILABLE_MESSAGE,
+  InternalServerError,
+  isDatabaseUnavailable,
+  isQueryTimeout,
+  QueryTimeoutError,
+  RETRY_STATUS,
+} from './errors';
 
 /** Codes that are meant for clients: everything else is an unexpected failure. */
 const CLIENT_CODES = new Set([
@@ -24,8 +31,20 @@ const CLIENT_CODES = new Set([
   'TRUSTED_DOCUMENT_REQUIRED',
 ]);
 
+/**
+ * The error a client is shown for `err` (unwrapped from a resolver): a read past its time limit
+ * (MaxTimeMSExpired, wherever it happened) becomes QueryTimeoutError, SERVICE_UNAVAILABLE; any
+ * other error stays as it is.
+ */
+export function publicError(err: unknown): unknown {
+  return isQueryTimeout(err) ? new QueryTimeoutError() : unwrapResolverError(err);
+}
+
+/** Every code an error response may carry: the client codes and INTERNAL_SERVER_ERROR. */
+export const ERROR_CODES: readonly string[] = [...CLIENT_CODES, 'INTERNAL_SERVER_ERROR'];
+
 export function isClientError(err: unknown): boolean {
-  const original = unwrapResolverError(err);
+  const original = publicError(err);
   if (!(original instanceof GraphQLError)) return false;
   const code = original.extensions?.code;
   // A GraphQLError without a code is graphql-js's own (e.g. variable coercion): client input.
@@ -93,6 +112,12 @@ export function withVariableField(formatted: GraphQLFormattedError): GraphQLForm
 export function formatError(config: Pick<Config, 'isProduction'>) {
   return (unmasked: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const formatted = maskSuggestions(unmasked);
+    const shown = publicError(error);
+    if (shown instanceof QueryTimeoutError) {
+      // The driver's message names the command; the client gets ours, as for other client errors.
+      const { message, extensions } = shown;
+      return { message, locations: formatted.locations, path: formatted.path, extensions: { ...extensions } };
+    }
     if (isClientError(error)) {
       const named = withVariableField(formatted);
       if (!config.isProduction) return named;
@@ -134,6 +159,11 @@ export function errorLoggingPlugin(): ApolloServerPlugin<Context> {
       return {
         async didEncounterErrors({ errors, contextValue }) {
           for (const err of errors) {
+            // Logged, but not as a failure of ours: which reads run past the limit, and where.
+            if (isQueryTimeout(err)) {
+              contextValue.logger?.warn({ err: unwrapResolverError(err), path: err.path }, 'database read timed out');
+              continue;
+            }
             if (isClientError(err)) continue;
             contextValue.logger?.error({ err: unwrapResolverError(err), path: err.path }, 'unexpected GraphQL error');
           }
@@ -154,7 +184,7 @@ export function retryAfterPlugin(): ApolloServerPlugin<Context> {
       return {
         async willSendResponse({ response, errors }) {
           const retryable = (errors ?? [])
-            .map((e) => unwrapResolverError(e))
+            .map((e) => publicError(e))
             .filter((e): e is GraphQLError => e instanceof GraphQLError && String(e.extensions?.code) in RETRY_STATUS);
           if (!retryable.length) return;
           const seconds = retryable.map((e) => Number(e.extensions.retryAfter) || 1);

@@ -1,10 +1,35 @@
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoose';
+import type { Context } from '../context';
 import { clientKey } from './client-ip';
 import type { Config } from './config';
 import { atomically, batched, op } from './db';
-import { isDuplicateKeyError, TooManyRequestsError } from './errors';
+import { isDuplicateKeyError, retryLater, TooManyRequestsError } from './errors';
 // A leaf module (no project imports): the counters of the running server, if metrics are on.
 import { currentMetrics } from '../metrics/metrics.registry';
+
+/**
+ * Every rate limit by name: the first part of its counters' keys and its `rate_limited_total`
+ * label (metrics start each at zero). Counting under another name does not compile.
+ */
+export const RATE_LIMITS = [
+  'login',
+  'register',
+  'changePassword',
+  'refreshToken',
+  'oauth',
+  'requestPasswordReset',
+  'linkMail',
+  'apiKey',
+  'itemWrite',
+  'read',
+] as const;
+export type RateLimitName = (typeof RATE_LIMITS)[number];
+
+/** Counts one refusal by `limit` in `rate_limited_total`, when metrics are on. */
+export function countRefusal(limit: RateLimitName): void {
+  currentMetrics()?.rateLimited.inc({ limit });
+}
 
 /**
  * Fixed-window attempt counters kept in MongoDB, so every server instance shares them.
@@ -111,7 +136,7 @@ function hit(key: string, windowSeconds: number): Promise<WindowCount> {
  */
 export async function limitAttempt(
   config: Pick<Config, 'rateLimit'>,
-  operation: string,
+  operation: RateLimitName,
   ip: string | undefined,
   account?: string,
 ): Promise<void> {
@@ -122,7 +147,7 @@ export async function limitAttempt(
     checks.push(hit(`${operation}:account:${account}`, windowSeconds).then((r) => ({ ...r, max: perAccount })));
   const over = (await Promise.all(checks)).filter((r) => r.count > r.max);
   if (over.length) {
-    currentMetrics()?.rateLimited.inc({ limit: operation });
+    countRefusal(operation);
     const wait = Math.max(...over.map((r) => r.resetAt.getTime() - Date.now()));
     throw new TooManyRequestsError(Math.max(1, Math.ceil(wait / 1000)));
   }
@@ -137,11 +162,44 @@ export async function deleteExpiredCounters(): Promise<number> {
  * Counts one hit on `key` (e.g. `itemWrite:user:<id>`) and refuses with TOO_MANY_REQUESTS once
  * more than `max` hits fall in the current window. For limits other than the auth attempts above.
  */
-export async function limitKey(key: string, max: number, windowSeconds: number, message?: string): Promise<void> {
+export async function limitKey(
+  key: `${RateLimitName}:${string}`,
+  max: number,
+  windowSeconds: number,
+  message?: string,
+): Promise<void> {
   const { count, resetAt } = await hit(key, windowSeconds);
   if (count > max) {
     // The key's first part names the limit (`itemWrite`); the rest (a user id) never becomes a label.
-    currentMetrics()?.rateLimited.inc({ limit: key.split(':', 1)[0]! });
+    countRefusal(key.split(':', 1)[0] as RateLimitName);
     throw new TooManyRequestsError(Math.max(1, Math.ceil((resetAt.getTime() - Date.now()) / 1000)), message);
   }
+}
+
+/**
+ * The per-user read limit: every query operation a signed-in caller sends over HTTP counts once,
+ * whatever it asks for (its cost is bounded by MAX_COST), under `read:user:<id>`. An API key
+ * counts for its owner, so a user's keys and sessions share one allowance (creating keys does
+ * not multiply it). Past `readsPerUser` in the window: 429 TOO_MANY_REQUESTS with Retry-After,
+ * before anything runs. Mutations have their own limits; anonymous queries are not counted.
+ */
+export function readLimitPlugin(config: Pick<Config, 'rateLimit'>): ApolloServerPlugin<Context> {
+  const { windowSeconds, readsPerUser } = config.rateLimit;
+  const listener: GraphQLRequestListener<Context> = {
+    async didResolveOperation({ operation, contextValue }) {
+      const { user } = contextValue;
+      if (operation?.operation !== 'query' || !user) return;
+      try {
+        await limitKey(`read:user:${user.id}`, readsPerUser, windowSeconds, 'Too many requests, try again later');
+      } catch (err) {
+        // Thrown here, an error is a 500 unless it carries its status.
+        throw err instanceof TooManyRequestsError ? retryLater(err) : err;
+      }
+    },
+  };
+  return {
+    async requestDidStart() {
+      return listener;
+    },
+  };
 }

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, parse, type GraphQLError } from 'graphql';
 import type { Context } from '../context';
+import { isQueryTimeout } from '../core/errors';
+import { ERROR_CODES } from '../core/format-error';
 import type { Metrics } from './metrics.registry';
 
 /**
@@ -21,7 +23,12 @@ export function committedOperationNames(manifestFile: string): ReadonlySet<strin
 /** Codes are ours or Apollo's, but an unexpected error may carry anything: keep the label bounded. */
 const CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
+/** `graphql_errors_total` labels known in advance (metrics start each at zero); OTHER for a malformed code. */
+export const ERROR_CODE_LABELS: readonly string[] = [...ERROR_CODES, 'OTHER'];
+
 function codeOf(err: GraphQLError): string {
+  // As the client is shown it (see publicError): the driver's error carries no code of ours.
+  if (isQueryTimeout(err)) return 'SERVICE_UNAVAILABLE';
   const code = err.extensions?.code;
   if (code === undefined) return 'INTERNAL_SERVER_ERROR';
   return typeof code === 'string' && CODE.test(code) ? code : 'OTHER';

@@ -22,12 +22,24 @@ export interface Metrics {
   watch(name: string, help: string, read: () => number | Promise<number>): void;
 }
 
-export function createMetrics(): Metrics {
+/** The label values of the counters known in advance: each is exported at zero from the start. */
+export interface KnownLabels {
+  readonly errorCodes?: readonly string[];
+  readonly authEvents?: readonly string[];
+  readonly rateLimits?: readonly string[];
+}
+
+/**
+ * The metrics of one server. Counters whose label values are known start with a zero sample for
+ * each (the Prometheus instrumentation guide's advice), so `rate()` and alerts see a series from
+ * the first scrape instead of one that appears with its first event.
+ */
+export function createMetrics(known: KnownLabels = {}): Metrics {
   const registry = new Registry();
   // Event-loop lag, heap, GC, CPU, open handles: prom-client's standard process metrics.
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  return {
+  const metrics: Metrics = {
     registry,
     operationDuration: new Histogram({
       name: 'graphql_operation_duration_seconds',
@@ -94,6 +106,10 @@ export function createMetrics(): Metrics {
       });
     },
   };
+  for (const code of known.errorCodes ?? []) metrics.graphqlErrors.inc({ code }, 0);
+  for (const event of known.authEvents ?? []) metrics.authEvents.inc({ event }, 0);
+  for (const limit of known.rateLimits ?? []) metrics.rateLimited.inc({ limit }, 0);
+  return metrics;
 }
 
 let current: Metrics | undefined;

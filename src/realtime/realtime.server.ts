@@ -22,7 +22,7 @@ import type { Context } from '../context';
 import type { ClientInfo } from '../auth/auth.types';
 import { costRefusal } from '../core/complexity';
 import type { Config } from '../core/config';
-import { isDatabaseUnavailable } from '../core/errors';
+import { isDatabaseUnavailable, isQueryTimeout } from '../core/errors';
 import type { EventBus } from '../core/events';
 import { formatError } from '../core/format-error';
 import type { Logger } from '../core/logger';
@@ -130,7 +130,7 @@ export function startRealtime(options: RealtimeOptions): RealtimeServer {
         return refuse(ctx, Close.UNAUTHORIZED, typeof reason === 'string' ? reason : 'UNAUTHENTICATED');
       }
       if (code === 'TOO_MANY_REQUESTS') return refuse(ctx, Close.TOO_MANY, 'TOO_MANY_REQUESTS');
-      if (code === 'SERVICE_UNAVAILABLE' || isDatabaseUnavailable(err))
+      if (code === 'SERVICE_UNAVAILABLE' || isDatabaseUnavailable(err) || isQueryTimeout(err))
         return refuse(ctx, Close.TRY_AGAIN_LATER, 'SERVICE_UNAVAILABLE');
       extra.logger.error({ err }, 'realtime: authentication failed unexpectedly');
       return refuse(ctx, Close.INTERNAL, 'INTERNAL_SERVER_ERROR');

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { sha256 } from '../auth/tokens';
 import { atomically, op } from '../core/db';
 import { BadUserInputError, TooManyRequestsError } from '../core/errors';
-import { countInWindow } from '../core/rate-limit';
+import { countInWindow, countRefusal } from '../core/rate-limit';
 import { deleteMailOf } from '../mail/mail.service';
-import { currentMetrics } from '../metrics/metrics.registry';
 import { AccountToken, AccountTokenKind, AccountTokenModel } from './account-token.model';
 import { undoUnlessUserActive } from './user.guard';
 
@@ -82,7 +81,7 @@ export const LINK_MAILS_PER_HOUR = 3;
 export async function throttleLinkMail(key: string): Promise<void> {
   const sent = await countInWindow(`linkMail:${key}`, { windowSeconds: 3600, cap: LINK_MAILS_PER_HOUR });
   if (!sent.counted) {
-    currentMetrics()?.rateLimited.inc({ limit: 'linkMail' });
+    countRefusal('linkMail');
     const wait = Math.ceil((sent.resetAt.getTime() - Date.now()) / 1000);
     throw new TooManyRequestsError(Math.max(1, wait), 'Too many mails requested, try again later');
   }

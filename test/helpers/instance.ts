@@ -76,6 +76,7 @@ export function startInstance(env: Record<string, string>, options: { preload?: 
       RATE_LIMIT_PER_IP: '1000000',
       RATE_LIMIT_PER_ACCOUNT: '1000000',
       WRITE_RATE_LIMIT_PER_USER: '1000000',
+      READ_RATE_LIMIT_PER_USER: '1000000',
       MAIL_TRANSPORT: 'log',
       ...env,
     },

@@ -36,6 +36,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     RATE_LIMIT_PER_ACCOUNT: '1000000',
     // Suites create hundreds of items from one account; the item-limit tests set their own.
     WRITE_RATE_LIMIT_PER_USER: '1000000',
+    // Suites read far more than a user would; the read-limit tests set their own.
+    READ_RATE_LIMIT_PER_USER: '1000000',
     // Off: suites run servers side by side; test/integration/metrics.test.ts serves them on a free port.
     METRICS_PORT: '0',
     MONGODB_URI: withDatabaseName(base, testDatabaseName()),

@@ -75,11 +75,11 @@ const FRAGMENTS = print({
   kind: Kind.DOCUMENT,
   definitions: ItemsDocument.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION),
 });
-const pages = (n: number, first: string) =>
+const pages = (n: number, first: string, { count = true } = {}) =>
   `query Pages($f: Int) { ${Array.from(
     { length: n },
     (_, i) =>
-      `p${i}: items(first: ${first}) { totalCount edges { cursor node { ...ItemFields } } pageInfo { ...PageInfoFields } }`,
+      `p${i}: items(first: ${first}) { ${count ? 'totalCount ' : ''}edges { cursor node { ...ItemFields } } pageInfo { ...PageInfoFields } }`,
   ).join(' ')} } ${FRAGMENTS}`;
 
 describe('query cost (MAX_COST 5000), with the request variables', () => {
@@ -126,18 +126,58 @@ describe('query cost (MAX_COST 5000), with the request variables', () => {
   });
 
   it('costs the same document by its variables: 15 pages of 5 pass, 15 pages of 100 do not', async () => {
-    const small = await t.gql(pages(15, '$f'), { f: 5 }, bearer(token));
+    // Without totalCount: each count costs a full page (below), so 15 of them never pass.
+    const small = await t.gql(pages(15, '$f', { count: false }), { f: 5 }, bearer(token));
     expect(small.status).toBe(200);
     expect(small.body.errors).toBeUndefined();
-    refused(await t.gql(pages(15, '$f'), { f: 100 }, bearer(token)));
+    refused(await t.gql(pages(15, '$f', { count: false }), { f: 100 }, bearer(token)));
   });
 
   it('costs an omitted first as the default page size (20) and keeps invalid variables BAD_USER_INPUT', async () => {
-    // 15 pages of 20 cost 15 × (1 + 20 × 22) = 6615: refused, so the default is counted.
-    refused(await t.gql(pages(15, '$f'), {}, bearer(token)));
+    // 15 pages of 20 cost 15 × (1 + 20 × 21) = 6315: refused, so the default is counted.
+    refused(await t.gql(pages(15, '$f', { count: false }), {}, bearer(token)));
     const invalid = await t.gql(pages(1, '$f'), { f: 'many' }, bearer(token));
     expect(invalid.status).toBe(400);
     expect(codes(invalid)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  /** `n` aliased `<field>(first: 0 …) { <selection> }`: no node, only what the field itself costs. */
+  const aliased = (n: number, field: string, selection: string, header = '') =>
+    `query${header} { ${Array.from({ length: n }, (_, i) => `a${i}: ${field} { ${selection} }`).join(' ')} }`;
+  const scan = 'items(first: 0, filter: { search: "x" })';
+
+  it('refuses 15 aliased counts of a search, which cost a full page each, while one passes', async () => {
+    refused(await t.gql(aliased(15, scan, 'totalCount'), {}, bearer(token)));
+    const one = await t.gql(aliased(1, scan, 'totalCount'), {}, bearer(token));
+    expect(one.status).toBe(200);
+    expect(one.body.errors).toBeUndefined();
+  });
+
+  it('costs a count and a search each as a full page of 100: two fit in 5000, three do not', async () => {
+    // A full page of the Items operation costs 2101 (see pagedEstimator): 2 × 2102 fit, 3 do not.
+    for (const [field, selection] of [
+      ['items(first: 0)', 'totalCount'],
+      [scan, 'pageInfo { hasNextPage }'],
+    ]) {
+      const two = await t.gql(aliased(2, field!, selection!), {}, bearer(token));
+      expect([two.status, two.body.errors]).toEqual([200, undefined]);
+      refused(await t.gql(aliased(3, field!, selection!), {}, bearer(token)));
+    }
+  });
+
+  it('costs a search given in a variable, and no search (null or blank) costs nothing extra', async () => {
+    const query = aliased(2, 'items(first: 0, filter: { search: $s })', 'totalCount', '($s: String)');
+    refused(await t.gql(query, { s: 'x' }, bearer(token)));
+    for (const s of [null, '  ']) {
+      const res = await t.gql(query, { s }, bearer(token));
+      expect([res.status, res.body.errors]).toEqual([200, undefined]);
+    }
+  });
+
+  it('costs totalCount on every connection (users), before any permission check', async () => {
+    // A full page of users costs 1 + 100 × 16 = 1601. users is ADMIN-only: four counts are
+    // refused for their cost (400), before their permission is looked at.
+    refused(await t.gql(aliased(4, 'users(first: 0)', 'totalCount'), {}, bearer(token)));
   });
 
   it('refuses fragments that expand beyond what can be costed, with 400', async () => {

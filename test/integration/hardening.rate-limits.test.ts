@@ -113,3 +113,40 @@ describe('rate limits without a trusted proxy (TRUST_PROXY=false, the default)',
     expectLimited(await t.gql(REGISTER, { input: { email: uniqueEmail(), password: strongPassword() } }, freshIp()));
   });
 });
+
+describe('the per-user read limit (READ_RATE_LIMIT_PER_USER)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ READ_RATE_LIMIT_PER_USER: '3', RATE_LIMIT_WINDOW_SECONDS: '60' });
+  });
+  afterAll(() => t.stop());
+
+  const READ = '{ me { id } items(first: 1) { edges { node { id } } } }';
+  const readOk = (res: GraphQLResponse) => expect([res.status, res.body.errors]).toEqual([200, undefined]);
+
+  it('answers the read past the limit with 429 and Retry-After; another user and writes are unaffected', async () => {
+    const alice = await signUp(t);
+    const bob = await signUp(t);
+    for (let i = 0; i < 3; i++) readOk(await t.gql(READ, {}, bearer(alice.accessToken)));
+    expectLimited(await t.gql(READ, {}, bearer(alice.accessToken)));
+    readOk(await t.gql(READ, {}, bearer(bob.accessToken)));
+    // A write is a write (WRITE_RATE_LIMIT_PER_USER), not a read.
+    readOk(await t.gql('mutation { createItem(input: { name: "still" }) { id } }', {}, bearer(alice.accessToken)));
+  });
+
+  it("counts an API key's reads against its owner, with the owner's own reads", async () => {
+    const owner = await signUp(t);
+    const created = await t.gql<{ createApiKey: { secret: string } }>(
+      'mutation { createApiKey(input: { name: "reader", scopes: [ITEMS_READ] }) { secret } }',
+      {},
+      bearer(owner.accessToken),
+    );
+    const key = bearer(created.body.data!.createApiKey.secret);
+    const items = '{ items(first: 1) { edges { node { id } } } }';
+    readOk(await t.gql(items, {}, bearer(owner.accessToken)));
+    readOk(await t.gql(items, {}, key));
+    readOk(await t.gql(items, {}, bearer(owner.accessToken)));
+    expectLimited(await t.gql(items, {}, key));
+    expectLimited(await t.gql(items, {}, bearer(owner.accessToken)));
+  });
+});

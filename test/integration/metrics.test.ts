@@ -4,6 +4,7 @@ import { bearer, LOGIN, signUp, strongPassword } from '../helpers/auth';
 import { codes } from '../helpers/graphql';
 import { startTestServer, testConfig, TEST_MAIL_WORKER, type TestServer } from '../helpers/server';
 import { connectWs } from '../helpers/ws';
+import { AuditEventType } from '../../src/audit/audit.model';
 import { createServer } from '../../src/server';
 
 type Labels = Record<string, string>;
@@ -58,6 +59,56 @@ async function listensDuring(run: () => Promise<void>): Promise<number> {
     listen.mockRestore();
   }
 }
+
+/** Rate limits by name, as rate_limited_total labels them. */
+const RATE_LIMITS = [
+  'login',
+  'register',
+  'changePassword',
+  'refreshToken',
+  'oauth',
+  'requestPasswordReset',
+  'linkMail',
+  'apiKey',
+  'itemWrite',
+  'read',
+];
+
+/** The codes clients branch on (README, API), and INTERNAL_SERVER_ERROR. */
+const ERROR_CODES = [
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'CONFLICT',
+  'TOO_MANY_REQUESTS',
+  'SERVICE_UNAVAILABLE',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'TRUSTED_DOCUMENT_REQUIRED',
+  'INTERNAL_SERVER_ERROR',
+];
+
+describe('metrics right after start', () => {
+  it('shows a zero sample for every known error code, auth event and rate limit before any traffic', async () => {
+    const t = await startTestServer({}, undefined, { metricsPort: 0 });
+    try {
+      const samples = await scrape(t.server.metricsUrl!);
+      const sampleOf = (name: string, label: string, v: string) =>
+        samples.find((s) => s.name === name && s.labels[label] === v)?.value;
+      const known: Array<[string, string, string[]]> = [
+        ['graphql_errors_total', 'code', ERROR_CODES],
+        ['auth_events_total', 'event', Object.values(AuditEventType).map((e) => e.toLowerCase())],
+        ['rate_limited_total', 'limit', RATE_LIMITS],
+      ];
+      for (const [name, label, values] of known)
+        for (const v of values) expect([name, v, sampleOf(name, label, v)]).toEqual([name, v, 0]);
+    } finally {
+      await t.stop();
+    }
+  });
+});
 
 describe('metrics', () => {
   let t: TestServer;
@@ -173,9 +224,9 @@ describe('metrics', () => {
         value(before, 'rate_limited_total', { limit: 'itemWrite' }),
     ).toBe(1);
     expect(value(after, 'graphql_errors_total', { code: 'TOO_MANY_REQUESTS' })).toBeGreaterThanOrEqual(1);
-    // The label is the limit's name, never the user id in its key.
-    const limits = after.filter((s) => s.name === 'rate_limited_total').map((s) => s.labels.limit);
-    expect(limits).toEqual(['itemWrite']);
+    // The label is the limit's name, never the user id in its key: the known names only.
+    const limits = after.filter((s) => s.name === 'rate_limited_total').map((s) => s.labels.limit!);
+    expect(limits.filter((limit) => !RATE_LIMITS.includes(limit))).toEqual([]);
   });
 
   it('reports MongoDB pool use from the driver: checkouts and their wait time', async () => {

@@ -33,6 +33,8 @@ describe('loadConfig', () => {
     expect(config.playground).toBe(true);
     expect(config.auditRetentionDays).toBe(90);
     expect(config.itemLimits).toEqual({ writesPerWindow: 120, maxPerUser: 10_000 });
+    expect(config.dbQueryTimeoutMs).toBe(10_000);
+    expect(config.rateLimit).toEqual({ windowSeconds: 60, perIp: 30, perAccount: 10, readsPerUser: 1200 });
   });
 
   it('runs any document by default and takes TRUSTED_DOCUMENTS=allow or only', () => {
@@ -85,6 +87,8 @@ describe('loadConfig', () => {
     [{ AUDIT_RETENTION_DAYS: '3651' }, /^AUDIT_RETENTION_DAYS: must be at most 3650/],
     [{ WRITE_RATE_LIMIT_PER_USER: '0' }, /^WRITE_RATE_LIMIT_PER_USER: must be at least 1/],
     [{ MAX_ITEMS_PER_USER: 'many' }, /^MAX_ITEMS_PER_USER: must be a whole number/],
+    [{ DB_QUERY_TIMEOUT_MS: '0' }, /^DB_QUERY_TIMEOUT_MS: must be at least 1/],
+    [{ READ_RATE_LIMIT_PER_USER: '0' }, /^READ_RATE_LIMIT_PER_USER: must be at least 1/],
   ])('rejects %j with one clear line naming the variable', (env, expected) => {
     const message = errorOf(env as Record<string, string>);
     expect(message).toMatch(expected);
