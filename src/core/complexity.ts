@@ -116,9 +116,11 @@ function searches(args: Record<string, unknown>): boolean {
  * over the page maximum are not capped: the field refuses them anyway, and a cap would undercount
  * a future field that allows more.
  *
- * Two things cost the database a read of every match whatever `first` is, so each adds the cost
- * of a full page of the connection (fullPageCost), once per field: selecting totalCount (a count
- * of every match), and a non-blank `filter.search`. `first: 0` therefore no longer makes them free.
+ * Two things cost the database a read of every match whatever `first` is, each at least a full
+ * page of the connection (fullPageCost), so `first: 0` no longer makes them free: selecting
+ * totalCount adds a full page (the count is a query of its own), and a non-blank `filter.search`
+ * raises the page to at least a full one (no index serves the search: the page's own query scans
+ * for its matches, so a page of 100 with a search is still one scan, not two).
  */
 export const pagedEstimator: ComplexityEstimator = ({ field, args, childComplexity, node, context }) => {
   if (!field.args.some((arg) => arg.name === 'first')) return undefined;
@@ -126,8 +128,8 @@ export const pagedEstimator: ComplexityEstimator = ({ field, args, childComplexi
   const walk = context as CostWalk;
   const fullPage = fullPageCost(walk.schema, getNamedType(field.type));
   const count = selects(node.selectionSet, COUNT_FIELD, walk) ? fullPage : 0;
-  const search = searches(args) ? fullPage : 0;
-  return 1 + childComplexity * first + count + search;
+  const page = 1 + childComplexity * first;
+  return (searches(args) ? Math.max(page, fullPage) : page) + count;
 };
 
 /** totalCount on a connection costs nothing where it stands: its connection field charges it once. */

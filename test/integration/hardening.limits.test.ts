@@ -154,7 +154,7 @@ describe('query cost (MAX_COST 5000), with the request variables', () => {
   });
 
   it('costs a count and a search each as a full page of 100: two fit in 5000, three do not', async () => {
-    // A full page of the Items operation costs 2101 (see pagedEstimator): 2 × 2102 fit, 3 do not.
+    // A full page of the Items operation costs 2101 (see pagedEstimator): 2 × 2101 fit, 3 do not.
     for (const [field, selection] of [
       ['items(first: 0)', 'totalCount'],
       [scan, 'pageInfo { hasNextPage }'],
@@ -163,6 +163,13 @@ describe('query cost (MAX_COST 5000), with the request variables', () => {
       expect([two.status, two.body.errors]).toEqual([200, undefined]);
       refused(await t.gql(aliased(3, field!, selection!), {}, bearer(token)));
     }
+  });
+
+  it('costs a full page of 100 with a search and its count as two scans, which fit', async () => {
+    const page = `items(first: 100, filter: { search: "x" }) { totalCount edges { node { id name } } }`;
+    const res = await t.gql(`query { ${page} }`, {}, bearer(token));
+    expect([res.status, res.body.errors]).toEqual([200, undefined]);
+    refused(await t.gql(`query { a: ${page} b: ${page} }`, {}, bearer(token)));
   });
 
   it('costs a search given in a variable, and no search (null or blank) costs nothing extra', async () => {
