@@ -28,7 +28,10 @@ export class RealtimeResolver {
   }
 
   // Per subscriber: events are executed once per caller (realtime.execution.ts), never shared across callers.
-  @FieldResolver(() => ID, { nullable: true, description: 'Who made the change.' })
+  @FieldResolver(() => ID, {
+    nullable: true,
+    description: "Who made the change: shown to the item's owner and to admins, null for other subscribers.",
+  })
   actorId(@Root() event: ItemEvent, @Ctx() ctx: Context): string | null {
     return actorShownTo(ctx.user, event.ownerId) ? event.actorId : null;
   }

@@ -27,7 +27,10 @@ export class ItemEvent {
   version!: number | null;
 
   /** Who made the change: resolved by RealtimeResolver.actorId, which shows it to the owner and admins only. */
-  @Field(() => ID, { nullable: true, description: 'Who made the change.' })
+  @Field(() => ID, {
+    nullable: true,
+    description: "Who made the change: shown to the item's owner and to admins, null for other subscribers.",
+  })
   actorId!: string | null;
 
   /** Not in the schema: the item's owner (also for DELETED), who decides who may see `actorId`. */
