@@ -11,6 +11,11 @@ export interface AuthUser {
   sessionId?: string;
   /** Whether the account proved its address (REQUIRE_EMAIL_VERIFICATION limits what it may do). */
   emailVerified?: boolean;
+  /**
+   * The user's token version this credential was checked under (absent for API keys): a write made
+   * for the caller is undone if it changed meanwhile (logoutAll, password change or reset).
+   */
+  tokenVersion?: number;
   /** Set when the caller authenticated with an API key: it acts as its owner, limited to these scopes. */
   apiKey?: { id: string; scopes: string[] };
 }

@@ -151,10 +151,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     await syncIndexes();
     await ensureAdmin(config, logger);
   } catch (err) {
-    // A refused start leaves nothing open behind it (tests start again in the same process).
+    // A refused start leaves nothing open behind it (tests start again in the same process), and
+    // a failing clean-up step hides neither the reason nor the other steps.
     unwatchPool?.();
-    await disconnectDatabase();
-    await metricsListener?.close();
+    await Promise.allSettled([disconnectDatabase(), metricsListener?.close()]);
     if (currentMetrics() === metrics) setMetrics(undefined);
     throw err;
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
+import { isReservedForAdmin } from '../auth/admin-bootstrap';
 import { emailSchema, proveCurrentPassword } from '../auth/credentials.service';
 import { clearLockout } from '../auth/lockout.service';
 import { revokeAllSessions } from '../auth/session.service';
@@ -11,14 +12,14 @@ import type { ClientInfo } from '../core/http';
 import type { Logger } from '../core/logger';
 import { parseInput } from '../core/validation';
 import { queueMail } from '../mail/mail.service';
-import { User, UserModel } from '../users/user.model';
+import { Role, User, UserModel } from '../users/user.model';
 import { greetingName, userView } from '../users/user.profile';
 import { AccountTokenKind } from '../users/account-token.model';
 import {
   consumeToken,
   invalidLink,
   issueToken,
-  keepLinkUnlessUserGone,
+  keepLinkOnlyForActiveUser,
   throttleLinkMail,
 } from '../users/account-token.service';
 
@@ -37,7 +38,7 @@ export async function requestEmailChange(
   const user = await UserModel.findById(caller.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
   await proveCurrentPassword(config, user, currentPassword, client, logger, 'requestEmailChange');
-  if (await UserModel.exists({ email: newEmail })) throw inUse();
+  if (isReservedForAdmin(config, newEmail, caller.role) || (await UserModel.exists({ email: newEmail }))) throw inUse();
   // Per account and per recipient: the link mail must not become a way to flood an inbox.
   await throttleLinkMail(`changeEmail:${caller.id}`);
   await throttleLinkMail(`changeEmailTo:${newEmail}`);
@@ -54,7 +55,12 @@ export async function requestEmailChange(
     },
     logger,
   );
-  await keepLinkUnlessUserGone(caller.id);
+  await keepLinkOnlyForActiveUser({
+    userId: caller.id,
+    kind: AccountTokenKind.CHANGE_EMAIL,
+    template: 'confirm-email-change',
+    tokenVersion: caller.tokenVersion,
+  });
   return true;
 }
 
@@ -70,6 +76,9 @@ export async function confirmEmailChange(
   logger: Logger,
 ): Promise<User> {
   const used = await consumeToken(token, AccountTokenKind.CHANGE_EMAIL);
+  // Refused at the request too; a link sent before the address became ADMIN_EMAIL ends here.
+  if (isReservedForAdmin(config, used.email) && !(await UserModel.exists({ _id: used.userId, role: Role.ADMIN })))
+    throw inUse();
   let before: User | null;
   try {
     before = await UserModel.findOneAndUpdate(

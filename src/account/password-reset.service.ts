@@ -22,7 +22,7 @@ import {
   findToken,
   invalidLink,
   issueToken,
-  keepLinkUnlessUserGone,
+  keepLinkOnlyForActiveUser,
 } from '../users/account-token.service';
 
 /** At most this many reset mails per email per PASSWORD_RESET_TTL. */
@@ -78,7 +78,12 @@ async function mailResetLink(config: Config, email: string, logger: Logger): Pro
     },
     logger,
   );
-  await keepLinkUnlessUserGone(String(user._id));
+  await keepLinkOnlyForActiveUser({
+    userId: String(user._id),
+    kind: AccountTokenKind.RESET_PASSWORD,
+    template: 'reset-password',
+    tokenVersion: user.tokenVersion,
+  });
 }
 
 /** For tests and shutdown: waits for reset requests still being processed after their answer. */

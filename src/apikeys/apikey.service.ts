@@ -75,7 +75,7 @@ export async function createApiKey(
       });
       const apiKey = doc.toObject<ApiKey>();
       // A key written after a disable or deletion swept the owner's keys must not survive it.
-      await undoUnlessUserActive(actor.id, () => ApiKeyModel.deleteOne({ _id: doc._id }));
+      await undoUnlessUserActive(actor.id, () => ApiKeyModel.deleteOne({ _id: doc._id }), actor.tokenVersion);
       recordAuditEvent(
         {
           type: AuditEventType.API_KEY_CREATED,

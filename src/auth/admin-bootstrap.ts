@@ -32,7 +32,7 @@ export class AdminEmailConflictError extends Error {
  */
 export async function ensureAdmin(config: Config, logger: Logger): Promise<void> {
   if (!config.admin) return;
-  const email = parseInput(z.object({ email: emailSchema }), { email: config.admin.email }).email;
+  const email = adminEmail(config.admin.email);
   const existing = await findByEmail(email);
   if (existing) return refuseUnlessAdmin(email, existing);
   validateNewPassword(config.admin.password, 'ADMIN_PASSWORD', [email]);
@@ -47,6 +47,17 @@ export async function ensureAdmin(config: Config, logger: Logger): Promise<void>
     const raced = await findByEmail(email);
     if (raced) refuseUnlessAdmin(email, raced);
   }
+}
+
+const adminEmail = (raw: string) => parseInput(z.object({ email: emailSchema }), { email: raw }).email;
+
+/**
+ * ADMIN_EMAIL is kept for the bootstrap admin: nobody but an admin may register it or change their
+ * address to it (CONFLICT, as for an address in use), so no one can park an account there and stop
+ * the next start. It only matters while the admin account does not hold the address itself.
+ */
+export function isReservedForAdmin(config: Config, email: string, role?: Role | 'USER' | 'ADMIN'): boolean {
+  return !!config.admin && role !== Role.ADMIN && email === adminEmail(config.admin.email);
 }
 
 const findByEmail = (email: string) => UserModel.findOne({ email }, { role: 1, createdAt: 1 }).lean<User>();

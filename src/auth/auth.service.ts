@@ -11,6 +11,7 @@ import { cancelTokens } from '../users/account-token.service';
 import { authUserOf } from '../users/user.actor';
 import { parseDisplayName } from '../users/user.profile';
 import { sendVerificationMail } from '../users/verification-mail';
+import { isReservedForAdmin } from './admin-bootstrap';
 import type { AuthResult, ClientInfo, SignInVia } from './auth.types';
 import type { Logger } from '../core/logger';
 import { audit, AuditEventType } from './auth.audit';
@@ -38,7 +39,7 @@ export async function register(
   const displayName = parseDisplayName(input.displayName) ?? null;
   await limitAttempt(config, 'register', client.ip, email);
   validateNewPassword(password, 'password', [email, email.split('@')[0]!]);
-  if (await UserModel.exists({ email })) throw emailTaken();
+  if (isReservedForAdmin(config, email) || (await UserModel.exists({ email }))) throw emailTaken();
   const passwordHash = await hashPassword(config, password);
   let user: User;
   try {

@@ -63,8 +63,8 @@ export function monitorCommandsOnEveryConnection(): void {
 
 /**
  * Connects mongoose's default connection. `queryTimeoutMs` becomes the connection's maxTimeMS,
- * which mongoose sends with every find, findOne, countDocuments, distinct, aggregate and
- * findOneAndUpdate on it (and driverCollection with its reads): the database stops such a command
+ * which mongoose sends with every find, findOne, countDocuments, aggregate and findOneAndUpdate
+ * on it (and driverCollection with its reads; the service sends no `distinct`): the database stops such a command
  * there with MaxTimeMSExpired (code 50), which requests answer as SERVICE_UNAVAILABLE. FerretDB
  * v1 enforces it for find, aggregate (countDocuments) and findAndModify; it ignores it for the
  * `count` and `distinct` commands, which no request sends.

@@ -21,8 +21,12 @@ const countLegacy = (ownerId: string) => ItemModel.countDocuments({ ownerId, cou
 /** Only slots of an open quota can be taken: account deletion closes it first. */
 const OPEN = { closed: op({ $ne: true }) };
 
-/** How long account deletion waits for creations that already hold a slot (an insert takes milliseconds). */
+/**
+ * How long account deletion waits for creations that already hold a slot (an insert takes
+ * milliseconds); one slower than that finds the quota closed after its insert and undoes it.
+ */
 const IN_FLIGHT_WAIT_MS = 5_000;
+const IN_FLIGHT_POLL_MS = 50;
 
 /** Takes one of the owner's `max` item slots, or refuses with CONFLICT when all are used. */
 export async function reserveItemSlot(ownerId: string, max: number): Promise<void> {
@@ -138,7 +142,7 @@ async function closeItemQuota(ownerId: string): Promise<boolean> {
   });
   const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
   while ((await creationsInFlight(ownerId)) > 0 && Date.now() < deadline)
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, IN_FLIGHT_POLL_MS));
   return before !== null;
 }
 
@@ -156,7 +160,9 @@ async function creationsInFlight(ownerId: string): Promise<number> {
 /**
  * Account deletion (the user document is gone already): deletes the owner's items (subscribers
  * get a DELETED event for each) and quota. The quota is closed first and creations holding a slot
- * are waited for, so no creation can add an item behind the deletion. Returns how many documents
+ * are waited for, so their items are deleted here too; a creation slower than the wait finds the
+ * quota closed or gone after its insert and deletes its own item (undoIfOwnerDeleted) before it
+ * answers. Returns how many documents
  * were deleted (a quota made only to be closed does not count).
  */
 export async function deleteItemsOf(ownerId: string, actorId: string): Promise<number> {
@@ -166,4 +172,15 @@ export async function deleteItemsOf(ownerId: string, actorId: string): Promise<n
   for (const item of items) itemDeleted(item, actorId);
   const quota = (await ItemQuotaModel.deleteOne({ _id: ownerId })).deletedCount;
   return removed + (hadQuota ? quota : 0);
+}
+
+/**
+ * After a creation's insert: if the owner's quota was closed or deleted meanwhile (account
+ * deletion that no longer waited for it), the item is deleted again and the creation refused,
+ * so no item outlives its owner's deletion. The slot goes with the quota.
+ */
+export async function undoIfOwnerDeleted(ownerId: string, item: Pick<Item, '_id'>): Promise<void> {
+  if (await ItemQuotaModel.exists({ _id: ownerId, ...OPEN })) return;
+  await ItemModel.deleteOne({ _id: item._id });
+  throw accountGone();
 }

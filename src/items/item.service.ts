@@ -6,7 +6,7 @@ import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from 
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
 import { limitKey } from '../core/rate-limit';
 import { parseInput } from '../core/validation';
-import { releaseItemSlot, reserveItemSlot } from './item-quota.service';
+import { releaseItemSlot, reserveItemSlot, undoIfOwnerDeleted } from './item-quota.service';
 import { itemChanged, itemDeleted, itemSnapshot } from './item.events';
 import { ItemOrderField, OrderDirection, type ItemFilter, type ItemOrder } from './item.inputs';
 import { Item, ItemModel } from './item.model';
@@ -202,6 +202,7 @@ export async function createItem(config: ItemWriteConfig, caller: AuthUser, inpu
       counted: true,
     });
     const item = doc.toObject();
+    await undoIfOwnerDeleted(caller.id, item);
     itemChanged('CREATED', item, caller.id);
     return item;
   } catch (err) {

@@ -3,7 +3,7 @@ import { op } from '../core/db';
 import type { Logger } from '../core/logger';
 import { MailMessageModel } from './mail.model';
 import { renderMail } from './mail.templates';
-import type { MailRequest } from './mail.types';
+import type { MailRequest, MailTemplate } from './mail.types';
 import { kickMailWorkers, mailWorkerState } from './mail.worker';
 
 /**
@@ -56,7 +56,10 @@ export function countMailBacklog(): Promise<number> {
   return MailMessageModel.countDocuments({ status: 'pending' }).exec();
 }
 
-/** Account deletion: the account's messages not sent yet (they may hold link tokens) go with it. */
-export async function deleteMailOf(userId: string): Promise<number> {
-  return (await MailMessageModel.deleteMany({ userId })).deletedCount;
+/**
+ * The account's messages not sent yet (they may hold link tokens): all of them when the account
+ * is deleted, or those of one template (a link undone).
+ */
+export async function deleteMailOf(userId: string, template?: MailTemplate): Promise<number> {
+  return (await MailMessageModel.deleteMany({ userId, ...(template ? { template } : {}) })).deletedCount;
 }

@@ -21,6 +21,7 @@ import {
   TOTP_DIGITS,
   TOTP_PERIOD_SECONDS,
 } from './totp.crypto';
+import { undoUnlessUserActive } from '../users/user.guard';
 import { TotpCredentialModel } from './totp.model';
 import { consumePendingTotp, totpKey } from './totp.verify';
 import type { TotpSetup } from './totp.types';
@@ -77,6 +78,10 @@ export async function beginTotpSetup(
       { upsert: true },
     ),
   );
+  // Setup is on only while TOTP is off, so the credential holds nothing but this pending secret.
+  const undo = () =>
+    atomically(totpKey(caller.id), () => TotpCredentialModel.deleteOne({ _id: caller.id, secret: null }));
+  await undoUnlessUserActive(caller.id, undo, caller.tokenVersion);
   const otpauthUrl = new TOTP({
     issuer: config.jwt.issuer,
     label: user.email,

@@ -4,6 +4,7 @@ import { atomically, op } from '../core/db';
 import { BadUserInputError, TooManyRequestsError } from '../core/errors';
 import { countInWindow, countRefusal } from '../core/rate-limit';
 import { deleteMailOf } from '../mail/mail.service';
+import type { MailTemplate } from '../mail/mail.types';
 import { AccountToken, AccountTokenKind, AccountTokenModel } from './account-token.model';
 import { undoUnlessUserActive } from './user.guard';
 
@@ -66,12 +67,27 @@ export async function cancelTokens(userId: string, except?: AccountTokenKind): P
   await AccountTokenModel.deleteMany({ userId, ...(except ? { kind: op({ $ne: except }) } : {}) });
 }
 
+/** A link just issued and mailed: its token's kind and the mail's template. */
+export interface IssuedLink {
+  userId: string;
+  kind: AccountTokenKind;
+  template: MailTemplate;
+  /** The token version the request was made under (see undoUnlessUserActive). */
+  tokenVersion?: number;
+}
+
 /**
- * Once a link token and its mail are written: if the user was disabled or deleted meanwhile, the
- * sweep may have passed them, so the user's links and queued mail go and the request is refused.
+ * Once a link token and its mail are written: if the user was disabled, deleted or signed out
+ * everywhere meanwhile, the sweep may have passed them, so that link and its queued mail are
+ * undone and the request is refused.
  */
-export function keepLinkUnlessUserGone(userId: string): Promise<void> {
-  return undoUnlessUserActive(userId, () => Promise.all([cancelTokens(userId), deleteMailOf(userId)]));
+export function keepLinkOnlyForActiveUser(link: IssuedLink): Promise<void> {
+  const undo = () =>
+    Promise.all([
+      AccountTokenModel.deleteOne({ _id: `${link.kind}:${link.userId}` }),
+      deleteMailOf(link.userId, link.template),
+    ]);
+  return undoUnlessUserActive(link.userId, undo, link.tokenVersion);
 }
 
 /** At most this many link mails of one kind per key (user, or recipient) per hour. */

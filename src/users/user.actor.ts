@@ -7,7 +7,7 @@ import type { Actor } from './user.service';
 /** The signed-in caller as the one acting, for the audit log (shield guarantees a caller here). */
 export function actorOf(ctx: Context): Actor {
   if (!ctx.user) throw new UnauthenticatedError();
-  return { id: ctx.user.id, ...clientInfo(ctx.req), logger: ctx.logger };
+  return { id: ctx.user.id, tokenVersion: ctx.user.tokenVersion, ...clientInfo(ctx.req), logger: ctx.logger };
 }
 
 /**
@@ -16,8 +16,10 @@ export function actorOf(ctx: Context): Actor {
  */
 export function authUserOf(
   id: string,
-  user: Pick<User, 'email' | 'role' | 'emailVerified'>,
+  user: Pick<User, 'email' | 'role' | 'emailVerified'> & Partial<Pick<User, 'tokenVersion'>>,
   extra: Pick<AuthUser, 'sessionId' | 'apiKey'> = {},
 ): AuthUser {
-  return { id, email: user.email, role: user.role, emailVerified: !!user.emailVerified, ...extra };
+  const { email, role, emailVerified, tokenVersion } = user;
+  // An API key's owner is read without its token version: keys do not depend on it.
+  return { id, email, role, emailVerified: !!emailVerified, ...(extra.apiKey ? {} : { tokenVersion }), ...extra };
 }

@@ -15,6 +15,8 @@ const OBJECT_ID = /^[0-9a-f]{24}$/i;
 /** The admin making a change, for the audit log. */
 export interface Actor {
   id: string;
+  /** The token version the actor's credential was checked under (see AuthUser.tokenVersion). */
+  tokenVersion?: number;
   ip?: string;
   userAgent?: string | null;
   logger: Logger;
@@ -105,21 +107,28 @@ export async function setUserDisabled(actor: Actor, userId: string, disabled: bo
   assertId(userId, 'userId');
   const current = await UserModel.findById(userId, { disabled: 1 }).lean<User>();
   if (!current) throw new NotFoundError('No such user');
-  if (current.disabled === disabled) return (await findById(userId))!;
+  if (current.disabled === disabled) {
+    // Disabling again finishes what a disable cut off halfway may have left (the sweep is idempotent).
+    if (disabled) await revokeEverything(actor, userId);
+    return (await findById(userId))!;
+  }
   const user = await keepingAnAdmin(userId, { disabled }, { disabled: current.disabled });
   if (disabled) {
-    // Only once the change stands (a refused one must leave the tokens alone): every token and
-    // session the user holds is revoked, so re-enabling later does not revive them.
-    // API keys too: re-enabling revives none of them.
+    // Only once the change stands (a refused one must leave the tokens alone): every session,
+    // token, link and API key the user holds is revoked, so re-enabling later revives none.
     await UserModel.updateOne({ _id: userId }, { $inc: { tokenVersion: 1 } });
-    await Promise.all([
-      revokeAllSessions(userId),
-      cancelTokens(userId),
-      revokeApiKeysOf(userId, actor, 'USER_DISABLED'),
-    ]);
+    await revokeEverything(actor, userId);
   }
   audited(actor, disabled ? AuditEventType.USER_DISABLED : AuditEventType.USER_ENABLED, userId);
   return user;
+}
+
+function revokeEverything(actor: Actor, userId: string): Promise<unknown> {
+  return Promise.all([
+    revokeAllSessions(userId),
+    cancelTokens(userId),
+    revokeApiKeysOf(userId, actor, 'USER_DISABLED'),
+  ]);
 }
 
 export async function unlockUser(actor: Actor, userId: string): Promise<User> {

@@ -2,7 +2,7 @@ import type { Config } from '../core/config';
 import type { Logger } from '../core/logger';
 import { queueMail } from '../mail/mail.service';
 import { AccountTokenKind } from './account-token.model';
-import { issueToken, keepLinkUnlessUserGone } from './account-token.service';
+import { issueToken, keepLinkOnlyForActiveUser } from './account-token.service';
 import type { User } from './user.model';
 
 /** Mails a new verification link to the user's address (replacing any earlier link), greeting no one by name. */
@@ -20,5 +20,10 @@ export async function sendVerificationMail(config: Config, user: User, logger: L
     },
     logger,
   );
-  await keepLinkUnlessUserGone(String(user._id));
+  await keepLinkOnlyForActiveUser({
+    userId: String(user._id),
+    kind,
+    template: 'verify-email',
+    tokenVersion: user.tokenVersion,
+  });
 }

@@ -1,5 +1,5 @@
 import { AdminEmailConflictError } from '../../src/auth/admin-bootstrap';
-import { basic, bearer, LOGIN, logIn, ME, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
+import { basic, bearer, LOGIN, logIn, ME, REGISTER, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
 import { codes } from '../helpers/graphql';
 import { startMailbox, type Mailbox } from '../helpers/mailbox';
 import { CREATE, UPDATE } from '../helpers/realtime';
@@ -24,6 +24,8 @@ describe('admin bootstrap when ADMIN_EMAIL was registered by someone else', () =
   const FIRST_ADMIN_PASSWORD = strongPassword();
   const TARGET = uniqueEmail('operator');
   const OPERATOR_PASSWORD = strongPassword();
+  /** The operator's password after the reset in the last steps. */
+  const operatorPassword = strongPassword();
   let mailbox: Mailbox;
   let t: TestServer;
   let victimItem: { id: string };
@@ -124,9 +126,29 @@ describe('admin bootstrap when ADMIN_EMAIL was registered by someone else', () =
     const resetMail = await mailbox.waitFor((m) => m.to === TARGET && /reset/i.test(m.subject));
     const reset = await t.gql(RESET, {
       t: mailbox.linkToken(resetMail),
-      p: strongPassword(),
+      p: operatorPassword,
       c: await totpCode(squatter.secret),
     });
     expect(reset.body.data!.resetPassword).toMatchObject({ user: { role: 'ADMIN' } });
+  });
+
+  it('keeps ADMIN_EMAIL for an admin: once the admin moved off it, nobody else registers or takes it', async () => {
+    const operator = await logIn(t, TARGET, operatorPassword);
+    const moved = uniqueEmail('operator-moved');
+    await t.gql(REQUEST_CHANGE, { e: moved, p: operatorPassword }, bearer(operator.accessToken));
+    const link = mailbox.linkToken(await mailbox.waitFor((m) => m.to === moved));
+    expect((await t.gql(CONFIRM_CHANGE, { t: link }, bearer(operator.accessToken))).body.data).toEqual({
+      confirmEmailChange: { id: operator.user.id, email: moved },
+    });
+
+    // The address is free in the database, yet stays the bootstrap's: a squatter would stop the next start.
+    const register = await t.gql(REGISTER, { input: { email: TARGET.toUpperCase(), password: strongPassword() } });
+    expect(codes(register)).toEqual(['CONFLICT']);
+    const user = await signUp(t);
+    const change = await t.gql(REQUEST_CHANGE, { e: TARGET, p: user.password }, bearer(user.accessToken));
+    expect(codes(change)).toEqual(['CONFLICT']);
+    // An admin may take it back.
+    const back = await t.gql(REQUEST_CHANGE, { e: TARGET, p: operatorPassword }, bearer(operator.accessToken));
+    expect(back.body.data).toEqual({ requestEmailChange: true });
   });
 });

@@ -266,6 +266,40 @@ describe('authenticating with an API key', () => {
     });
   });
 
+  it('leaves no active key created from a session that a resetPassword racing it ended', async () => {
+    const user = await signUp(t);
+    await t.gql('mutation($e: String!) { requestPasswordReset(email: $e) }', { e: user.email });
+    const mail = await mailbox.waitFor((m) => m.to === user.email && /reset/i.test(m.subject));
+    const stolen = bearer(user.accessToken);
+    const create = (i: number) => t.gql(CREATE_KEY, { input: { name: `k${i}`, scopes: ['ITEMS_READ'] } }, stolen);
+    const creations = Array.from({ length: 4 }, (_, i) => create(i));
+    let done = false;
+    const reset = t
+      .gql('mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) { accessToken } }', {
+        t: mailbox.linkToken(mail),
+        p: strongPassword(),
+      })
+      .finally(() => (done = true));
+    for (let i = 0; !done && i < 100; i++) {
+      creations.push(create(10 + i));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(codes(await reset)).toEqual([]);
+    for (const answer of await Promise.all(creations)) expect(answer.status).toBeLessThan(500);
+    expect(await ApiKeyModel.countDocuments({ ownerId: user.user.id, revokedAt: null })).toBe(0);
+  });
+
+  it('disabling an already disabled user finishes revoking its keys (a disable cut off halfway)', async () => {
+    const user = await signUp(t);
+    const key = await createKey(user.accessToken);
+    await t.gql(SET_DISABLED, { id: user.user.id, d: true }, bearer(admin.accessToken));
+    // As if the first disable had stopped before its key revocation.
+    await ApiKeyModel.updateOne({ _id: key.apiKey.id }, { $set: { revokedAt: null, slot: '0' } });
+    await t.gql(SET_DISABLED, { id: user.user.id, d: true }, bearer(admin.accessToken));
+    await t.gql(SET_DISABLED, { id: user.user.id, d: false }, bearer(admin.accessToken));
+    expect401(await t.gql(ME, {}, bearer(key.secret)), 'Bearer', 'SESSION_REVOKED');
+  });
+
   it('keeps working after changePassword and logoutAll', async () => {
     const user = await signUp(t);
     const key = await createKey(user.accessToken);
