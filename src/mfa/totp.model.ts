@@ -22,6 +22,13 @@ export class TotpCredential {
   pendingSecret?: string | null;
 
   /**
+   * Wrong codes against this pending secret, over every lockout window: at LOGIN_MAX_ATTEMPTS the
+   * secret is dropped, so guesses paced below the lockout do not go on for ever.
+   */
+  @prop({ type: Number, default: 0 })
+  pendingMisses?: number;
+
+  /**
    * The 30-second step of the last code accepted: only a later step is accepted next, so a
    * code cannot be used twice (RFC 6238 §5.2).
    */

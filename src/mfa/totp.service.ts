@@ -74,7 +74,7 @@ export async function beginTotpSetup(
   await atomically(totpKey(caller.id), () =>
     TotpCredentialModel.updateOne(
       { _id: caller.id },
-      { $set: { pendingSecret: encryptSecret(config, caller.id, new Uint8Array(secret.buffer)) } },
+      { $set: { pendingSecret: encryptSecret(config, caller.id, new Uint8Array(secret.buffer)), pendingMisses: 0 } },
       { upsert: true },
     ),
   );

@@ -63,6 +63,20 @@ export function consumePendingTotp(
   return consume(config, userId, code, 'pendingSecret', logger, dropOnMiss);
 }
 
+/**
+ * A miss against the pending secret: counted on the credential, and the secret dropped when the
+ * lockout says this was the last attempt of its window or the misses reach LOGIN_MAX_ATTEMPTS in
+ * all. Only the secret that was guessed at: one a new beginTotpSetup put in its place stays.
+ */
+async function missPending(config: Config, stored: TotpCredential, encrypted: string, dropOnMiss: boolean) {
+  const filter = { _id: stored._id, pendingSecret: encrypted };
+  const drop = dropOnMiss || (stored.pendingMisses ?? 0) + 1 >= config.login.maxAttempts;
+  await TotpCredentialModel.updateOne(
+    filter,
+    drop ? { $set: { pendingSecret: null } } : { $inc: { pendingMisses: 1 } },
+  );
+}
+
 function consume(
   config: Config,
   userId: string,
@@ -81,9 +95,7 @@ function consume(
     if (digits && !secret) reportUndecryptable(logger, userId, which);
     const step = secret && digits ? matchingStep(secret, digits) : null;
     if (step === null || step <= stored.lastStep) {
-      // Only the secret that was guessed at: one a new beginTotpSetup put in its place stays.
-      if (dropOnMiss)
-        await TotpCredentialModel.updateOne({ _id: userId, [which]: encrypted }, { $set: { [which]: null } });
+      if (which === 'pendingSecret') await missPending(config, stored, encrypted, dropOnMiss);
       return null;
     }
     const res = await TotpCredentialModel.updateOne(

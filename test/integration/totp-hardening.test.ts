@@ -228,6 +228,23 @@ describe('Mutation.confirmTotpSetup under the sign-in lockout', () => {
     expectReason(await login(user), 'UNAUTHENTICATED', 'MFA_REQUIRED');
   }, 60_000);
 
+  it('drops the pending secret after LOGIN_MAX_ATTEMPTS misses in all, also when they are paced across lockout windows', async () => {
+    const admin = await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD);
+    const user = await signUp(t);
+    const secret = await beginSetup(t, user);
+    const miss = async (i: number) =>
+      expect(codes(await t.gql(CONFIRM, { c: String(300000 + i) }, bearer(user.accessToken)))).toEqual([
+        'BAD_USER_INPUT',
+      ]);
+    for (let i = 0; i < MAX_ATTEMPTS - 1; i++) await miss(i);
+    // A new lockout window (as after LOGIN_LOCK_SECONDS): the window's count starts again, the setup's does not.
+    await t.gql(UNLOCK, { id: user.user.id }, bearer(admin.accessToken));
+    await miss(MAX_ATTEMPTS);
+    const dropped = await t.gql(CONFIRM, { c: await totpCode(secret) }, bearer(user.accessToken));
+    expect(codes(dropped)).toEqual(['BAD_USER_INPUT']);
+    expect((await t.gql(ME_TOTP, {}, bearer(user.accessToken))).body.data!.me.totpEnabled).toBe(false);
+  });
+
   it('keeps the pending secret below the limit: 4 wrong codes, then the right one turns TOTP on and clears the count', async () => {
     const user = await signUp(t);
     const secret = await beginSetup(t, user);
