@@ -20,7 +20,7 @@ function fail(res: Response, error: OAuthError, description: string): void {
     .json({ error, error_description: description });
 }
 
-function retryLater(res: Response, status: 429 | 503, retryAfter: number, error: string, description: string): void {
+function sendRetryLater(res: Response, status: 429 | 503, retryAfter: number, error: string, description: string): void {
   res
     .status(status)
     .set('Retry-After', String(retryAfter))
@@ -91,17 +91,17 @@ export function oauthRouter(config: Config, logger: Logger): Router {
           return fail(res, 'invalid_grant', 'Invalid credentials or refresh token');
         const retryAfter = Number(err instanceof GraphQLError ? err.extensions.retryAfter : undefined) || 1;
         if (code === 'TOO_MANY_REQUESTS')
-          return retryLater(res, 429, retryAfter, 'too_many_requests', 'Too many attempts, try again later');
+          return sendRetryLater(res, 429, retryAfter, 'too_many_requests', 'Too many attempts, try again later');
         // RFC 6749 §5.2 has no such code; `temporarily_unavailable` is the one §4.1.2.1 defines.
         if (code === 'SERVICE_UNAVAILABLE')
-          return retryLater(res, 503, retryAfter, 'temporarily_unavailable', 'Try again shortly');
+          return sendRetryLater(res, 503, retryAfter, 'temporarily_unavailable', 'Try again shortly');
         if (isDatabaseUnavailable(err)) {
           (req.log ?? logger).error({ err }, 'oauth token endpoint: database unavailable');
-          return retryLater(res, 503, 5, 'temporarily_unavailable', 'Try again shortly');
+          return sendRetryLater(res, 503, 5, 'temporarily_unavailable', 'Try again shortly');
         }
         if (isQueryTimeout(err)) {
           (req.log ?? logger).warn({ err }, 'oauth token endpoint: database read timed out');
-          return retryLater(res, 503, 5, 'temporarily_unavailable', 'Try again shortly');
+          return sendRetryLater(res, 503, 5, 'temporarily_unavailable', 'Try again shortly');
         }
         (req.log ?? logger).error({ err }, 'oauth token endpoint failed');
         res.status(500).set('Cache-Control', 'no-store').json({ error: 'server_error' });
