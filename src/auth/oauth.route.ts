@@ -20,7 +20,13 @@ function fail(res: Response, error: OAuthError, description: string): void {
     .json({ error, error_description: description });
 }
 
-function sendRetryLater(res: Response, status: 429 | 503, retryAfter: number, error: string, description: string): void {
+function sendRetryLater(
+  res: Response,
+  status: 429 | 503,
+  retryAfter: number,
+  error: string,
+  description: string,
+): void {
   res
     .status(status)
     .set('Retry-After', String(retryAfter))
