@@ -30,7 +30,8 @@ const { connectDatabase } = load('core/db.js');
 const { buildAppSchema } = load('schema.js');
 const { createAuthenticator } = load('auth/auth.context.js');
 const { costLimitPlugin } = load('core/complexity.js');
-const { RATE_LIMITS, readLimitPlugin } = load('core/rate-limit.js');
+const { RATE_LIMITS } = load('core/rate-limit.js');
+const { readLimitPlugin } = load('core/read-limit.js');
 const { AUTH_EVENT_LABELS } = load('auth/auth.audit.js');
 const {
   DATABASE_UNAVAILABLE_MESSAGE,
@@ -121,7 +122,7 @@ const apollo = new ApolloServer({
     ...(metrics ? [metricsPlugin(metrics, committedOperationNames(TRUSTED_DOCUMENTS_FILE))] : []),
     ...armored.plugins,
     costLimitPlugin(config.limits.maxCost),
-    readLimitPlugin(config),
+    readLimitPlugin(config, logger),
     fastifyApolloDrainPlugin(app),
     ApolloServerPluginLandingPageDisabled(),
     ApolloServerPluginCacheControlDisabled(),

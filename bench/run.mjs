@@ -170,6 +170,7 @@ function serviceEnv(dbName) {
     RATE_LIMIT_PER_IP: '1000000000',
     RATE_LIMIT_PER_ACCOUNT: '1000000000',
     WRITE_RATE_LIMIT_PER_USER: '1000000000',
+    READ_RATE_LIMIT_PER_USER: '1000000000',
     MAX_ITEMS_PER_USER: '1000000000',
     LOGIN_MAX_ATTEMPTS: '1000',
     // No SMTP server in the bench; production refuses to start without one unless told to log mail.

@@ -38,7 +38,8 @@ import { createLogger, type Logger } from './core/logger';
 import { playgroundRouter } from './core/playground';
 import { accountPagesRouter } from './core/account-pages';
 import { startMailWorker, type MailWorkerOptions } from './mail/mail.worker';
-import { deleteExpiredCounters, RATE_LIMITS, readLimitPlugin } from './core/rate-limit';
+import { deleteExpiredCounters, RATE_LIMITS } from './core/rate-limit';
+import { readLimitPlugin } from './core/read-limit';
 import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from './core/security';
 import { TRUSTED_DOCUMENTS_FILE } from './core/paths';
 import { documentPolicy, trustedDocuments } from './core/trusted-documents';
@@ -198,7 +199,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       ...(metrics ? [metricsPlugin(metrics, committedOperationNames(TRUSTED_DOCUMENTS_FILE))] : []),
       ...armored.plugins,
       costLimitPlugin(config.limits.maxCost),
-      readLimitPlugin(config),
+      readLimitPlugin(config, logger),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       ApolloServerPluginLandingPageDisabled(),
       // No @cacheControl hints in this schema: the default plugin would only add per-field work.

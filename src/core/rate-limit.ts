@@ -1,10 +1,8 @@
-import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoose';
-import type { Context } from '../context';
 import { clientKey } from './client-ip';
 import type { Config } from './config';
 import { atomically, batched, op } from './db';
-import { isDuplicateKeyError, retryLater, TooManyRequestsError } from './errors';
+import { isDuplicateKeyError, TooManyRequestsError } from './errors';
 // A leaf module (no project imports): the counters of the running server, if metrics are on.
 import { currentMetrics } from '../metrics/metrics.registry';
 
@@ -126,6 +124,11 @@ export function deleteCounter(key: string): Promise<boolean> {
   return atomically(`rate:${key}`, async () => (await RateLimitModel.deleteOne({ _id: key })).deletedCount > 0);
 }
 
+/** Adds `n` hits to a plain fixed window at once (a count kept in a process, written behind). */
+export function addHits(key: string, windowSeconds: number, n: number): Promise<WindowCount> {
+  return atomically(`rate:${key}`, () => countIn(key, { windowSeconds }, 5, n));
+}
+
 function hit(key: string, windowSeconds: number): Promise<WindowCount> {
   return countInWindow(key, { windowSeconds });
 }
@@ -174,32 +177,4 @@ export async function limitKey(
     countRefusal(key.split(':', 1)[0] as RateLimitName);
     throw new TooManyRequestsError(Math.max(1, Math.ceil((resetAt.getTime() - Date.now()) / 1000)), message);
   }
-}
-
-/**
- * The per-user read limit: every query operation a signed-in caller sends over HTTP counts once,
- * whatever it asks for (its cost is bounded by MAX_COST), under `read:user:<id>`. An API key
- * counts for its owner, so a user's keys and sessions share one allowance (creating keys does
- * not multiply it). Past `readsPerUser` in the window: 429 TOO_MANY_REQUESTS with Retry-After,
- * before anything runs. Mutations have their own limits; anonymous queries are not counted.
- */
-export function readLimitPlugin(config: Pick<Config, 'rateLimit'>): ApolloServerPlugin<Context> {
-  const { windowSeconds, readsPerUser } = config.rateLimit;
-  const listener: GraphQLRequestListener<Context> = {
-    async didResolveOperation({ operation, contextValue }) {
-      const { user } = contextValue;
-      if (operation?.operation !== 'query' || !user) return;
-      try {
-        await limitKey(`read:user:${user.id}`, readsPerUser, windowSeconds, 'Too many requests, try again later');
-      } catch (err) {
-        // Thrown here, an error is a 500 unless it carries its status.
-        throw err instanceof TooManyRequestsError ? retryLater(err) : err;
-      }
-    },
-  };
-  return {
-    async requestDidStart() {
-      return listener;
-    },
-  };
 }

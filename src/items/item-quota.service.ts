@@ -180,7 +180,11 @@ export async function deleteItemsOf(ownerId: string, actorId: string): Promise<n
  * so no item outlives its owner's deletion. The slot goes with the quota.
  */
 export async function undoIfOwnerDeleted(ownerId: string, item: Pick<Item, '_id'>): Promise<void> {
-  if (await ItemQuotaModel.exists({ _id: ownerId, ...OPEN })) return;
+  // One caller's concurrent creations share one read (each joins a read that starts after its insert).
+  const open = await batched(`itemQuotaOpen:${ownerId}`, async (n) =>
+    Array<boolean>(n).fill((await ItemQuotaModel.exists({ _id: ownerId, ...OPEN })) !== null),
+  );
+  if (open) return;
   await ItemModel.deleteOne({ _id: item._id });
   throw accountGone();
 }

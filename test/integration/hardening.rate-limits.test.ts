@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import mongoose from 'mongoose';
 import { bearer, LOGIN, REFRESH, REGISTER, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
 import { codes, type GraphQLResponse } from '../helpers/graphql';
+import { DeferredWindowCounter } from '../../src/core/read-limit';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const LIMITS = { RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_ACCOUNT: '2', RATE_LIMIT_WINDOW_SECONDS: '60' };
@@ -148,5 +149,19 @@ describe('the per-user read limit (READ_RATE_LIMIT_PER_USER)', () => {
     readOk(await t.gql(items, {}, bearer(owner.accessToken)));
     expectLimited(await t.gql(items, {}, key));
     expectLimited(await t.gql(items, {}, bearer(owner.accessToken)));
+  });
+
+  it('shares the count between instances through the database, written behind every 250 ms', async () => {
+    // Two instances' counters for one user: each adds its hits to the shared window in one write.
+    const [a, b] = [new DeferredWindowCounter(60, t.server.logger), new DeferredWindowCounter(60, t.server.logger)];
+    const key = `read:user:${new mongoose.Types.ObjectId().toHexString()}`;
+    for (let i = 0; i < 5; i++) a.hit(key);
+    await a.flush();
+    // B has not read the shared window yet: it knows only its own hit.
+    expect(b.hit(key).count).toBe(1);
+    await b.flush();
+    expect(b.hit(key).count).toBe(7);
+    const stored = await mongoose.connection.db!.collection('rate_limits').findOne({ _id: key as never });
+    expect(stored!.count).toBe(6);
   });
 });
