@@ -44,7 +44,7 @@ export async function requestEmailChange(
   await throttleLinkMail(`changeEmailTo:${newEmail}`);
   const ttl = config.account.emailChangeTtl;
   const token = await issueToken(caller.id, AccountTokenKind.CHANGE_EMAIL, newEmail, ttl);
-  await queueMail(
+  const mailId = await queueMail(
     config,
     {
       to: newEmail,
@@ -58,7 +58,8 @@ export async function requestEmailChange(
   await keepLinkOnlyForActiveUser({
     userId: caller.id,
     kind: AccountTokenKind.CHANGE_EMAIL,
-    template: 'confirm-email-change',
+    token,
+    mailId,
     tokenVersion: caller.tokenVersion,
   });
   return true;

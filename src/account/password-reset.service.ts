@@ -68,7 +68,7 @@ async function mailResetLink(config: Config, email: string, logger: Logger): Pro
     return;
   }
   const token = await issueToken(String(user._id), AccountTokenKind.RESET_PASSWORD, email, ttl);
-  await queueMail(
+  const mailId = await queueMail(
     config,
     {
       to: email,
@@ -81,7 +81,8 @@ async function mailResetLink(config: Config, email: string, logger: Logger): Pro
   await keepLinkOnlyForActiveUser({
     userId: String(user._id),
     kind: AccountTokenKind.RESET_PASSWORD,
-    template: 'reset-password',
+    token,
+    mailId,
     tokenVersion: user.tokenVersion,
   });
 }

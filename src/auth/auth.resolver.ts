@@ -94,6 +94,8 @@ export class AuthResolver {
       client(ctx),
       ctx.logger,
     );
+    // The caller's session moved to the new token version: later fields of this request act under it.
+    if (ctx.user) ctx.user.tokenVersion = result.user.tokenVersion;
     // A client in cookie mode keeps its session: the new refresh token replaces the cookie.
     return readRefreshCookie(ctx.req) ? inCookie(ctx.res, result) : result;
   }

@@ -187,6 +187,7 @@ export async function createItem(config: ItemWriteConfig, caller: AuthUser, inpu
   await limitWrites(config, caller);
   const v = parseInput(createSchema, input);
   await reserveItemSlot(caller.id, config.itemLimits.maxPerUser);
+  let item: Item;
   try {
     const doc = await ItemModel.create({
       name: v.name,
@@ -201,15 +202,16 @@ export async function createItem(config: ItemWriteConfig, caller: AuthUser, inpu
       ownerId: caller.id,
       counted: true,
     });
-    const item = doc.toObject();
-    await undoIfOwnerDeleted(caller.id, item);
-    itemChanged('CREATED', item, caller.id);
-    return item;
+    item = doc.toObject();
   } catch (err) {
     // The client sees the insert's error; a slot that cannot be given back stays taken (the safe side).
     await releaseItemSlot(caller.id).catch(() => undefined);
     throw err;
   }
+  // After the insert (the item holds its slot from here on, whatever this check answers).
+  await undoIfOwnerDeleted(caller.id, item);
+  itemChanged('CREATED', item, caller.id);
+  return item;
 }
 
 /** Owner or ADMIN. Used by the permission rule; a missing item is left to the resolver (NOT_FOUND). */

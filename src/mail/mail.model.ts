@@ -13,8 +13,8 @@ export type MailStatus = 'pending' | 'failed';
 // The worker's query: pending messages that are due and unclaimed, oldest first (lockedUntil
 // last, checked on the index keys).
 @index({ status: 1, nextAttemptAt: 1, _id: 1, lockedUntil: 1 })
-// Account deletion deletes the account's messages (a link undone, those of one template).
-@index({ userId: 1, template: 1 })
+// Account deletion deletes the account's messages.
+@index({ userId: 1 })
 export class MailMessage {
   readonly _id!: Types.ObjectId;
 

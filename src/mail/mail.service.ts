@@ -3,7 +3,7 @@ import { op } from '../core/db';
 import type { Logger } from '../core/logger';
 import { MailMessageModel } from './mail.model';
 import { renderMail } from './mail.templates';
-import type { MailRequest, MailTemplate } from './mail.types';
+import type { MailRequest } from './mail.types';
 import { kickMailWorkers, mailWorkerState } from './mail.worker';
 
 /**
@@ -12,7 +12,7 @@ import { kickMailWorkers, mailWorkerState } from './mail.worker';
  * insert fails (database), never because of SMTP. (A template without its data.token is a
  * programming error and throws too.)
  */
-export async function queueMail(config: Config, request: MailRequest, logger: Logger): Promise<void> {
+export async function queueMail(config: Config, request: MailRequest, logger: Logger): Promise<string> {
   const mail = renderMail(config, request);
   const now = new Date();
   const doc = await MailMessageModel.create({
@@ -28,6 +28,7 @@ export async function queueMail(config: Config, request: MailRequest, logger: Lo
   });
   logger.debug({ mailId: String(doc._id), template: request.template }, 'mail queued');
   kickMailWorkers();
+  return String(doc._id);
 }
 
 /** For tests and shutdown: resolves when no outbox message is due or in flight in this process (or the timeout passes). */
@@ -56,10 +57,12 @@ export function countMailBacklog(): Promise<number> {
   return MailMessageModel.countDocuments({ status: 'pending' }).exec();
 }
 
-/**
- * The account's messages not sent yet (they may hold link tokens): all of them when the account
- * is deleted, or those of one template (a link undone).
- */
-export async function deleteMailOf(userId: string, template?: MailTemplate): Promise<number> {
-  return (await MailMessageModel.deleteMany({ userId, ...(template ? { template } : {}) })).deletedCount;
+/** Account deletion: the account's messages not sent yet (they may hold link tokens) go with it. */
+export async function deleteMailOf(userId: string): Promise<number> {
+  return (await MailMessageModel.deleteMany({ userId })).deletedCount;
+}
+
+/** One message not sent yet (a link undone). */
+export async function deleteMailById(id: string): Promise<void> {
+  await MailMessageModel.deleteOne({ _id: id });
 }

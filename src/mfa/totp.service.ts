@@ -71,16 +71,15 @@ export async function beginTotpSetup(
   if (user.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
   await proveCurrentPassword(config, user, currentPassword, client, logger, 'beginTotpSetup');
   const secret = newSecret();
+  const pendingSecret = encryptSecret(config, caller.id, new Uint8Array(secret.buffer));
   await atomically(totpKey(caller.id), () =>
-    TotpCredentialModel.updateOne(
-      { _id: caller.id },
-      { $set: { pendingSecret: encryptSecret(config, caller.id, new Uint8Array(secret.buffer)), pendingMisses: 0 } },
-      { upsert: true },
-    ),
+    TotpCredentialModel.updateOne({ _id: caller.id }, { $set: { pendingSecret, pendingMisses: 0 } }, { upsert: true }),
   );
-  // Setup is on only while TOTP is off, so the credential holds nothing but this pending secret.
+  // Setup is on only while TOTP is off: this pending secret, unless a newer setup replaced it.
   const undo = () =>
-    atomically(totpKey(caller.id), () => TotpCredentialModel.deleteOne({ _id: caller.id, secret: null }));
+    atomically(totpKey(caller.id), () =>
+      TotpCredentialModel.deleteOne({ _id: caller.id, secret: null, pendingSecret }),
+    );
   await undoUnlessUserActive(caller.id, undo, caller.tokenVersion);
   const otpauthUrl = new TOTP({
     issuer: config.jwt.issuer,

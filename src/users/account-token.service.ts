@@ -3,8 +3,7 @@ import { sha256 } from '../auth/tokens';
 import { atomically, op } from '../core/db';
 import { BadUserInputError, TooManyRequestsError } from '../core/errors';
 import { countInWindow, countRefusal } from '../core/rate-limit';
-import { deleteMailOf } from '../mail/mail.service';
-import type { MailTemplate } from '../mail/mail.types';
+import { deleteMailById } from '../mail/mail.service';
 import { AccountToken, AccountTokenKind, AccountTokenModel } from './account-token.model';
 import { undoUnlessUserActive } from './user.guard';
 
@@ -67,25 +66,26 @@ export async function cancelTokens(userId: string, except?: AccountTokenKind): P
   await AccountTokenModel.deleteMany({ userId, ...(except ? { kind: op({ $ne: except }) } : {}) });
 }
 
-/** A link just issued and mailed: its token's kind and the mail's template. */
+/** A link just issued and mailed: its token and the outbox id of its mail. */
 export interface IssuedLink {
   userId: string;
   kind: AccountTokenKind;
-  template: MailTemplate;
+  token: string;
+  mailId: string;
   /** The token version the request was made under (see undoUnlessUserActive). */
   tokenVersion?: number;
 }
 
 /**
  * Once a link token and its mail are written: if the user was disabled, deleted or signed out
- * everywhere meanwhile, the sweep may have passed them, so that link and its queued mail are
- * undone and the request is refused.
+ * everywhere meanwhile, the sweep may have passed them, so this link and its mail (and nothing
+ * newer) are undone and the request is refused.
  */
 export function keepLinkOnlyForActiveUser(link: IssuedLink): Promise<void> {
   const undo = () =>
     Promise.all([
-      AccountTokenModel.deleteOne({ _id: `${link.kind}:${link.userId}` }),
-      deleteMailOf(link.userId, link.template),
+      AccountTokenModel.deleteOne({ _id: `${link.kind}:${link.userId}`, tokenHash: sha256(link.token) }),
+      deleteMailById(link.mailId),
     ]);
   return undoUnlessUserActive(link.userId, undo, link.tokenVersion);
 }

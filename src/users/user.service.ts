@@ -109,18 +109,25 @@ export async function setUserDisabled(actor: Actor, userId: string, disabled: bo
   if (!current) throw new NotFoundError('No such user');
   if (current.disabled === disabled) {
     // Disabling again finishes what a disable cut off halfway may have left (the sweep is idempotent).
-    if (disabled) await revokeEverything(actor, userId);
+    if (disabled) await sweepOnDisable(actor, userId);
     return (await findById(userId))!;
   }
+  // Before re-enabling, the disable's sweep once more (idempotent): one cut off halfway must not
+  // leave keys or sessions for re-enabling to revive.
+  if (!disabled) await sweepOnDisable(actor, userId);
   const user = await keepingAnAdmin(userId, { disabled }, { disabled: current.disabled });
   if (disabled) {
     // Only once the change stands (a refused one must leave the tokens alone): every session,
     // token, link and API key the user holds is revoked, so re-enabling later revives none.
-    await UserModel.updateOne({ _id: userId }, { $inc: { tokenVersion: 1 } });
-    await revokeEverything(actor, userId);
+    await sweepOnDisable(actor, userId);
   }
   audited(actor, disabled ? AuditEventType.USER_DISABLED : AuditEventType.USER_ENABLED, userId);
   return user;
+}
+
+async function sweepOnDisable(actor: Actor, userId: string): Promise<void> {
+  await UserModel.updateOne({ _id: userId }, { $inc: { tokenVersion: 1 } });
+  await revokeEverything(actor, userId);
 }
 
 function revokeEverything(actor: Actor, userId: string): Promise<unknown> {

@@ -9,7 +9,7 @@ import type { User } from './user.model';
 export async function sendVerificationMail(config: Config, user: User, logger: Logger): Promise<void> {
   const kind = AccountTokenKind.VERIFY_EMAIL;
   const token = await issueToken(String(user._id), kind, user.email, config.account.emailVerificationTtl);
-  await queueMail(
+  const mailId = await queueMail(
     config,
     {
       to: user.email,
@@ -20,10 +20,5 @@ export async function sendVerificationMail(config: Config, user: User, logger: L
     },
     logger,
   );
-  await keepLinkOnlyForActiveUser({
-    userId: String(user._id),
-    kind,
-    template: 'verify-email',
-    tokenVersion: user.tokenVersion,
-  });
+  await keepLinkOnlyForActiveUser({ userId: String(user._id), kind, token, mailId, tokenVersion: user.tokenVersion });
 }

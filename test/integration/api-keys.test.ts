@@ -289,13 +289,16 @@ describe('authenticating with an API key', () => {
     expect(await ApiKeyModel.countDocuments({ ownerId: user.user.id, revokedAt: null })).toBe(0);
   });
 
-  it('disabling an already disabled user finishes revoking its keys (a disable cut off halfway)', async () => {
+  it('disabling an already disabled user, or re-enabling it, finishes revoking its keys (a disable cut off halfway)', async () => {
     const user = await signUp(t);
     const key = await createKey(user.accessToken);
     await t.gql(SET_DISABLED, { id: user.user.id, d: true }, bearer(admin.accessToken));
     // As if the first disable had stopped before its key revocation.
     await ApiKeyModel.updateOne({ _id: key.apiKey.id }, { $set: { revokedAt: null, slot: '0' } });
     await t.gql(SET_DISABLED, { id: user.user.id, d: true }, bearer(admin.accessToken));
+    expect(await ApiKeyModel.exists({ _id: key.apiKey.id, revokedAt: null })).toBeNull();
+    // Cut off again, and this time the admin re-enables at once: that runs the sweep first.
+    await ApiKeyModel.updateOne({ _id: key.apiKey.id }, { $set: { revokedAt: null, slot: '0' } });
     await t.gql(SET_DISABLED, { id: user.user.id, d: false }, bearer(admin.accessToken));
     expect401(await t.gql(ME, {}, bearer(key.secret)), 'Bearer', 'SESSION_REVOKED');
   });

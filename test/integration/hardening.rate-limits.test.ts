@@ -163,5 +163,19 @@ describe('the per-user read limit (READ_RATE_LIMIT_PER_USER)', () => {
     expect(b.hit(key).count).toBe(7);
     const stored = await mongoose.connection.db!.collection('rate_limits').findOne({ _id: key as never });
     expect(stored!.count).toBe(6);
+    await Promise.all([a.stop(), b.stop()]);
+    // Stopping wrote B's last hit.
+    expect((await mongoose.connection.db!.collection('rate_limits').findOne({ _id: key as never }))!.count).toBe(7);
+  });
+
+  it('counts the hits being written: a burst during a flush is still refused', async () => {
+    const counter = new DeferredWindowCounter(60, t.server.logger);
+    const key = `read:user:${new mongoose.Types.ObjectId().toHexString()}`;
+    for (let i = 0; i < 3; i++) counter.hit(key);
+    const flushing = counter.flush();
+    expect(counter.hit(key).count).toBe(4);
+    await flushing;
+    expect(counter.hit(key).count).toBe(5);
+    await counter.stop();
   });
 });
