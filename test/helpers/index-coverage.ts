@@ -244,7 +244,7 @@ export function servingIndex(branch: Branch, sort: SortSpec, indexes: DeclaredIn
 
 /**
  * A query no index can fully serve, accepted with the reason (listed in INDEX_COVERAGE_EXCEPTIONS,
- * priced in the README).
+ * priced in docs/performance.md).
  */
 export interface CoverageException {
   collection: string;
@@ -376,7 +376,7 @@ export function uncoveredReport(verdicts: ShapeVerdict[], origins?: Map<string, 
 // ---------------------------------------------------------------- accepted exceptions
 
 /**
- * The queries no index can serve, with why they are accepted. The README (Performance) says what
+ * The queries no index can serve, with why they are accepted. docs/performance.md says what
  * they cost at scale.
  */
 export const INDEX_COVERAGE_EXCEPTIONS: CoverageException[] = [

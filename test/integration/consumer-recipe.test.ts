@@ -17,10 +17,10 @@ import { signUp } from '../helpers/auth';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 /**
- * The README's Apollo Client recipe (examples/apollo-client.ts, shown verbatim in the README) against
+ * The Apollo Client recipe (examples/apollo-client.ts, shown verbatim in docs/clients.md) against
  * the live server with two-second access tokens.
  */
-describe('the README Apollo Client recipe', () => {
+describe('the documented Apollo Client recipe', () => {
   let api: TestServer;
   const clients: ApolloClient[] = [];
   beforeAll(async () => {

@@ -74,7 +74,7 @@ const RATE_LIMITS = [
   'read',
 ];
 
-/** The codes clients branch on (README, API), and INTERNAL_SERVER_ERROR. */
+/** The codes clients branch on (docs/api.md), and INTERNAL_SERVER_ERROR. */
 const ERROR_CODES = [
   'UNAUTHENTICATED',
   'FORBIDDEN',

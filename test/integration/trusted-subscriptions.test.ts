@@ -8,7 +8,7 @@ import { hashOf } from '../helpers/trusted-documents';
 /**
  * Apollo Client's GraphQLWsLink always sends the document's text (Apollo's `print`), and with a
  * PersistedQueryLink in front also `extensions.persistedQuery.sha256Hash` (the manifest hash, as the
- * README tells clients to take it). Over HTTP the PersistedQueryLink drops the text; over the socket
+ * docs/clients.md tells clients to take it). Over HTTP the PersistedQueryLink drops the text; over the socket
  * it cannot, and Apollo's printing never matches the manifest's byte for byte: the hash decides what
  * runs. The subscribe message below is exactly what the link sends (graphql-ws directly, because on
  * Node 20 GraphQLWsLink itself throws "WebSocket is not defined" while reporting a GraphQL error).

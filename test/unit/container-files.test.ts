@@ -203,7 +203,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives the api an environment that loadConfig accepts', () => {
-    // What the README's `openssl rand -base64 48` writes (production refuses a repeated character).
+    // What the documented `openssl rand -base64 48` writes (production refuses a repeated character).
     const JWT_SECRET = randomBytes(48).toString('base64');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'compose-secrets-'));
     try {
@@ -320,7 +320,7 @@ describe('docker-compose.yml: the observability profile', () => {
     }
   });
 
-  it('sends traces to Jaeger only when OTEL_EXPORTER_OTLP_ENDPOINT is given, and the README value reaches Jaeger', () => {
+  it('sends traces to Jaeger only when OTEL_EXPORTER_OTLP_ENDPOINT is given, and the documented value reaches Jaeger', () => {
     expect(apiEnv.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('${OTEL_EXPORTER_OTLP_ENDPOINT:-}');
     const env = (shell: Record<string, string>) => {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'compose-otel-'));
@@ -338,7 +338,7 @@ describe('docker-compose.yml: the observability profile', () => {
       read('docker-compose.yml'),
     )?.[1];
     expect(documented).toBe('http://jaeger:4318');
-    expect(read('README.md')).toContain(
+    expect(read('docs/operating.md')).toContain(
       `OTEL_EXPORTER_OTLP_ENDPOINT=${documented} docker compose --profile observability`,
     );
     expect(env({ OTEL_EXPORTER_OTLP_ENDPOINT: documented! }).tracing?.tracesUrl).toBe('http://jaeger:4318/v1/traces');
