@@ -14,7 +14,6 @@ module.exports = tseslint.config(
       'coverage/',
       'schema/generated/',
       'bench/results/',
-      'public/playground/',
     ],
   },
   js.configs.recommended,
