@@ -6,15 +6,7 @@ const globals = require('globals');
 
 module.exports = tseslint.config(
   {
-    ignores: [
-      'dist/',
-      'node_modules/',
-      '.cache/',
-      '.data/',
-      'coverage/',
-      'schema/generated/',
-      'bench/results/',
-    ],
+    ignores: ['dist/', 'node_modules/', '.cache/', '.data/', 'coverage/', 'schema/generated/', 'bench/results/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
