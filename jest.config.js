@@ -1,7 +1,6 @@
-/** @type {import('jest').Config} */
-module.exports = {
+/** Shared by both projects. */
+const base = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
     // Transpile only: type checking is `npm run typecheck`, and it keeps the suite fast.
@@ -9,11 +8,25 @@ module.exports = {
   },
   // type-graphql's decorators need the metadata polyfill before any model module loads.
   setupFiles: ['reflect-metadata'],
-  // Records the shape of every query the service sends; global teardown checks each has an index.
-  setupFilesAfterEnv: ['<rootDir>/test/setup/record-queries.ts'],
-  globalSetup: '<rootDir>/test/setup/global-setup.ts',
-  globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
   testTimeout: 30_000,
   // Each test file gets a fresh module registry, so mongoose's default connection is per file.
   maxWorkers: 2,
+  projects: [
+    // No I/O: no database, no servers (`npm run test:unit` runs these alone, in seconds).
+    { ...base, displayName: 'unit', roots: ['<rootDir>/test/unit'] },
+    {
+      ...base,
+      displayName: 'integration',
+      roots: ['<rootDir>/test/integration'],
+      // Records the shape of every query the service sends; global teardown checks each has an index.
+      setupFilesAfterEnv: ['<rootDir>/test/setup/record-queries.ts'],
+      // The database engine and the Redis binary, once for the run.
+      globalSetup: '<rootDir>/test/setup/global-setup.ts',
+      globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+    },
+  ],
 };
