@@ -225,7 +225,11 @@ describe('mail retries', () => {
       expect(failed.html).toBeUndefined();
       expect(failed.lastError).toMatch(/ECONNREFUSED/);
       expect(JSON.stringify(failed)).not.toContain(raw);
-      const errors = lines.filter((l) => l.level === 50 && l.mailId === String(failed._id));
+      // The worker logs right after the write the poll above saw: wait for the line, not for a tick.
+      const errors = await until(async () => {
+        const found = lines.filter((l) => l.level === 50 && l.mailId === String(failed._id));
+        return found.length > 0 ? found : null;
+      });
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatchObject({ attempts: 3, template: 'reset-password' });
       expect(lines.filter((l) => l.level === 40 && l.mailId === String(failed._id))).toHaveLength(2);
