@@ -45,8 +45,19 @@ async function commandsOf(run: () => Promise<unknown>): Promise<string[]> {
   return seen.sort();
 }
 
-/** The read limit counts in the process and writes its counts behind (DeferredWindowCounter). */
-const READ_COUNT_FLUSHED = () => new Promise((resolve) => setTimeout(resolve, 400));
+/**
+ * The read limit counts in the process and writes its counts behind (DeferredWindowCounter):
+ * waits until `count` reads of the user are in the database, so that no such write is left to
+ * land while the next request is measured.
+ */
+async function readsWritten(userId: string, count: number): Promise<void> {
+  const counters = mongoose.connection.db!.collection<{ _id: string; count: number }>('rate_limits');
+  for (let waited = 0; waited < 5000; waited += 20) {
+    if ((await counters.findOne({ _id: `read:user:${userId}` }))?.count === count) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`the read count of ${userId} did not reach ${count}`);
+}
 
 describe('request path: me reuses what authentication read', () => {
   it('answers a Bearer `me` with one user read and one session read, no second read of the user', async () => {
@@ -57,8 +68,6 @@ describe('request path: me reuses what authentication read', () => {
       bearer(u.accessToken),
     );
     expect(profile.body.errors).toBeUndefined();
-    // Read counts still unwritten reach the database now, not during the request measured below.
-    await READ_COUNT_FLUSHED();
 
     let res: GraphQLResponse<{ me: Record<string, unknown> | null }> | undefined;
     const seen = await commandsOf(async () => {
@@ -67,6 +76,7 @@ describe('request path: me reuses what authentication read', () => {
     expect(res!.status).toBe(200);
     expect(res!.body.errors).toBeUndefined();
     expect(seen).toEqual(['find:sessions', 'find:users']);
+    await readsWritten(u.user.id, 1);
 
     // Every field the User type resolves comes back as stored: none was lost to the projection.
     const stored = await UserModel.findById(u.user.id).lean();
@@ -98,13 +108,14 @@ describe('request path: me reuses what authentication read', () => {
     const auth = basic(u.email, u.password);
     const first = await t.gql<{ me: { id: string } }>(ME_ALL, {}, auth);
     expect(first.body.data!.me.id).toBe(u.user.id);
-    await READ_COUNT_FLUSHED();
+    await readsWritten(u.user.id, 1);
     let res: GraphQLResponse<{ me: Record<string, unknown> | null }> | undefined;
     const seen = await commandsOf(async () => {
       res = await t.gql(ME_ALL, {}, auth);
     });
     expect(res!.body.data!.me!.id).toBe(u.user.id);
     expect(seen).toEqual(['find:users']);
+    await readsWritten(u.user.id, 2);
   });
 
   it('still refuses the token of a disabled user, and answers anonymous `me` with null and no read', async () => {
@@ -114,8 +125,8 @@ describe('request path: me reuses what authentication read', () => {
     expect(refused.status).toBe(401);
     expect(codes(refused)).toEqual(['UNAUTHENTICATED']);
 
+    // No read is left to write: the refused token counted none, and the tests above waited for theirs.
     let res: GraphQLResponse<{ me: Record<string, unknown> | null }> | undefined;
-    await READ_COUNT_FLUSHED();
     const seen = await commandsOf(async () => {
       res = await t.gql(ME_ALL);
     });
@@ -186,13 +197,15 @@ describe('request path: one caller’s parallel writes share their counter round
     await create(-1); // opens the quota document and the write-limit window
     // Ten open keep-alive connections, so the ten creations below arrive together.
     await Promise.all(Array.from({ length: 10 }, () => t.gql(ME_ALL, {}, bearer(u.accessToken))));
-    await READ_COUNT_FLUSHED();
+    await readsWritten(u.user.id, 10);
     const client = mongoose.connection.getClient();
     const writes: string[] = [];
     const listener = (e: { commandName: string; command: Record<string, unknown> }) => {
       const target = String(e.command[e.commandName]);
       const write = e.commandName !== 'find' && e.commandName !== 'aggregate';
-      if (write && ['rate_limits', 'item_quotas'].includes(target)) writes.push(`${e.commandName}:${target}`);
+      // This caller's write-limit counter, not the read counts of others written behind meanwhile.
+      const counter = target === 'item_quotas' || JSON.stringify(e.command).includes(`itemWrite:user:${u.user.id}`);
+      if (write && counter) writes.push(`${e.commandName}:${target}`);
     };
     client.on('commandStarted', listener);
     let results: GraphQLResponse[];
