@@ -26,12 +26,12 @@ const load = (module) => require(path.join(dist, module));
 require('reflect-metadata');
 const { loadConfig } = load('core/config.js');
 const { createLogger } = load('core/logger.js');
-const { connectDatabase } = load('core/db.js');
-const { buildAppSchema } = load('schema.js');
+const { connectDatabase } = load('infra/db.js');
+const { buildAppSchema } = load('app/schema.js');
 const { createAuthenticator } = load('auth/auth.context.js');
-const { costLimitPlugin } = load('core/complexity.js');
-const { RATE_LIMITS } = load('core/rate-limit.js');
-const { readLimitPlugin } = load('core/read-limit.js');
+const { costLimitPlugin } = load('http/complexity.js');
+const { RATE_LIMITS } = load('infra/rate-limit.js');
+const { readLimitPlugin } = load('http/read-limit.js');
 const { AUTH_EVENT_LABELS } = load('auth/auth.audit.js');
 const {
   DATABASE_UNAVAILABLE_MESSAGE,
@@ -41,14 +41,14 @@ const {
   QueryTimeoutError,
   retryLater,
 } = load('core/errors.js');
-const { errorLoggingPlugin, formatError, retryAfterPlugin } = load('core/format-error.js');
-const { persistedQueryHashCheck, tokenLimit } = load('core/security.js');
+const { errorLoggingPlugin, formatError, retryAfterPlugin } = load('http/format-error.js');
+const { persistedQueryHashCheck, tokenLimit } = load('http/security.js');
 const { TRUSTED_DOCUMENTS_FILE } = load('core/paths.js');
-const { documentPolicy, trustedDocuments } = load('core/trusted-documents.js');
-const { localEventBus, setEventBus } = load('core/events.js');
-const { createMetrics, setMetrics } = load('metrics/metrics.registry.js');
-const { committedOperationNames, ERROR_CODE_LABELS, metricsPlugin } = load('metrics/metrics.plugin.js');
-const { listenMetrics } = load('metrics/metrics.server.js');
+const { documentPolicy, trustedDocuments } = load('http/trusted-documents.js');
+const { localEventBus, setEventBus } = load('infra/events.js');
+const { createMetrics, setMetrics } = load('observability/metrics.registry.js');
+const { committedOperationNames, ERROR_CODE_LABELS, metricsPlugin } = load('observability/metrics.plugin.js');
+const { listenMetrics } = load('observability/metrics.server.js');
 
 const config = loadConfig();
 const logger = createLogger(config);

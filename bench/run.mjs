@@ -21,8 +21,8 @@ import { fanout } from './fanout.mjs';
 
 const require = (await import('node:module')).createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { startEmbeddedDatabase } = require(path.join(root, 'dist/core/embedded-db.js'));
-const { withDatabaseName } = require(path.join(root, 'dist/core/db.js'));
+const { startEmbeddedDatabase } = require(path.join(root, 'dist/infra/embedded-db.js'));
+const { withDatabaseName } = require(path.join(root, 'dist/infra/db.js'));
 
 const { values: flags } = parseArgs({
   options: {

@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import path from 'node:path';
 import { ConfigError, loadConfig, withDatabaseUri, type Config } from './core/config';
-import type { EmbeddedDatabase } from './core/embedded-db';
+import type { EmbeddedDatabase } from './infra/embedded-db';
 import { createLogger } from './core/logger';
-import type { AppServer } from './server';
-import { startTracing, type Tracing } from './tracing/tracing';
+import type { AppServer } from './app/server';
+import { startTracing, type Tracing } from './observability/tracing';
 
 /** How long a stop waits for the last spans to reach the collector. */
 const TRACING_FLUSH_MS = 3_000;
@@ -34,9 +34,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (config.tracing) logger.info({ url: config.tracing.tracesUrl, sampler: config.tracing.sampler }, 'tracing on');
-  const { startEmbeddedDatabase } = await import('./core/embedded-db');
-  const { withDatabaseName } = await import('./core/db');
-  const { createServer } = await import('./server');
+  const { startEmbeddedDatabase } = await import('./infra/embedded-db');
+  const { withDatabaseName } = await import('./infra/db');
+  const { createServer } = await import('./app/server');
 
   let embedded: EmbeddedDatabase | undefined;
   let server: AppServer | undefined;

@@ -1,9 +1,9 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { AuthPayload, COOKIE_DESCRIPTION } from '../auth/auth.inputs';
 import { inCookie } from '../auth/refresh-cookie';
-import type { Context } from '../context';
+import type { Context } from '../core/context';
 import { UnauthenticatedError } from '../core/errors';
-import { clientInfo } from '../core/http';
+import { clientInfo } from '../http/http';
 import { User } from '../users/user.model';
 import * as deletion from './account-deletion.service';
 import { confirmEmailChange, requestEmailChange } from './email-change.service';

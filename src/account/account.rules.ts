@@ -1,4 +1,4 @@
-import { allow, isAdmin, isAuthenticated, isSignedIn } from '../permissions/rules';
+import { allow, isAdmin, isAuthenticated, isSignedIn } from '../http/access.rules';
 
 export const accountPermissions = {
   Mutation: {

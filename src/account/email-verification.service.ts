@@ -1,7 +1,7 @@
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import type { Config } from '../core/config';
-import { op } from '../core/db';
-import type { ClientInfo } from '../core/http';
+import { op } from '../infra/db';
+import type { ClientInfo } from '../http/http';
 import type { Logger } from '../core/logger';
 import { User, UserModel } from '../users/user.model';
 import { userView } from '../users/user.profile';

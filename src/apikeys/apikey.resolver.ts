@@ -1,5 +1,5 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import type { Context } from '../context';
+import type { Context } from '../core/context';
 import { parseObjectId } from '../core/validation';
 import { actorOf } from '../users/user.actor';
 import { ApiKey } from './apikey.model';

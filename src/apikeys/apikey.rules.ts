@@ -1,7 +1,7 @@
 import { and, rule, type IRule } from 'graphql-shield';
-import type { Context } from '../context';
+import type { Context } from '../core/context';
 import { ForbiddenError } from '../core/errors';
-import { allow, isAuthenticated } from '../permissions/rules';
+import { allow, isAuthenticated } from '../http/access.rules';
 import { ApiKeyScope } from './apikey.model';
 
 /**

@@ -1,4 +1,4 @@
-import { allow, isAdmin } from '../permissions/rules';
+import { allow, isAdmin } from '../http/access.rules';
 
 export const auditPermissions = {
   Query: {

@@ -1,5 +1,5 @@
 import { Types } from 'mongoose';
-import { op } from '../core/db';
+import { op } from '../infra/db';
 import { BadUserInputError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { emailSchema } from '../core/validation';

@@ -1,6 +1,6 @@
 import { AuditEventType, recordAuditEvent, type AuditEventInput } from '../audit/audit.service';
 import type { Logger } from '../core/logger';
-import { currentMetrics } from '../metrics/metrics.registry';
+import { currentMetrics } from '../observability/metrics.registry';
 import type { ClientInfo } from './auth.types';
 
 export { AuditEventType };

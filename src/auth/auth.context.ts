@@ -12,15 +12,15 @@ import {
   type KeyCaller,
   type PresentedKey,
 } from '../apikeys/apikey.service';
-import type { AuthUser } from '../context';
+import type { AuthUser } from '../core/context';
 import type { User } from '../users/user.model';
 import { authUserOf } from '../users/user.actor';
 import { userView } from '../users/user.profile';
 import type { Config } from '../core/config';
 import { retryLater, ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
-import { limitAttempt, limitKey } from '../core/rate-limit';
+import { limitAttempt, limitKey } from '../infra/rate-limit';
 import { authenticateBearer, checkBearer, checkCurrentUser, currentUser, type BearerRefusal } from './auth.service';
-import { clientInfo } from '../core/http';
+import { clientInfo } from '../http/http';
 import type { Logger } from '../core/logger';
 import type { ClientInfo } from './auth.types';
 import { MFA_REQUIRED, normalizeEmail, verifyCredentials } from './credentials.service';

@@ -1,4 +1,4 @@
-import { publishEvent } from '../core/events';
+import { publishEvent } from '../infra/events';
 
 /** The bus channel that says a user's sessions, tokens, role or status changed. */
 export const AUTH_EVENTS_CHANNEL = 'auth';

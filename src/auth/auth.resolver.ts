@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import type { AuthUser, Context } from '../context';
+import type { AuthUser, Context } from '../core/context';
 import { UnauthenticatedError } from '../core/errors';
-import { clientInfo } from '../core/http';
+import { clientInfo } from '../http/http';
 import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import type { ClientInfo } from './auth.types';
 import * as auth from './auth.service';

@@ -1,4 +1,4 @@
-import { allow, isAuthenticated } from '../permissions/rules';
+import { allow, isAuthenticated } from '../http/access.rules';
 
 /** Signing up and in needs no identity; managing sessions needs one. */
 export const authPermissions = {

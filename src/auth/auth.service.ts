@@ -1,10 +1,10 @@
 import { Types } from 'mongoose';
 import { z } from 'zod';
-import type { AuthUser } from '../context';
+import type { AuthUser } from '../core/context';
 import type { Config } from '../core/config';
-import { driverCollection } from '../core/db';
+import { driverCollection } from '../infra/db';
 import { BadUserInputError, ConflictError, UnauthenticatedError, isDuplicateKeyError } from '../core/errors';
-import { limitAttempt } from '../core/rate-limit';
+import { limitAttempt } from '../infra/rate-limit';
 import { parseInput } from '../core/validation';
 import { User, UserModel, USER_VIEW_FIELDS } from '../users/user.model';
 import { cancelTokens } from '../users/account-token.service';

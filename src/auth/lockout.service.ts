@@ -1,6 +1,6 @@
 import type { Config } from '../core/config';
 import { TooManyRequestsError } from '../core/errors';
-import { countInWindow, deleteCounter, uncount } from '../core/rate-limit';
+import { countInWindow, deleteCounter, uncount } from '../infra/rate-limit';
 
 /**
  * Password attempts per normalised email, whether or not an account has that email (so the

@@ -1,9 +1,9 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { Config } from '../core/config';
-import { atomically, op } from '../core/db';
+import { atomically, op } from '../infra/db';
 import { UnauthenticatedError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { limitAttempt } from '../core/rate-limit';
+import { limitAttempt } from '../infra/rate-limit';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
 import type { AuthResult, ClientInfo } from './auth.types';

@@ -1,6 +1,6 @@
-import type { AuthUser } from '../context';
+import type { AuthUser } from '../core/context';
 import type { Config } from '../core/config';
-import { atomically, driverCollection, op } from '../core/db';
+import { atomically, driverCollection, op } from '../infra/db';
 import { accountGone, BadUserInputError, NotFoundError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { User, UserModel } from '../users/user.model';

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { printAppSchema } from '../schema';
+import { printAppSchema } from '../app/schema';
 
 /** `npm run schema`: rewrites schema/schema.graphql from the resolvers. */
 async function main(): Promise<void> {

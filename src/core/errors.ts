@@ -180,3 +180,25 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 }
 
 export const DATABASE_UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable; try again shortly';
+
+/** Codes that are meant for clients: everything else is an unexpected failure. */
+export const CLIENT_CODES: ReadonlySet<string> = new Set([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'CONFLICT',
+  'TOO_MANY_REQUESTS',
+  'SERVICE_UNAVAILABLE',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'PERSISTED_QUERY_HASH_MISMATCH',
+  'TRUSTED_DOCUMENT_REQUIRED',
+]);
+
+/** Every code an error response may carry: the client codes and INTERNAL_SERVER_ERROR. */
+export const ERROR_CODES: readonly string[] = [...CLIENT_CODES, 'INTERNAL_SERVER_ERROR'];

@@ -1,4 +1,4 @@
-import { atomically, batched, op } from '../core/db';
+import { atomically, batched, op } from '../infra/db';
 import { accountGone, ConflictError, isDuplicateKeyError } from '../core/errors';
 import { UserModel } from '../users/user.model';
 import { ItemQuotaModel } from './item-quota.model';

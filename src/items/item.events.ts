@@ -1,4 +1,4 @@
-import { publishEvent } from '../core/events';
+import { publishEvent } from '../infra/events';
 import type { Item } from './item.model';
 
 /** The bus channel of item changes (see src/realtime for who listens). */

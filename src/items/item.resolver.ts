@@ -1,6 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { AuthUser, Context } from '../context';
+import type { AuthUser, Context } from '../core/context';
 import { UnauthenticatedError } from '../core/errors';
 import { selectsField } from '../core/selection';
 import { PublicUser } from '../users/public-user.type';

@@ -1,6 +1,6 @@
 import { rule } from 'graphql-shield';
-import type { Context } from '../context';
-import { allow, authenticationRequired, isAuthenticated } from '../permissions/rules';
+import type { Context } from '../core/context';
+import { allow, authenticationRequired, isAuthenticated } from '../http/access.rules';
 import { canModify, notOwner } from './item.service';
 
 /** Owner or ADMIN; a missing or malformed id is left to the resolver (NOT_FOUND / BAD_USER_INPUT). */

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { AuthUser } from '../context';
+import type { AuthUser } from '../core/context';
 import type { Config } from '../core/config';
-import { atomically, op } from '../core/db';
+import { atomically, op } from '../infra/db';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../core/errors';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
-import { limitKey } from '../core/rate-limit';
+import { limitKey } from '../infra/rate-limit';
 import { parseInput } from '../core/validation';
 import { releaseItemSlot, reserveItemSlot, undoIfOwnerDeleted } from './item-quota.service';
 import { itemChanged, itemDeleted, itemSnapshot } from './item.events';

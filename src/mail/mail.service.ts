@@ -1,5 +1,5 @@
 import type { Config } from '../core/config';
-import { op } from '../core/db';
+import { op } from '../infra/db';
 import type { Logger } from '../core/logger';
 import { MailMessageModel } from './mail.model';
 import { renderMail } from './mail.templates';

@@ -1,5 +1,5 @@
 import type { Config } from '../core/config';
-import { atomically, op } from '../core/db';
+import { atomically, op } from '../infra/db';
 import type { Logger } from '../core/logger';
 import { MailMessageModel, type MailMessage } from './mail.model';
 import { createMailTransport } from './mail.transport';

@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
-import type { AuthUser, Context } from '../context';
+import type { AuthUser, Context } from '../core/context';
 import { UnauthenticatedError } from '../core/errors';
-import { clientInfo } from '../core/http';
+import { clientInfo } from '../http/http';
 import { actorOf } from '../users/user.actor';
 import { User } from '../users/user.model';
 import * as totp from './totp.service';

@@ -1,4 +1,4 @@
-import { allow, isAdmin, isAuthenticated } from '../permissions/rules';
+import { allow, isAdmin, isAuthenticated } from '../http/access.rules';
 
 /** Only the signed-in owner manages their second factor; an admin may only turn it off. */
 export const mfaPermissions = {

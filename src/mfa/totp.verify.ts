@@ -1,6 +1,6 @@
 import type { Config } from '../core/config';
 import type { Logger } from '../core/logger';
-import { atomically, op } from '../core/db';
+import { atomically, op } from '../infra/db';
 import { asTotpCode, decryptSecret, matchingStep, recoveryCodeHash } from './totp.crypto';
 import { TotpCredential, TotpCredentialModel } from './totp.model';
 

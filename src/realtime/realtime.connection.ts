@@ -1,9 +1,9 @@
 import type { HeldAuthentication } from '../auth/auth.context';
 import type { BearerRefusal } from '../auth/auth.service';
 import { AUTH_EVENTS_CHANNEL, type AuthChangeMessage } from '../auth/auth.events';
-import type { AuthUser } from '../context';
+import type { AuthUser } from '../core/context';
 import type { Config } from '../core/config';
-import type { EventBus } from '../core/events';
+import type { EventBus } from '../infra/events';
 import type { Logger } from '../core/logger';
 
 /**

@@ -1,5 +1,5 @@
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import type { Context } from '../context';
+import type { Context } from '../core/context';
 
 /** The text each subscription's document was parsed from: identical texts share results. */
 const texts = new WeakMap<DocumentNode, string>();

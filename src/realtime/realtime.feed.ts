@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import type { AuthUser } from '../context';
-import type { EventBus } from '../core/events';
+import type { AuthUser } from '../core/context';
+import type { EventBus } from '../infra/events';
 import type { Logger } from '../core/logger';
 import { ITEM_EVENTS_CHANNEL, itemOf, type ItemEventMessage } from '../items/item.events';
 import { ItemEventType, type ItemEvent } from './realtime.types';

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
-import type { AuthUser, Context } from '../context';
+import type { AuthUser, Context } from '../core/context';
 import { itemEventStream } from './realtime.stream';
 import { ItemEvent, ItemEventFilter } from './realtime.types';
 

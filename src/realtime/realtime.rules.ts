@@ -1,4 +1,4 @@
-import { allow, isAuthenticated } from '../permissions/rules';
+import { allow, isAuthenticated } from '../http/access.rules';
 
 /** The same rule as the `items` query: whoever may list items may watch them change. */
 export const realtimePermissions = {

@@ -1,7 +1,7 @@
-import type { Context } from '../context';
+import type { Context } from '../core/context';
 import { BadUserInputError, ForbiddenError, UnauthenticatedError } from '../core/errors';
 import { assertId } from '../items/item.service';
-import { forgetRuleResults } from '../permissions';
+import { forgetRuleResults } from '../http/access.rules';
 import type { RealtimeConnection } from './realtime.connection';
 import type { DeliveredEvent, EventSelector, FeedSubscriber, ItemEventFeed } from './realtime.feed';
 import type { ItemEvent, ItemEventFilter } from './realtime.types';

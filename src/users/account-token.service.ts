@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '../auth/tokens';
-import { atomically, op } from '../core/db';
+import { atomically, op } from '../infra/db';
 import { BadUserInputError, TooManyRequestsError } from '../core/errors';
-import { countInWindow, countRefusal } from '../core/rate-limit';
+import { countInWindow, countRefusal } from '../infra/rate-limit';
 import { deleteMailById } from '../mail/mail.service';
 import { AccountToken, AccountTokenKind, AccountTokenModel } from './account-token.model';
 import { undoUnlessUserActive } from './user.guard';

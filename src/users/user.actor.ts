@@ -1,6 +1,6 @@
-import type { AuthUser, Context } from '../context';
+import type { AuthUser, Context } from '../core/context';
 import { UnauthenticatedError } from '../core/errors';
-import { clientInfo } from '../core/http';
+import { clientInfo } from '../http/http';
 import type { User } from './user.model';
 import type { Actor } from './user.service';
 

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
-import type { Context } from '../context';
-import { op } from '../core/db';
+import type { Context } from '../core/context';
+import { op } from '../infra/db';
 import { UserModel } from './user.model';
 import { PUBLIC_PROFILE_FIELDS, PublicUser } from './public-user.type';
 

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { Context } from '../context';
+import type { Context } from '../core/context';
 import { Role, User } from './user.model';
 import * as userService from './user.service';
 import { UpdateProfileInput } from './user.inputs';

@@ -1,4 +1,4 @@
-import { allow, isAdmin, isAuthenticated } from '../permissions/rules';
+import { allow, isAdmin, isAuthenticated } from '../http/access.rules';
 
 export const userPermissions = {
   Query: {

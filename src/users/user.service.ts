@@ -4,7 +4,7 @@ import { clearLockout } from '../auth/lockout.service';
 import { cancelTokens } from './account-token.service';
 import { authChanged } from '../auth/auth.events';
 import { revokeAllSessions } from '../auth/session.service';
-import { atomically, op } from '../core/db';
+import { atomically, op } from '../infra/db';
 import { BadUserInputError, ConflictError, NotFoundError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, spawnGuarded } from '../../src/core/ferretdb';
+import { freePort, spawnGuarded } from '../../src/infra/ferretdb';
 
 /**
  * A real redis-server for one test file, never a mock. The binary is the one the jest global setup

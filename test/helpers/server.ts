@@ -3,9 +3,9 @@ import path from 'node:path';
 import mongoose from 'mongoose';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/core/config';
-import { withDatabaseName } from '../../src/core/db';
+import { withDatabaseName } from '../../src/infra/db';
 import type { MailWorkerOptions } from '../../src/mail/mail.worker';
-import { createServer, type AppServer, type ServerOptions } from '../../src/server';
+import { createServer, type AppServer, type ServerOptions } from '../../src/app/server';
 import { graphqlClient, type GraphQLClient } from './graphql';
 
 export interface TestServer extends GraphQLClient {

@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page, Request } from 'playwright-core';
-import { ACCOUNT_PAGES } from '../../src/core/account-pages';
-import { freePort } from '../../src/core/ferretdb';
+import { ACCOUNT_PAGES } from '../../src/http/account-pages';
+import { freePort } from '../../src/infra/ferretdb';
 import { bearer, LOGIN, ME, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
 import { codes } from '../helpers/graphql';
 import { startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox';

@@ -1,5 +1,5 @@
 import { ApiKeyModel } from '../../src/apikeys/apikey.model';
-import { RateLimitModel } from '../../src/core/rate-limit';
+import { RateLimitModel } from '../../src/infra/rate-limit';
 import { AuditEventModel, AuditEventType } from '../../src/audit/audit.model';
 import { flushAuditEvents } from '../../src/audit/audit.service';
 import { basic, bearer, logIn, ME, signUp, strongPassword, uniqueEmail } from '../helpers/auth';

@@ -15,8 +15,8 @@ import {
   recordAuditEvent,
   type AuditEventInput,
 } from '../../src/audit/audit.service';
-import { withDatabaseName } from '../../src/core/db';
-import { freePort, startFerretdb, type RunningFerretdb } from '../../src/core/ferretdb';
+import { withDatabaseName } from '../../src/infra/db';
+import { freePort, startFerretdb, type RunningFerretdb } from '../../src/infra/ferretdb';
 import { formatRefreshToken, newRefreshSecret, newSessionId } from '../../src/auth/tokens';
 import { encodeCursor } from '../../src/core/pagination';
 import { bearer, logIn, signUp, strongPassword, uniqueEmail } from '../helpers/auth';

@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { withDatabaseName } from '../../src/core/db';
-import { startFerretdb, freePort, type RunningFerretdb } from '../../src/core/ferretdb';
+import { withDatabaseName } from '../../src/infra/db';
+import { startFerretdb, freePort, type RunningFerretdb } from '../../src/infra/ferretdb';
 import { codes } from '../helpers/graphql';
 import { startTestServer, type TestServer } from '../helpers/server';
 

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import mongoose from 'mongoose';
 import { bearer, LOGIN, REFRESH, REGISTER, signUp, strongPassword, uniqueEmail } from '../helpers/auth';
 import { codes, type GraphQLResponse } from '../helpers/graphql';
-import { DeferredWindowCounter } from '../../src/core/read-limit';
+import { DeferredWindowCounter } from '../../src/http/read-limit';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const LIMITS = { RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_ACCOUNT: '2', RATE_LIMIT_WINDOW_SECONDS: '60' };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MongoClient, ObjectId } from 'mongodb';
 import mongoose from 'mongoose';
-import { withDatabaseName } from '../../src/core/db';
+import { withDatabaseName } from '../../src/infra/db';
 import { bearer, signUp } from '../helpers/auth';
 import { codes, type GraphQLResponse } from '../helpers/graphql';
 import { startTestServer, testDatabaseName, type TestServer } from '../helpers/server';

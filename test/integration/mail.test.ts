@@ -6,7 +6,7 @@ import { MailMessageModel } from '../../src/mail/mail.model';
 import { flushMail, queueMail } from '../../src/mail/mail.service';
 import type { MailRequest, MailTemplate } from '../../src/mail/mail.types';
 import { claimMail } from '../../src/mail/mail.worker';
-import { createServer, type AppServer } from '../../src/server';
+import { createServer, type AppServer } from '../../src/app/server';
 import { startMailbox, type Mailbox } from '../helpers/mailbox';
 import { startTestServer, TEST_MAIL_WORKER, testConfig, type TestServer } from '../helpers/server';
 

@@ -5,7 +5,7 @@ import { codes } from '../helpers/graphql';
 import { startTestServer, testConfig, TEST_MAIL_WORKER, type TestServer } from '../helpers/server';
 import { connectWs } from '../helpers/ws';
 import { AuditEventType } from '../../src/audit/audit.model';
-import { createServer } from '../../src/server';
+import { createServer } from '../../src/app/server';
 
 type Labels = Record<string, string>;
 interface Sample {

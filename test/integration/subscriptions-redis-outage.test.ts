@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { freePort } from '../../src/core/ferretdb';
-import { eventBus } from '../../src/core/events';
+import { freePort } from '../../src/infra/ferretdb';
+import { eventBus } from '../../src/infra/events';
 import { signUp } from '../helpers/auth';
 import { graphqlClient } from '../helpers/graphql';
 import { startInstance, stopAllInstances } from '../helpers/instance';

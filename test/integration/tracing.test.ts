@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { withDatabaseName } from '../../src/core/db';
+import { withDatabaseName } from '../../src/infra/db';
 import { bearer, signUp } from '../helpers/auth';
 import { buildBundles } from '../helpers/bundles';
 import { graphqlClient } from '../helpers/graphql';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadTrustedDocuments } from '../../src/core/trusted-documents';
+import { loadTrustedDocuments } from '../../src/http/trusted-documents';
 import { codes, type GraphQLResponse } from '../helpers/graphql';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { hashOf, MANIFEST } from '../helpers/trusted-documents';

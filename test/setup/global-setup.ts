@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { startEmbeddedDatabase } from '../../src/core/embedded-db';
+import { startEmbeddedDatabase } from '../../src/infra/embedded-db';
 import { ensureRedisServer } from '../../scripts/fetch-redis.mjs';
 
 /**

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import type { EmbeddedDatabase } from '../../src/core/embedded-db';
+import type { EmbeddedDatabase } from '../../src/infra/embedded-db';
 import { assertRecordedQueriesIndexed } from './index-coverage-report';
 
 /**

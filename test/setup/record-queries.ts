@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import mongoose from 'mongoose';
-import { monitorCommandsOnEveryConnection } from '../../src/core/db';
+import { monitorCommandsOnEveryConnection } from '../../src/infra/db';
 import { commandShapes, declaredIndexes, QUERY_COMMANDS, shapeKey } from '../helpers/index-coverage';
 
 /**

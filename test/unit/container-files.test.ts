@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { KNOWN_VARIABLES, loadConfig } from '../../src/core/config';
-import { createMetrics } from '../../src/metrics/metrics.registry';
+import { createMetrics } from '../../src/observability/metrics.registry';
 import { PROJECT_ROOT, TRUSTED_DOCUMENTS_FILE } from '../../src/core/paths';
 
 /**
@@ -293,8 +293,8 @@ describe('docker-compose.yml: the observability profile', () => {
   it('alerts only on metrics the api exports', () => {
     const metrics = createMetrics();
     const exported = new Set(metrics.registry.getMetricsAsArray().map((m) => m.name));
-    // Gauges src/server.ts registers at start-up (read at scrape time).
-    for (const [, name] of read('src/server.ts').matchAll(/metrics\?\.watch\('(\w+)'/g)) exported.add(name!);
+    // Gauges src/app/server.ts registers at start-up (read at scrape time).
+    for (const [, name] of read('src/app/server.ts').matchAll(/metrics\?\.watch\('(\w+)'/g)) exported.add(name!);
     expect(exported).toContain('mail_outbox_backlog');
 
     const rules = (

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { localEventBus } from '../../src/core/events';
+import { localEventBus } from '../../src/infra/events';
 import { ITEM_EVENTS_CHANNEL, type ItemEventMessage } from '../../src/items/item.events';
 import { ItemEventFeed, type DeliveredEvent } from '../../src/realtime/realtime.feed';
 

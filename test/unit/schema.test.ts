@@ -6,7 +6,7 @@ import os from 'node:os';
 import { promisify } from 'node:util';
 import { buildSchema, concatAST, parse, validate, type DocumentNode } from 'graphql';
 import { parse as parseYaml, stringify } from 'yaml';
-import { printAppSchema } from '../../src/schema';
+import { printAppSchema } from '../../src/app/schema';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OPERATIONS_DIR = path.join(ROOT, 'schema', 'operations');

@@ -9,7 +9,7 @@ import {
 } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { allow, deny, shield } from 'graphql-shield';
-import { guardSubscriptions } from '../../src/permissions';
+import { guardSubscriptions } from '../../src/app/permissions';
 
 /** A subscription whose source would emit one event, and a record of whether it was started. */
 function schemaWith(rules: Parameters<typeof shield>[0]) {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Router } from 'express';
-import { ACCOUNT_PAGES_DIR } from './paths';
+import { ACCOUNT_PAGES_DIR } from '../core/paths';
 
 /** The pages the default links in account mail open (see config.mail links). */
 export const ACCOUNT_PAGES = ['verify-email', 'reset-password', 'confirm-email'] as const;

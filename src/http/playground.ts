@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Request, type Router } from 'express';
-import { PLAYGROUND_DIR } from './paths';
+import { PLAYGROUND_DIR } from '../core/paths';
 
 /** A browser asking for a page (not a GraphQL client asking for JSON). */
 function wantsHtml(req: Request): boolean {

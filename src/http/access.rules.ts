@@ -1,5 +1,5 @@
 import { allow, rule } from 'graphql-shield';
-import type { Context } from '../context';
+import type { Context } from '../core/context';
 import { emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
 
 /** No valid token came with the request: the client should sign in (not refresh). */
@@ -31,5 +31,15 @@ export const isAdmin = rule({ cache: 'contextual' })((_parent, _args, ctx: Conte
   if (unverified(ctx)) return emailNotVerified();
   return ctx.user.role === 'ADMIN' ? true : new ForbiddenError('Administrators only', { reason: 'ADMIN_ONLY' });
 });
+
+/**
+ * graphql-shield keeps rule results on the context for the rest of the operation. A subscription
+ * runs for a long time with one context: before each event, the results are dropped so every
+ * rule is evaluated again against the caller as last checked.
+ */
+export function forgetRuleResults(ctx: object): void {
+  // Not `delete`: the context keeps its shape (and its fast property access).
+  if ('_shield' in ctx) (ctx as { _shield?: unknown })._shield = undefined;
+}
 
 export { allow };

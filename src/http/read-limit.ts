@@ -1,9 +1,9 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import type { Context } from '../context';
-import type { Config } from './config';
-import { retryLater, TooManyRequestsError } from './errors';
-import type { Logger } from './logger';
-import { addHits, countRefusal } from './rate-limit';
+import type { Context } from '../core/context';
+import type { Config } from '../core/config';
+import { retryLater, TooManyRequestsError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { addHits, countRefusal } from '../infra/rate-limit';
 
 /** How often a process adds the hits it counted to the shared windows. */
 const FLUSH_MS = 250;

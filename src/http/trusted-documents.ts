@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Request, RequestHandler, Response } from 'express';
-import type { Config } from './config';
+import type { Config } from '../core/config';
 
 /** `sha256:<hex>` → document text, as the client preset writes persisted-documents.json. */
 export type TrustedDocuments = ReadonlyMap<string, string>;

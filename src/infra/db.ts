@@ -1,5 +1,5 @@
 import mongoose from 'mongoose';
-import type { Logger } from './logger';
+import type { Logger } from '../core/logger';
 
 // Filters built from client input can never carry a query operator, and unknown paths in a
 // filter are an error rather than silently ignored.

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
-import type { Config } from './core/config';
-import type { Logger } from './core/logger';
-import type { User } from './users/user.model';
+import type { Config } from './config';
+import type { Logger } from './logger';
+import type { User } from '../users/user.model';
 
 export interface AuthUser {
   id: string;

@@ -3,9 +3,9 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Logger } from './logger';
+import type { Logger } from '../core/logger';
 import { startFerretdb } from './ferretdb';
-import { PROJECT_ROOT } from './paths';
+import { PROJECT_ROOT } from '../core/paths';
 
 const run = promisify(execFile);
 

@@ -3,15 +3,15 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { buildSchema, type PubSub } from 'type-graphql';
-import { AccountResolver } from './account/account.resolver';
-import { ApiKeyResolver } from './apikeys/apikey.resolver';
-import { AuditResolver } from './audit/audit.resolver';
-import { AuthResolver } from './auth/auth.resolver';
-import { ItemResolver } from './items/item.resolver';
-import { TotpResolver } from './mfa/totp.resolver';
+import { AccountResolver } from '../account/account.resolver';
+import { ApiKeyResolver } from '../apikeys/apikey.resolver';
+import { AuditResolver } from '../audit/audit.resolver';
+import { AuthResolver } from '../auth/auth.resolver';
+import { ItemResolver } from '../items/item.resolver';
+import { TotpResolver } from '../mfa/totp.resolver';
 import { guardSubscriptions, permissions } from './permissions';
-import { RealtimeResolver } from './realtime/realtime.resolver';
-import { UserResolver } from './users/user.resolver';
+import { RealtimeResolver } from '../realtime/realtime.resolver';
+import { UserResolver } from '../users/user.resolver';
 
 export const resolvers = [
   AuthResolver,
@@ -30,7 +30,7 @@ export const resolvers = [
  */
 const noTopics: PubSub = {
   publish() {
-    throw new Error('type-graphql topics are not used: publish on the event bus (src/core/events.ts)');
+    throw new Error('type-graphql topics are not used: publish on the event bus (src/infra/events.ts)');
   },
   subscribe() {
     throw new Error('type-graphql topics are not used: give @Subscription a subscribe function');

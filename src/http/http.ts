@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
-import type { Logger } from './logger';
+import type { Logger } from '../core/logger';
 
 declare module 'http' {
   interface IncomingMessage {

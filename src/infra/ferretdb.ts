@@ -5,8 +5,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Logger } from './logger';
-import { PROJECT_ROOT } from './paths';
+import type { Logger } from '../core/logger';
+import { PROJECT_ROOT } from '../core/paths';
 
 const run = promisify(execFile);
 

@@ -1,10 +1,10 @@
 import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoose';
-import { clientKey } from './client-ip';
-import type { Config } from './config';
+import { clientKey } from '../core/client-ip';
+import type { Config } from '../core/config';
 import { atomically, batched, op } from './db';
-import { isDuplicateKeyError, TooManyRequestsError } from './errors';
+import { isDuplicateKeyError, TooManyRequestsError } from '../core/errors';
 // A leaf module (no project imports): the counters of the running server, if metrics are on.
-import { currentMetrics } from '../metrics/metrics.registry';
+import { currentMetrics } from '../observability/metrics.registry';
 
 /**
  * Every rate limit by name: the first part of its counters' keys and its `rate_limited_total`

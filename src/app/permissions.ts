@@ -9,7 +9,7 @@ import { itemPermissions } from '../items/item.rules';
 import { mfaPermissions } from '../mfa/totp.rules';
 import { realtimePermissions } from '../realtime/realtime.rules';
 import { userPermissions } from '../users/user.rules';
-import { deniedError } from './rules';
+import { deniedError, forgetRuleResults } from '../http/access.rules';
 
 type RuleMap = Record<string, unknown>;
 
@@ -57,16 +57,6 @@ export const permissions = shield(ruleTree as IRules, {
   allowExternalErrors: true,
   fallbackError: async (_err, _parent, _args, ctx) => deniedError(ctx as never),
 });
-
-/**
- * graphql-shield keeps rule results on the context for the rest of the operation. A subscription
- * runs for a long time with one context: before each event, the results are dropped so every
- * rule is evaluated again against the caller as last checked.
- */
-export function forgetRuleResults(ctx: object): void {
-  // Not `delete`: the context keeps its shape (and its fast property access).
-  if ('_shield' in ctx) (ctx as { _shield?: unknown })._shield = undefined;
-}
 
 /** The root a subscription field's resolver is called with to evaluate its rule up front. */
 const RULE_CHECK = Object.freeze({});

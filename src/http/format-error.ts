@@ -1,8 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import type { Context } from '../context';
-import type { Config } from './config';
+import type { Context } from '../core/context';
+import type { Config } from '../core/config';
 import {
   DATABASE_UNAVAILABLE_MESSAGE,
   InternalServerError,
@@ -10,26 +10,8 @@ import {
   isQueryTimeout,
   QueryTimeoutError,
   RETRY_STATUS,
-} from './errors';
-
-/** Codes that are meant for clients: everything else is an unexpected failure. */
-const CLIENT_CODES = new Set([
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'BAD_USER_INPUT',
-  'NOT_FOUND',
-  'CONFLICT',
-  'TOO_MANY_REQUESTS',
-  'SERVICE_UNAVAILABLE',
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_REQUEST',
-  'OPERATION_RESOLUTION_FAILURE',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-  'PERSISTED_QUERY_HASH_MISMATCH',
-  'TRUSTED_DOCUMENT_REQUIRED',
-]);
+  CLIENT_CODES,
+} from '../core/errors';
 
 /**
  * The error a client is shown for `err` (unwrapped from a resolver): a read past its time limit
@@ -39,9 +21,6 @@ const CLIENT_CODES = new Set([
 export function publicError(err: unknown): unknown {
   return isQueryTimeout(err) ? new QueryTimeoutError() : unwrapResolverError(err);
 }
-
-/** Every code an error response may carry: the client codes and INTERNAL_SERVER_ERROR. */
-export const ERROR_CODES: readonly string[] = [...CLIENT_CODES, 'INTERNAL_SERVER_ERROR'];
 
 export function isClientError(err: unknown): boolean {
   const original = publicError(err);

@@ -4,8 +4,8 @@ import type { Request, RequestHandler, Response } from 'express';
 import helmet from 'helmet';
 import { LRUCache } from 'lru-cache';
 import { MaxTokensParserWLexer } from '@escape.tech/graphql-armor-max-tokens';
-import type { Config } from './config';
-import type { Logger } from './logger';
+import type { Config } from '../core/config';
+import type { Logger } from '../core/logger';
 
 /**
  * Security headers. The playground page gets a policy that lets its own bundle run; the account

@@ -11,18 +11,18 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
 import { GraphQLError } from 'graphql';
-import { deleteExpiredAccountTokens } from './users/account-token.service';
-import { flushPasswordResets } from './account/password-reset.service';
-import { deleteExpiredAuditEvents, flushAuditEvents } from './audit/audit.service';
-import { AUTH_EVENT_LABELS } from './auth/auth.audit';
-import { createAuthenticator } from './auth/auth.context';
-import { ensureAdmin } from './auth/admin-bootstrap';
-import { forgetSealedChildren } from './auth/refresh.service';
-import { deleteExpiredSessions } from './auth/session.service';
-import { oauthRouter } from './auth/oauth.route';
-import type { Context } from './context';
-import type { Config } from './core/config';
-import { costLimitPlugin } from './core/complexity';
+import { deleteExpiredAccountTokens } from '../users/account-token.service';
+import { flushPasswordResets } from '../account/password-reset.service';
+import { deleteExpiredAuditEvents, flushAuditEvents } from '../audit/audit.service';
+import { AUTH_EVENT_LABELS } from '../auth/auth.audit';
+import { createAuthenticator } from '../auth/auth.context';
+import { ensureAdmin } from '../auth/admin-bootstrap';
+import { forgetSealedChildren } from '../auth/refresh.service';
+import { deleteExpiredSessions } from '../auth/session.service';
+import { oauthRouter } from '../auth/oauth.route';
+import type { Context } from '../core/context';
+import type { Config } from '../core/config';
+import { costLimitPlugin } from '../http/complexity';
 import {
   DATABASE_UNAVAILABLE_MESSAGE,
   InternalServerError,
@@ -30,27 +30,27 @@ import {
   isQueryTimeout,
   QueryTimeoutError,
   retryLater,
-} from './core/errors';
-import { connectDatabase, disconnectDatabase, pingDatabase, syncIndexes } from './core/db';
-import { errorLoggingPlugin, formatError, retryAfterPlugin } from './core/format-error';
-import { jsonErrors, notFound, requestId, requestLogger } from './core/http';
-import { createLogger, type Logger } from './core/logger';
-import { playgroundRouter } from './core/playground';
-import { accountPagesRouter } from './core/account-pages';
-import { startMailWorker, type MailWorkerOptions } from './mail/mail.worker';
-import { deleteExpiredCounters, RATE_LIMITS } from './core/rate-limit';
-import { readLimitPlugin } from './core/read-limit';
-import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from './core/security';
-import { TRUSTED_DOCUMENTS_FILE } from './core/paths';
-import { documentPolicy, trustedDocuments } from './core/trusted-documents';
-import { localEventBus, setEventBus } from './core/events';
-import { redisEventBus } from './core/redis-events';
-import { startRealtime } from './realtime/realtime.server';
-import { countMailBacklog } from './mail/mail.service';
-import { createMetrics, currentMetrics, setMetrics } from './metrics/metrics.registry';
-import { committedOperationNames, ERROR_CODE_LABELS, metricsPlugin } from './metrics/metrics.plugin';
-import { watchPool } from './metrics/metrics.pool';
-import { countRequests, listenMetrics } from './metrics/metrics.server';
+} from '../core/errors';
+import { connectDatabase, disconnectDatabase, pingDatabase, syncIndexes } from '../infra/db';
+import { errorLoggingPlugin, formatError, retryAfterPlugin } from '../http/format-error';
+import { jsonErrors, notFound, requestId, requestLogger } from '../http/http';
+import { createLogger, type Logger } from '../core/logger';
+import { playgroundRouter } from '../http/playground';
+import { accountPagesRouter } from '../http/account-pages';
+import { startMailWorker, type MailWorkerOptions } from '../mail/mail.worker';
+import { deleteExpiredCounters, RATE_LIMITS } from '../infra/rate-limit';
+import { readLimitPlugin } from '../http/read-limit';
+import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from '../http/security';
+import { TRUSTED_DOCUMENTS_FILE } from '../core/paths';
+import { documentPolicy, trustedDocuments } from '../http/trusted-documents';
+import { localEventBus, setEventBus } from '../infra/events';
+import { redisEventBus } from '../infra/redis-events';
+import { startRealtime } from '../realtime/realtime.server';
+import { countMailBacklog } from '../mail/mail.service';
+import { createMetrics, currentMetrics, setMetrics } from '../observability/metrics.registry';
+import { committedOperationNames, ERROR_CODE_LABELS, metricsPlugin } from '../observability/metrics.plugin';
+import { watchPool } from '../observability/metrics.pool';
+import { countRequests, listenMetrics } from '../observability/metrics.server';
 import { buildAppSchema } from './schema';
 
 export interface AppServer {

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { Dispatcher, type EventBus } from './events';
-import type { Logger } from './logger';
+import type { Logger } from '../core/logger';
 
 /** Channel names are prefixed so that one Redis can serve other applications too. */
 const PREFIX = 'graphql-api:';

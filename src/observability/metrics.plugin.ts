@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, parse, type GraphQLError } from 'graphql';
-import type { Context } from '../context';
-import { isQueryTimeout } from '../core/errors';
-import { ERROR_CODES } from '../core/format-error';
+import type { Context } from '../core/context';
+import { ERROR_CODES, isQueryTimeout } from '../core/errors';
 import type { Metrics } from './metrics.registry';
 
 /**
