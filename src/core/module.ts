@@ -1,0 +1,105 @@
+import type { IRule } from 'graphql-shield';
+import type { Config } from './config';
+import type { AuthUser } from './context';
+import type { Logger } from './logger';
+
+/** A graphql-shield rule map: a type's rule, or a rule per field of that type. */
+export type ShieldRules = Readonly<Record<string, IRule | Readonly<Record<string, IRule>>>>;
+
+export type RootType = 'Query' | 'Mutation' | 'Subscription';
+
+/** The root fields an API-key scope opens: scope name → root type → field names. */
+export type ApiKeyGrants = Readonly<Record<string, Readonly<Partial<Record<RootType, readonly string[]>>>>>;
+
+/** Why a user's standing credentials are revoked (the audit log records it). */
+export interface Revocation {
+  reason: 'USER_DISABLED' | 'PASSWORD_RESET';
+  /** Who caused it (an admin, or the user resetting their password). */
+  actorId: string;
+  ip?: string;
+  userAgent?: string | null;
+  logger: Logger;
+}
+
+/**
+ * What happens to a user's data in other features, called by the feature that changes the user
+ * (users: disable; account: password reset and deletion) without importing those features.
+ */
+export interface UserHooks {
+  /** Ends every standing credential the feature keeps for the user (sessions, keys, links). */
+  revokeCredentials?(userId: string, revocation: Revocation): Promise<unknown>;
+  /**
+   * Deletes what the feature keeps for a deleted user, idempotently (a deletion cut off halfway is
+   * finished by running it again); answers how many documents went.
+   */
+  deleteUserData?(userId: string, actorId: string): Promise<number>;
+}
+
+/** Checks a second-factor code during sign-in: the factor that matched, or null. */
+export type SecondFactorCheck = (
+  config: Config,
+  userId: string,
+  code: string,
+  logger?: Logger,
+) => Promise<'totp' | 'recovery' | null>;
+
+/** What an authentication strategy is told about a request's credentials. */
+export interface Credentials {
+  /** The `Authorization` scheme, lower case: 'bearer' or 'basic'. */
+  scheme: 'bearer' | 'basic';
+  /** Bearer: the token. Basic: undefined. */
+  token?: string;
+  /** Basic: the decoded user name and password. */
+  login?: { name: string; secret: string };
+}
+
+/**
+ * One way to authenticate a request's `Authorization` header (Payload's strategies are the
+ * model): it claims the credentials it recognises and answers the caller, or passes (undefined)
+ * so the next strategy may try. A claimed credential that is wrong throws UNAUTHENTICATED.
+ */
+export interface AuthStrategy {
+  readonly name: string;
+  authenticate(credentials: Credentials, config: Config): Promise<AuthUser | undefined>;
+}
+
+/** Something a feature runs in the background until the server stops (a worker, a timer). */
+export interface Job {
+  stop(): Promise<void>;
+}
+
+/** What a feature's background work is started with. */
+export interface JobContext {
+  config: Config;
+  logger: Logger;
+}
+
+/**
+ * What a feature contributes to the application. Each feature folder exports one of these
+ * (`<feature>.module.ts`); `src/app/modules.ts` lists them, and the composition root builds the
+ * schema, the permission tree, the API-key gate, jobs, user hooks and the shutdown order from the
+ * list. A feature never imports the composition root, and core sign-in never imports a plug-in.
+ */
+export interface FeatureModule {
+  readonly name: string;
+  /** type-graphql resolver classes. */
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- type-graphql's own type for resolver classes
+  readonly resolvers?: readonly Function[];
+  /** graphql-shield rules for the fields and types the feature adds (deny by default elsewhere). */
+  readonly rules?: ShieldRules;
+  /** The root fields of this feature each API-key scope opens. */
+  readonly apiKeyGrants?: ApiKeyGrants;
+  /** The audit event types this feature records. */
+  readonly auditEvents?: readonly string[];
+  /** Ways to authenticate a request this feature brings (tried in module order). */
+  readonly authStrategies?: readonly AuthStrategy[];
+  /** A second factor for password sign-in. */
+  readonly secondFactor?: SecondFactorCheck;
+  readonly userHooks?: UserHooks;
+  /** Periodic clean-up (expired documents: FerretDB has no TTL indexes). */
+  housekeeping?(config: Config): Promise<unknown>;
+  /** Starts the feature's background work; stopped, in reverse module order, after HTTP closes. */
+  start?(context: JobContext): Job;
+  /** Lets work the feature finished answering for reach the database before shutdown. */
+  flush?(config: Config): Promise<void>;
+}
