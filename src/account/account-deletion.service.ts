@@ -1,35 +1,25 @@
-import { deleteApiKeysOf } from '../apikeys/apikey.service';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import { proveCurrentPassword } from '../auth/credentials.service';
-import { clearLockout } from '../auth/lockout.service';
-import { SessionModel } from '../auth/session.model';
+import { clearLockout } from '../users/lockout.service';
 import type { Config } from '../core/config';
 import { NotFoundError, UnauthenticatedError } from '../core/errors';
+import { deleteUserData } from '../core/hooks';
 import { parseObjectId } from '../core/validation';
-import { deleteItemsOf } from '../items/item-quota.service';
-import { deleteMailOf } from '../mail/mail.service';
-import { deleteTotpOf } from '../mfa/totp.service';
 import { User, UserModel } from '../users/user.model';
 import { setUserDisabled, type Actor } from '../users/user.service';
-import { AccountTokenModel } from '../users/account-token.model';
 
 /**
- * Deletes a user and everything it owns, in this order: the user (its tokens stop at once and
- * its email is free), its sessions, its items and item quota (creations racing the deletion are
- * waited for or refused; subscribers get a DELETED event for each item), its pending link tokens,
- * its API keys, its TOTP credentials, its queued mail. Each step is idempotent, so a cascade cut
- * off halfway is finished by running it again. Audit events are kept: they are the record of
- * what happened to the account.
+ * Deletes a user, then everything other features keep for it (each module's `deleteUserData`, in
+ * module order: sessions, link tokens, TOTP credentials, API keys, items and the item quota (item
+ * creations racing the deletion are waited for or refused; subscribers get a DELETED event for
+ * each item), queued mail). The user goes first, so its tokens stop at once, its email is free and
+ * a write racing the cascade finds no active user and undoes itself. Each step is idempotent, so a
+ * cascade cut off halfway is finished by running it again. Audit events are kept: they are the
+ * record of what happened to the account.
  */
 async function cascade(userId: string, actorId: string): Promise<number> {
-  let removed = (await UserModel.deleteOne({ _id: userId })).deletedCount;
-  removed += (await SessionModel.deleteMany({ userId })).deletedCount;
-  removed += await deleteItemsOf(userId, actorId);
-  removed += (await AccountTokenModel.deleteMany({ userId })).deletedCount;
-  removed += await deleteApiKeysOf(userId);
-  removed += await deleteTotpOf(userId);
-  removed += await deleteMailOf(userId);
-  return removed;
+  const removed = (await UserModel.deleteOne({ _id: userId })).deletedCount;
+  return removed + (await deleteUserData(userId, actorId));
 }
 
 async function remove(user: User, actor: Actor, by: 'self' | 'admin'): Promise<true> {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import { isReservedForAdmin } from '../auth/admin-bootstrap';
 import { emailSchema, proveCurrentPassword } from '../auth/credentials.service';
-import { clearLockout } from '../auth/lockout.service';
+import { clearLockout } from '../users/lockout.service';
 import { revokeAllSessions } from '../auth/session.service';
 import type { AuthUser } from '../core/context';
 import type { Config } from '../core/config';

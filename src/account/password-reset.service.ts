@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { revokeApiKeysOf } from '../apikeys/apikey.service';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import type { AuthResult } from '../auth/auth.types';
 import { emailSchema, mfaRequired, requireSecondFactor } from '../auth/credentials.service';
-import { clearLockout } from '../auth/lockout.service';
+import { clearLockout } from '../users/lockout.service';
 import { hashPassword, validateNewPassword } from '../auth/password';
-import { revokeAllSessions, startSession } from '../auth/session.service';
+import { startSession } from '../auth/session.service';
+import { revokeCredentials } from '../core/hooks';
 import type { Config } from '../core/config';
 import type { ClientInfo } from '../http/http';
 import type { Logger } from '../core/logger';
@@ -17,7 +17,6 @@ import { User, UserModel } from '../users/user.model';
 import { greetingName } from '../users/user.profile';
 import { AccountTokenKind } from '../users/account-token.model';
 import {
-  cancelTokens,
   consumeToken,
   findToken,
   invalidLink,
@@ -128,10 +127,8 @@ export async function resetPassword(
   // Every other pending link (an email change requested with the old password) ends too, and so
   // does every API key: a reset is how a compromised account is taken back.
   await Promise.all([
-    revokeAllSessions(found.userId),
     clearLockout(updated.email),
-    cancelTokens(found.userId),
-    revokeApiKeysOf(found.userId, { id: found.userId, ...client, logger }, 'PASSWORD_RESET'),
+    revokeCredentials(found.userId, { reason: 'PASSWORD_RESET', actorId: found.userId, ...client, logger }),
   ]);
   recordAuditEvent(
     { type: AuditEventType.PASSWORD_RESET, userId: found.userId, actorId: found.userId, ...client },

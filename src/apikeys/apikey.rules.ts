@@ -1,22 +1,9 @@
 import { and, rule, type IRule } from 'graphql-shield';
 import type { Context } from '../core/context';
 import { ForbiddenError } from '../core/errors';
+import type { ApiKeyGrants } from '../core/module';
 import { allow, isAuthenticated } from '../http/access.rules';
 import { ApiKeyScope } from './apikey.model';
-
-/**
- * Every root field an API key may call, and the scope it needs. Nothing else is open to a key,
- * whatever its owner's role: new fields are refused to keys until they are listed here.
- */
-export const API_KEY_SCOPES: Readonly<Record<string, Readonly<Record<string, ApiKeyScope>>>> = {
-  Query: { me: ApiKeyScope.ITEMS_READ, item: ApiKeyScope.ITEMS_READ, items: ApiKeyScope.ITEMS_READ },
-  Mutation: {
-    createItem: ApiKeyScope.ITEMS_WRITE,
-    updateItem: ApiKeyScope.ITEMS_WRITE,
-    deleteItem: ApiKeyScope.ITEMS_WRITE,
-  },
-  Subscription: { itemEvents: ApiKeyScope.ITEMS_READ },
-};
 
 const ROOT_TYPES = ['Query', 'Mutation', 'Subscription'];
 
@@ -35,15 +22,40 @@ const gates = new Map<ApiKeyScope | null, IRule>(
   [null, ...Object.values(ApiKeyScope)].map((scope) => [scope, keyMay(scope)]),
 );
 
+/** Each root field an API key may call and the scope it needs: root type → field → scope. */
+export type ScopeByField = Readonly<Record<string, Readonly<Record<string, ApiKeyScope>>>>;
+
+const SCOPES: ReadonlySet<string> = new Set(Object.values(ApiKeyScope));
+
+/**
+ * Turns the modules' grants (scope → root type → fields) around into the scope each field needs.
+ * Nothing else is open to a key, whatever its owner's role: a new field is refused to keys until
+ * a module grants it. A scope that does not exist or a field granted twice is a mistake.
+ */
+export function scopesByField(grants: readonly ApiKeyGrants[]): ScopeByField {
+  const out: Record<string, Record<string, ApiKeyScope>> = {};
+  for (const [scope, types] of grants.flatMap((g) => Object.entries(g))) {
+    if (!SCOPES.has(scope)) throw new Error(`API key grant for unknown scope ${scope}`);
+    for (const [type, fields] of Object.entries(types)) {
+      const byField = (out[type] ??= {});
+      for (const field of fields ?? []) {
+        if (byField[field]) throw new Error(`API key scope for ${type}.${field} granted twice`);
+        byField[field] = scope as ApiKeyScope;
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Puts the key check in front of every root field's rule (its refusal comes first, so a key gets
- * API_KEY_SCOPE rather than the field's own answer). A listed field without a rule is a mistake.
+ * API_KEY_SCOPE rather than the field's own answer). A granted field without a rule is a mistake.
  */
-export function gateApiKeys(tree: Record<string, unknown>): Record<string, unknown> {
+export function gateApiKeys(tree: Record<string, unknown>, scopes: ScopeByField): Record<string, unknown> {
   const out: Record<string, unknown> = { ...tree };
   for (const type of ROOT_TYPES) {
     const fields = tree[type] as Record<string, IRule> | undefined;
-    for (const field of Object.keys(API_KEY_SCOPES[type] ?? {}))
+    for (const field of Object.keys(scopes[type] ?? {}))
       if (!fields?.[field]) throw new Error(`API key scope for ${type}.${field}, which has no permission rule`);
     if (!fields) continue;
     out[type] = Object.fromEntries(
@@ -51,7 +63,7 @@ export function gateApiKeys(tree: Record<string, unknown>): Record<string, unkno
         field,
         // `and`, not `chain`: graphql-shield's chain and race call util.isUndefined, which Node 23
         // removed. `and` answers with the first refusal in this order, so the gate's still wins.
-        and(gates.get(API_KEY_SCOPES[type]?.[field] ?? null)!, fieldRule),
+        and(gates.get(scopes[type]?.[field] ?? null)!, fieldRule),
       ]),
     );
   }

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import { Types } from 'mongoose';
 import { z } from 'zod';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
-import { authChanged } from '../auth/auth.events';
+import { authChanged } from '../infra/auth-events';
 import type { AuthUser } from '../core/context';
 import type { Config } from '../core/config';
 import { atomically, op } from '../infra/db';

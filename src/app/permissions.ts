@@ -1,14 +1,8 @@
 import type { GraphQLSchema } from 'graphql';
 import { shield, deny } from 'graphql-shield';
 import type { IRules } from 'graphql-shield';
-import { accountPermissions } from '../account/account.rules';
-import { apiKeyPermissions, gateApiKeys } from '../apikeys/apikey.rules';
-import { auditPermissions } from '../audit/audit.rules';
-import { authPermissions } from '../auth/auth.rules';
-import { itemPermissions } from '../items/item.rules';
-import { mfaPermissions } from '../mfa/totp.rules';
-import { realtimePermissions } from '../realtime/realtime.rules';
-import { userPermissions } from '../users/user.rules';
+import { gateApiKeys, scopesByField } from '../apikeys/apikey.rules';
+import type { FeatureModule } from '../core/module';
 import { deniedError, forgetRuleResults } from '../http/access.rules';
 
 type RuleMap = Record<string, unknown>;
@@ -34,29 +28,21 @@ export function mergeRules(...maps: RuleMap[]): Record<string, RuleMap | unknown
   return out;
 }
 
-/** Every root field also refuses API keys, but for the few their scopes open (apikey.rules.ts). */
-export const ruleTree = gateApiKeys(
-  mergeRules(
-    authPermissions,
-    userPermissions,
-    itemPermissions,
-    auditPermissions,
-    accountPermissions,
-    realtimePermissions,
-    apiKeyPermissions,
-    mfaPermissions,
-  ),
-);
-
 /**
- * Deny by default: a field without a rule is refused. Errors thrown by resolvers keep their
- * own codes (allowExternalErrors), and a denial says UNAUTHENTICATED or FORBIDDEN by caller.
+ * The permission tree of the modules: every root field also refuses API keys, but for the few the
+ * modules' scopes grant (apikey.rules.ts). Deny by default: a field without a rule is refused.
+ * Errors thrown by resolvers keep their own codes (allowExternalErrors), and a denial says
+ * UNAUTHENTICATED or FORBIDDEN by caller.
  */
-export const permissions = shield(ruleTree as IRules, {
-  fallbackRule: deny,
-  allowExternalErrors: true,
-  fallbackError: async (_err, _parent, _args, ctx) => deniedError(ctx as never),
-});
+export function buildPermissions(modules: readonly FeatureModule[]) {
+  const rules = mergeRules(...modules.map((m) => m.rules ?? {}));
+  const tree = gateApiKeys(rules, scopesByField(modules.map((m) => m.apiKeyGrants ?? {})));
+  return shield(tree as IRules, {
+    fallbackRule: deny,
+    allowExternalErrors: true,
+    fallbackError: async (_err, _parent, _args, ctx) => deniedError(ctx as never),
+  });
+}
 
 /** The root a subscription field's resolver is called with to evaluate its rule up front. */
 const RULE_CHECK = Object.freeze({});

@@ -2,27 +2,17 @@ import 'reflect-metadata';
 import { DateTimeResolver } from 'graphql-scalars';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
-import { buildSchema, type PubSub } from 'type-graphql';
-import { AccountResolver } from '../account/account.resolver';
-import { ApiKeyResolver } from '../apikeys/apikey.resolver';
-import { AuditResolver } from '../audit/audit.resolver';
-import { AuthResolver } from '../auth/auth.resolver';
-import { ItemResolver } from '../items/item.resolver';
-import { TotpResolver } from '../mfa/totp.resolver';
-import { guardSubscriptions, permissions } from './permissions';
-import { RealtimeResolver } from '../realtime/realtime.resolver';
-import { UserResolver } from '../users/user.resolver';
+import { buildSchema, type NonEmptyArray, type PubSub } from 'type-graphql';
+import { buildPermissions, guardSubscriptions } from './permissions';
+import type { ResolverClass } from '../core/module';
+import { MODULES } from './modules';
 
-export const resolvers = [
-  AuthResolver,
-  UserResolver,
-  ItemResolver,
-  AuditResolver,
-  AccountResolver,
-  RealtimeResolver,
-  ApiKeyResolver,
-  TotpResolver,
-] as const;
+/** Every module's resolvers, in module order. */
+function resolvers(): NonEmptyArray<ResolverClass> {
+  const [first, ...rest] = MODULES.flatMap((m) => m.resolvers ?? []);
+  if (!first) throw new Error('no module brings a resolver');
+  return [first, ...rest];
+}
 
 /**
  * type-graphql insists on a PubSub once a schema has subscriptions, though each of ours brings
@@ -40,7 +30,7 @@ const noTopics: PubSub = {
 /** The schema as type-graphql builds it, without permissions (for printing the SDL). */
 export async function buildBareSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers,
+    resolvers: resolvers(),
     // Input validation lives in the services (zod), so class-validator is not used.
     validate: false,
     pubSub: noTopics,
@@ -50,7 +40,7 @@ export async function buildBareSchema(): Promise<GraphQLSchema> {
 
 /** The executable schema: type-graphql resolvers wrapped by the graphql-shield permissions (subscriptions too). */
 export async function buildAppSchema(): Promise<GraphQLSchema> {
-  return guardSubscriptions(applyMiddleware(await buildBareSchema(), permissions));
+  return guardSubscriptions(applyMiddleware(await buildBareSchema(), buildPermissions(MODULES)));
 }
 
 /** The SDL in a stable (sorted) order, as committed in schema/schema.graphql. */

@@ -11,14 +11,9 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
 import { GraphQLError } from 'graphql';
-import { deleteExpiredAccountTokens } from '../users/account-token.service';
-import { flushPasswordResets } from '../account/password-reset.service';
-import { deleteExpiredAuditEvents, flushAuditEvents } from '../audit/audit.service';
 import { AUTH_EVENT_LABELS } from '../auth/auth.audit';
 import { createAuthenticator } from '../auth/auth.context';
 import { ensureAdmin } from '../auth/admin-bootstrap';
-import { forgetSealedChildren } from '../auth/refresh.service';
-import { deleteExpiredSessions } from '../auth/session.service';
 import { oauthRouter } from '../auth/oauth.route';
 import type { Context } from '../core/context';
 import type { Config } from '../core/config';
@@ -37,7 +32,6 @@ import { jsonErrors, notFound, requestId, requestLogger } from '../http/http';
 import { createLogger, type Logger } from '../core/logger';
 import { playgroundRouter } from '../http/playground';
 import { accountPagesRouter } from '../http/account-pages';
-import { startMailWorker, type MailWorkerOptions } from '../mail/mail.worker';
 import { deleteExpiredCounters, RATE_LIMITS } from '../infra/rate-limit';
 import { readLimitPlugin } from '../http/read-limit';
 import { corsPolicy, persistedQueryHashCheck, securityHeaders, tokenLimit } from '../http/security';
@@ -52,6 +46,9 @@ import { committedOperationNames, ERROR_CODE_LABELS, metricsPlugin } from '../ob
 import { watchPool } from '../observability/metrics.pool';
 import { countRequests, listenMetrics } from '../observability/metrics.server';
 import { buildAppSchema } from './schema';
+import { MODULES } from './modules';
+import { installModules } from '../core/hooks';
+import type { MailWorkerOptions } from '../mail/mail.worker';
 
 export interface AppServer {
   readonly app: express.Express;
@@ -110,17 +107,16 @@ function contextFailure(err: unknown, log: Logger): GraphQLError {
   });
 }
 
-/** Removes expired sessions, rate-limit counters (lockouts too) and audit events (FerretDB has no TTL indexes). */
+/**
+ * Removes what has expired: rate-limit counters (lockouts too) and each module's documents
+ * (sessions, links, audit events; FerretDB has no TTL indexes).
+ */
 function startHousekeeping(config: Config, logger: Logger): NodeJS.Timeout | undefined {
   if (config.sessionCleanupIntervalSeconds === 0) return undefined;
   return setInterval(() => {
-    Promise.all([
-      deleteExpiredSessions(config),
-      deleteExpiredCounters(),
-      deleteExpiredAuditEvents(config.auditRetentionDays),
-      deleteExpiredAccountTokens(),
-      forgetSealedChildren(config),
-    ]).catch((err) => logger.warn({ err }, 'housekeeping failed'));
+    Promise.all([deleteExpiredCounters(), ...MODULES.map((m) => m.housekeeping?.(config))]).catch((err) =>
+      logger.warn({ err }, 'housekeeping failed'),
+    );
   }, config.sessionCleanupIntervalSeconds * 1000).unref();
 }
 
@@ -130,6 +126,7 @@ function startHousekeeping(config: Config, logger: Logger): NodeJS.Timeout | und
  */
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<AppServer> {
   const logger = options.logger ?? createLogger(config);
+  installModules(MODULES);
   if (!config.mongodbUri) throw new Error('createServer needs config.mongodbUri');
   // Read once, before anything starts, so a missing or wrong manifest stops the start.
   const documents = documentPolicy(config, TRUSTED_DOCUMENTS_FILE);
@@ -170,7 +167,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const bus = config.realtime.redisUrl ? redisEventBus(config.realtime.redisUrl, logger) : localEventBus();
   setEventBus(bus);
   const housekeeping = startHousekeeping(config, logger);
-  const mailWorker = startMailWorker(config, logger, options.mail);
+  const jobs = MODULES.flatMap((m) => m.start?.({ config, logger, settings: { mail: options.mail } }) ?? []);
 
   const app = express();
   app.disable('x-powered-by');
@@ -319,12 +316,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         // Stops accepting connections, lets in-flight requests finish within the grace period.
         await apollo.stop();
         if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));
-        // Password reset requests finish after their answer; audit writes are fire-and-forget:
-        // let both reach the database.
-        await flushPasswordResets();
-        await flushAuditEvents(config.shutdownTimeoutMs);
-        // Finishes the message being sent; the rest waits in the outbox for the next start.
-        await mailWorker.stop();
+        // Work answered for but not yet written reaches the database, the features that build on
+        // others first (a password reset's audit event is flushed after the reset).
+        for (const m of [...MODULES].reverse()) await m.flush?.(config);
+        // Background work (the mail worker) stops, the last started first.
+        for (const job of [...jobs].reverse()) await job.stop();
         await disconnectDatabase();
         await bus.close();
         setEventBus(localEventBus());

@@ -3,11 +3,11 @@ import type { Config } from '../core/config';
 import { BadUserInputError, emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { emailSchema, parseInput } from '../core/validation';
-import { verifySecondFactor } from '../mfa/totp.verify';
+import { checkSecondFactor } from '../core/hooks';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
 import type { ClientInfo, SignInVia } from './auth.types';
-import { releaseAttempts, reserveAttempt, returnAttempt } from './lockout.service';
+import { releaseAttempts, reserveAttempt, returnAttempt } from '../users/lockout.service';
 import { assertHashable, dummyHash, hashPassword, needsRehash, verifyPassword } from './password';
 
 /** One message for an unknown email and a wrong password, so neither reveals which it was. */
@@ -163,7 +163,7 @@ export async function proveSecondFactor(
   via: SignInVia,
 ): Promise<boolean> {
   const used = await settled(check, client, logger, { userId, email: null, via }, () =>
-    verifySecondFactor(config, userId, code, logger),
+    checkSecondFactor(config, userId, code, logger),
   );
   if (!used) return false;
   if (used === 'recovery') audit(logger, client, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });

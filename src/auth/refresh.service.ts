@@ -9,7 +9,8 @@ import { audit, AuditEventType } from './auth.audit';
 import type { AuthResult, ClientInfo } from './auth.types';
 import { MAX_PREVIOUS_HASHES, Session, SessionModel } from './session.model';
 import { authResult, isLive, revokeById } from './session.service';
-import { newRefreshSecret, parseRefreshToken, sameHash, sha256 } from './tokens';
+import { sameHash, sha256 } from '../core/crypto';
+import { newRefreshSecret, parseRefreshToken } from './tokens';
 
 export const invalidRefreshToken = () =>
   new UnauthenticatedError('Invalid or expired refresh token', { reason: 'REFRESH_TOKEN_INVALID' });

@@ -5,7 +5,7 @@ import { accountGone, BadUserInputError, NotFoundError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
-import { authChanged } from './auth.events';
+import { authChanged } from '../infra/auth-events';
 import { mfaRequired } from './credentials.service';
 import type { AuthResult, ClientInfo } from './auth.types';
 import { MAX_PREVIOUS_HASHES, Session, SessionModel } from './session.model';
@@ -14,11 +14,10 @@ import {
   newRefreshSecret,
   newSessionId,
   parseRefreshToken,
-  sameHash,
-  sha256,
   SESSION_ID,
   signAccessToken,
 } from './tokens';
+import { sameHash, sha256 } from '../core/crypto';
 
 /**
  * Starts a session for a user as it was read before the password check. The session carries

@@ -1,6 +1,7 @@
-import { createHash, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../core/config';
+import { sha256 } from '../core/crypto';
 
 export interface AccessClaims {
   sub: string;
@@ -85,14 +86,4 @@ export function formatRefreshToken(sessionId: string, secret: string): string {
 export function parseRefreshToken(token: string): { sessionId: string; secret: string } | null {
   const match = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(token);
   return match ? { sessionId: match[1]!, secret: match[2]! } : null;
-}
-
-export function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
-}
-
-export function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  return x.length === y.length && timingSafeEqual(x, y);
 }

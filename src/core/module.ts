@@ -1,10 +1,13 @@
-import type { IRule } from 'graphql-shield';
+import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import type { Config } from './config';
 import type { AuthUser } from './context';
 import type { Logger } from './logger';
 
 /** A graphql-shield rule map: a type's rule, or a rule per field of that type. */
-export type ShieldRules = Readonly<Record<string, IRule | Readonly<Record<string, IRule>>>>;
+export type ShieldRules = Readonly<IRuleTypeMap>;
+
+/** A type-graphql resolver class. */
+export type ResolverClass = new (...args: never[]) => object;
 
 export type RootType = 'Query' | 'Mutation' | 'Subscription';
 
@@ -72,6 +75,8 @@ export interface Job {
 export interface JobContext {
   config: Config;
   logger: Logger;
+  /** Per-feature settings from the server's options, by module name (tests shorten intervals). */
+  settings: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -83,8 +88,7 @@ export interface JobContext {
 export interface FeatureModule {
   readonly name: string;
   /** type-graphql resolver classes. */
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- type-graphql's own type for resolver classes
-  readonly resolvers?: readonly Function[];
+  readonly resolvers?: readonly ResolverClass[];
   /** graphql-shield rules for the fields and types the feature adds (deny by default elsewhere). */
   readonly rules?: ShieldRules;
   /** The root fields of this feature each API-key scope opens. */

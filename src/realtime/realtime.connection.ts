@@ -1,6 +1,6 @@
 import type { HeldAuthentication } from '../auth/auth.context';
 import type { BearerRefusal } from '../auth/auth.service';
-import { AUTH_EVENTS_CHANNEL, type AuthChangeMessage } from '../auth/auth.events';
+import { AUTH_EVENTS_CHANNEL, type AuthChangeMessage } from '../infra/auth-events';
 import type { AuthUser } from '../core/context';
 import type { Config } from '../core/config';
 import type { EventBus } from '../infra/events';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { sha256 } from '../auth/tokens';
+import { sha256 } from '../core/crypto';
 import { atomically, op } from '../infra/db';
 import { BadUserInputError, TooManyRequestsError } from '../core/errors';
 import { countInWindow, countRefusal } from '../infra/rate-limit';

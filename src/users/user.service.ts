@@ -1,9 +1,7 @@
-import { revokeApiKeysOf } from '../apikeys/apikey.service';
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
-import { clearLockout } from '../auth/lockout.service';
-import { cancelTokens } from './account-token.service';
-import { authChanged } from '../auth/auth.events';
-import { revokeAllSessions } from '../auth/session.service';
+import { clearLockout } from './lockout.service';
+import { authChanged } from '../infra/auth-events';
+import { revokeCredentials } from '../core/hooks';
 import { atomically, op } from '../infra/db';
 import { BadUserInputError, ConflictError, NotFoundError } from '../core/errors';
 import type { Logger } from '../core/logger';
@@ -130,12 +128,10 @@ async function sweepOnDisable(actor: Actor, userId: string): Promise<void> {
   await revokeEverything(actor, userId);
 }
 
+/** Sessions, link tokens and API keys: every feature that keeps credentials revokes its own. */
 function revokeEverything(actor: Actor, userId: string): Promise<unknown> {
-  return Promise.all([
-    revokeAllSessions(userId),
-    cancelTokens(userId),
-    revokeApiKeysOf(userId, actor, 'USER_DISABLED'),
-  ]);
+  const { id: actorId, ip, userAgent, logger } = actor;
+  return revokeCredentials(userId, { reason: 'USER_DISABLED', actorId, ip, userAgent, logger });
 }
 
 export async function unlockUser(actor: Actor, userId: string): Promise<User> {

@@ -1,4 +1,4 @@
-import { publishEvent } from '../infra/events';
+import { publishEvent } from './events';
 
 /** The bus channel that says a user's sessions, tokens, role or status changed. */
 export const AUTH_EVENTS_CHANNEL = 'auth';

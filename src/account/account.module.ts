@@ -1,0 +1,12 @@
+import type { FeatureModule } from '../core/module';
+import { AccountResolver } from './account.resolver';
+import { accountPermissions } from './account.rules';
+import { flushPasswordResets } from './password-reset.service';
+
+export const accountModule: FeatureModule = {
+  name: 'account',
+  resolvers: [AccountResolver],
+  rules: accountPermissions,
+  // A password reset request finishes after its answer (so its timing reveals nothing).
+  flush: () => flushPasswordResets(),
+};

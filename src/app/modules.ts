@@ -1,0 +1,28 @@
+import { accountModule } from '../account/account.module';
+import { apiKeysModule } from '../apikeys/apikeys.module';
+import { auditModule } from '../audit/audit.module';
+import { authModule } from '../auth/auth.module';
+import type { FeatureModule } from '../core/module';
+import { itemsModule } from '../items/items.module';
+import { mailModule } from '../mail/mail.module';
+import { mfaModule } from '../mfa/mfa.module';
+import { realtimeModule } from '../realtime/realtime.module';
+import { usersModule } from '../users/users.module';
+
+/**
+ * Every feature of the application, each a folder under src/ exporting one module. A feature
+ * is added here and nowhere else. The order is the layering of the features (each may use those
+ * before it) and the order in which user hooks run: a deleted user's mail, links, sessions, TOTP
+ * credentials, API keys, then items.
+ */
+export const MODULES: readonly FeatureModule[] = [
+  auditModule,
+  mailModule,
+  usersModule,
+  authModule,
+  mfaModule,
+  apiKeysModule,
+  itemsModule,
+  accountModule,
+  realtimeModule,
+];

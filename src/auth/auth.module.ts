@@ -1,0 +1,17 @@
+import type { FeatureModule } from '../core/module';
+import { AuthResolver } from './auth.resolver';
+import { authPermissions } from './auth.rules';
+import { forgetSealedChildren } from './refresh.service';
+import { SessionModel } from './session.model';
+import { deleteExpiredSessions, revokeAllSessions } from './session.service';
+
+export const authModule: FeatureModule = {
+  name: 'auth',
+  resolvers: [AuthResolver],
+  rules: authPermissions,
+  housekeeping: (config) => Promise.all([deleteExpiredSessions(config), forgetSealedChildren(config)]),
+  userHooks: {
+    revokeCredentials: (userId) => revokeAllSessions(userId),
+    deleteUserData: async (userId) => (await SessionModel.deleteMany({ userId })).deletedCount,
+  },
+};

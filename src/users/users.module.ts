@@ -1,0 +1,18 @@
+import type { FeatureModule } from '../core/module';
+import { AccountTokenModel } from './account-token.model';
+import { cancelTokens, deleteExpiredAccountTokens } from './account-token.service';
+import { UserResolver } from './user.resolver';
+import { userPermissions } from './user.rules';
+
+export const usersModule: FeatureModule = {
+  name: 'users',
+  resolvers: [UserResolver],
+  rules: userPermissions,
+  apiKeyGrants: { ITEMS_READ: { Query: ['me'] } },
+  housekeeping: () => deleteExpiredAccountTokens(),
+  userHooks: {
+    // Pending links (verification, reset, email change) die with the credentials.
+    revokeCredentials: (userId) => cancelTokens(userId),
+    deleteUserData: async (userId) => (await AccountTokenModel.deleteMany({ userId })).deletedCount,
+  },
+};
