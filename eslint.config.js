@@ -3,6 +3,8 @@ const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 const prettier = require('eslint-config-prettier');
 const globals = require('globals');
+const boundaries = require('eslint-plugin-boundaries');
+const layers = require('./eslint.layers.js');
 
 module.exports = tseslint.config(
   {
@@ -30,6 +32,20 @@ module.exports = tseslint.config(
           message: 'Use the async bcrypt calls.',
         },
       ],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { boundaries },
+    settings: {
+      'boundaries/elements': layers.elements,
+      // The process entry point sits above every layer: it may import anything, and nothing imports it.
+      'boundaries/ignore': ['src/index.ts'],
+      'import/resolver': { node: { extensions: ['.ts'] } },
+    },
+    rules: {
+      'boundaries/dependencies': ['error', { default: 'disallow', policies: layers.policies }],
+      'boundaries/no-unknown-files': 'error',
     },
   },
   {
