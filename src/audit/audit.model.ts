@@ -1,6 +1,7 @@
 import { getModelForClass, index, modelOptions, prop, Severity } from '@typegoose/typegoose';
 import mongoose, { type Types } from 'mongoose';
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { OBJECT_ID_HEX } from '../core/validation';
 
 /**
  * Security events. A new kind of event is one more line here (and, when it should alert, in
@@ -30,9 +31,6 @@ export enum AuditEventType {
   MFA_RECOVERY_CODES_REGENERATED = 'MFA_RECOVERY_CODES_REGENERATED',
 }
 registerEnumType(AuditEventType, { name: 'AuditEventType', description: 'What happened.' });
-
-/** Ids are stored as the lower-case hex of the user's ObjectId, as everywhere else in the service. */
-export const OBJECT_ID_HEX = /^[0-9a-f]{24}$/;
 
 export type AuditDetailValue = string | number | boolean | null;
 

@@ -1,7 +1,9 @@
 import { Arg, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
 import { AuditEvent } from './audit.model';
 import { listAuditEvents } from './audit.service';
-import { AuditDetail, AuditEventConnection, AuditEventFilter } from './audit.types';
+import type { Connection } from '../core/pagination';
+import { AuditEventFilter } from './audit.inputs';
+import { AuditDetail, AuditEventConnection } from './audit.types';
 
 @Resolver(() => AuditEvent)
 export class AuditResolver {
@@ -10,7 +12,7 @@ export class AuditResolver {
     @Arg('filter', () => AuditEventFilter, { nullable: true }) filter: AuditEventFilter | null,
     @Arg('first', () => Int, { nullable: true, description: '20 when omitted, at most 100.' }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
-  ): Promise<AuditEventConnection> {
+  ): Promise<Connection<AuditEvent>> {
     return listAuditEvents({ filter, first, after });
   }
 

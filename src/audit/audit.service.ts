@@ -2,10 +2,10 @@ import { Types } from 'mongoose';
 import { op } from '../infra/db';
 import { BadUserInputError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { emailSchema } from '../core/validation';
+import { emailSchema, isObjectId, OBJECT_ID_HEX } from '../core/validation';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
-import { AuditEvent, AuditEventModel, AuditEventType, OBJECT_ID_HEX, type AuditDetailValue } from './audit.model';
-import type { AuditEventFilter } from './audit.types';
+import { AuditEvent, AuditEventModel, AuditEventType, type AuditDetailValue } from './audit.model';
+import type { AuditEventFilter } from './audit.inputs';
 
 export { AuditEventType };
 
@@ -183,14 +183,13 @@ export async function flushAuditEvents(timeoutMs = 10_000): Promise<void> {
 
 // ---------------------------------------------------------------- reading
 
-const ID_INPUT = /^[0-9a-f]{24}$/i;
 /** The largest time a Date can hold, in epoch milliseconds. */
 const MAX_TIME = 8.64e15;
 
 function conditions(filter: AuditEventFilter | null | undefined): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   if (filter?.userId !== undefined && filter.userId !== null) {
-    if (!ID_INPUT.test(filter.userId)) throw new BadUserInputError('userId', 'userId is not a valid id');
+    if (!isObjectId(filter.userId)) throw new BadUserInputError('userId', 'userId is not a valid id');
     out.push({ userId: filter.userId.toLowerCase() });
   }
   if (filter?.type !== undefined && filter.type !== null) {

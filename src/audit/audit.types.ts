@@ -1,6 +1,6 @@
-import { Field, ID, InputType, ObjectType } from 'type-graphql';
-import { PageInfo } from '../core/pagination';
-import { AuditEvent, AuditEventType } from './audit.model';
+import { Field, ObjectType } from 'type-graphql';
+import { connectionTypes } from '../core/pagination';
+import { AuditEvent } from './audit.model';
 
 @ObjectType('AuditDetail', { description: 'One fact recorded with an event, e.g. reason or attempts.' })
 export class AuditDetail {
@@ -11,29 +11,4 @@ export class AuditDetail {
   value!: string | null;
 }
 
-@ObjectType('AuditEventEdge')
-export class AuditEventEdge {
-  @Field()
-  cursor!: string;
-
-  @Field(() => AuditEvent)
-  node!: AuditEvent;
-}
-
-@ObjectType('AuditEventConnection')
-export class AuditEventConnection {
-  @Field(() => [AuditEventEdge])
-  edges!: AuditEventEdge[];
-
-  @Field(() => PageInfo)
-  pageInfo!: PageInfo;
-}
-
-@InputType('AuditEventFilter', { description: 'All given conditions must hold.' })
-export class AuditEventFilter {
-  @Field(() => ID, { nullable: true })
-  userId?: string | null;
-
-  @Field(() => AuditEventType, { nullable: true })
-  type?: AuditEventType | null;
-}
+export const AuditEventConnection = connectionTypes(AuditEvent, 'AuditEvent', { totalCount: false });

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { UnauthenticatedError } from './errors';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import type { User } from '../users/user.model';
@@ -38,4 +39,10 @@ export interface Context {
   account?: User;
   /** Per-request DataLoaders, created lazily by the features that use them. */
   loaders: Map<string, unknown>;
+}
+
+/** The signed-in caller; UNAUTHENTICATED when there is none (a rule should have refused already). */
+export function requireUser(ctx: Pick<Context, 'user'>): AuthUser {
+  if (!ctx.user) throw new UnauthenticatedError();
+  return ctx.user;
 }

@@ -1,4 +1,4 @@
-import { Field, ObjectType } from 'type-graphql';
+import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { BadUserInputError } from './errors';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -45,10 +45,60 @@ export function decodeCursor(cursor: string, check: (values: unknown[]) => boole
   return values;
 }
 
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
 export interface Connection<T> {
-  edges: Array<{ cursor: string; node: T }>;
+  edges: Edge<T>[];
   pageInfo: PageInfo;
   totalCount: number;
+}
+
+/**
+ * The GraphQL types of a keyset-paged list of `node` (Relay's shape): `<name>Edge` and
+ * `<name>Connection`, the latter with `totalCount` unless `totalCount: false` (the audit log,
+ * where counting every match would be a scan).
+ */
+export function connectionTypes<T extends object>(
+  node: ClassType<T>,
+  name: string,
+  { totalCount = true }: { totalCount?: boolean } = {},
+): ClassType<Connection<T>> {
+  @ObjectType(`${name}Edge`)
+  class EdgeType {
+    @Field()
+    cursor!: string;
+
+    @Field(() => node)
+    node!: T;
+  }
+
+  if (!totalCount) {
+    @ObjectType(`${name}Connection`)
+    class Uncounted {
+      @Field(() => [EdgeType])
+      edges!: EdgeType[];
+
+      @Field(() => PageInfo)
+      pageInfo!: PageInfo;
+    }
+    return Uncounted as ClassType<Connection<T>>;
+  }
+
+  @ObjectType(`${name}Connection`)
+  class Counted {
+    @Field(() => [EdgeType])
+    edges!: EdgeType[];
+
+    @Field(() => PageInfo)
+    pageInfo!: PageInfo;
+
+    @Field(() => Int)
+    totalCount!: number;
+  }
+  return Counted;
 }
 
 /** Builds a connection from `limit + 1` fetched rows (the extra row only says there is more). */

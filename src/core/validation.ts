@@ -26,10 +26,16 @@ export const emailSchema = z
   .max(254, 'must be at most 254 characters')
   .pipe(z.email({ error: 'must be a valid email address' }));
 
-const OBJECT_ID = /^[0-9a-f]{24}$/i;
+/** A database id as the service stores and prints it: the lower-case hex of an ObjectId. */
+export const OBJECT_ID_HEX = /^[0-9a-f]{24}$/;
+
+/** Whether a client's value is a database id (24 hex digits, any case). */
+export function isObjectId(value: unknown): value is string {
+  return typeof value === 'string' && value.length === 24 && OBJECT_ID_HEX.test(value.toLowerCase());
+}
 
 /** A database id as a client sends it (24 hex digits, any case), lower-cased; else BAD_USER_INPUT on `field`. */
 export function parseObjectId(value: string, field: string): string {
-  if (!OBJECT_ID.test(value)) throw new BadUserInputError(field, `${field} is not a valid id`);
+  if (!isObjectId(value)) throw new BadUserInputError(field, `${field} is not a valid id`);
   return value.toLowerCase();
 }

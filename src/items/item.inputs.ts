@@ -1,6 +1,4 @@
-import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { PageInfo } from '../core/pagination';
-import { Item } from './item.model';
+import { Field, Float, ID, InputType, Int, registerEnumType } from 'type-graphql';
 
 @InputType('CreateItemInput')
 export class CreateItemInput {
@@ -91,25 +89,4 @@ export class ItemOrder {
 
   @Field(() => OrderDirection)
   direction!: OrderDirection;
-}
-
-@ObjectType('ItemEdge')
-export class ItemEdge {
-  @Field()
-  cursor!: string;
-
-  @Field(() => Item)
-  node!: Item;
-}
-
-@ObjectType('ItemConnection')
-export class ItemConnection {
-  @Field(() => [ItemEdge])
-  edges!: ItemEdge[];
-
-  @Field(() => PageInfo)
-  pageInfo!: PageInfo;
-
-  @Field(() => Int)
-  totalCount!: number;
 }

@@ -1,18 +1,14 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { AuthUser, Context } from '../core/context';
-import { UnauthenticatedError } from '../core/errors';
+import { requireUser, type Context } from '../core/context';
+import type { Connection } from '../core/pagination';
 import { selectsField } from '../core/selection';
-import { PublicUser } from '../users/public-user.type';
+import { PublicUser } from '../users/user.types';
 import { userLoader } from '../users/user.loader';
-import { CreateItemInput, ItemConnection, ItemFilter, ItemOrder, UpdateItemInput } from './item.inputs';
+import { CreateItemInput, ItemFilter, ItemOrder, UpdateItemInput } from './item.inputs';
+import { ItemConnection } from './item.types';
 import { Item } from './item.model';
 import * as items from './item.service';
-
-function signedIn(ctx: Context): AuthUser {
-  if (!ctx.user) throw new UnauthenticatedError();
-  return ctx.user;
-}
 
 @Resolver(() => Item)
 export class ItemResolver {
@@ -29,15 +25,15 @@ export class ItemResolver {
     @Arg('first', () => Int, { nullable: true, description: '20 when omitted, at most 100.' }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Info() info: GraphQLResolveInfo,
-  ): Promise<ItemConnection> {
+  ): Promise<Connection<Item>> {
     // Counting is a second query over every match: only run it when totalCount is asked for.
     const count = selectsField(info, 'totalCount');
-    return items.listItems(signedIn(ctx), { filter, orderBy, first, after }, { count });
+    return items.listItems(requireUser(ctx), { filter, orderBy, first, after }, { count });
   }
 
   @Mutation(() => Item, { description: 'Creates an item owned by the caller.' })
   createItem(@Arg('input', () => CreateItemInput) input: CreateItemInput, @Ctx() ctx: Context): Promise<Item> {
-    return items.createItem(ctx.config, signedIn(ctx), { ...input });
+    return items.createItem(ctx.config, requireUser(ctx), { ...input });
   }
 
   @Mutation(() => Item, {
@@ -49,12 +45,12 @@ export class ItemResolver {
     @Arg('expectedVersion', () => Int, { nullable: true }) expectedVersion: number | null,
     @Ctx() ctx: Context,
   ): Promise<Item> {
-    return items.updateItem(ctx.config, signedIn(ctx), id, { ...input }, expectedVersion);
+    return items.updateItem(ctx.config, requireUser(ctx), id, { ...input }, expectedVersion);
   }
 
   @Mutation(() => ID, { description: 'Owner or ADMIN. Returns the deleted id.' })
   deleteItem(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<string> {
-    return items.deleteItem(ctx.config, signedIn(ctx), id);
+    return items.deleteItem(ctx.config, requireUser(ctx), id);
   }
 
   @FieldResolver(() => PublicUser, { description: 'Who created the item (public fields only).' })

@@ -5,18 +5,13 @@ import { atomically, op } from '../infra/db';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../core/errors';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
 import { limitKey } from '../infra/rate-limit';
-import { parseInput } from '../core/validation';
+import { isObjectId, parseInput, parseObjectId } from '../core/validation';
 import { releaseItemSlot, reserveItemSlot, undoIfOwnerDeleted } from './item-quota.service';
 import { itemChanged, itemDeleted, itemSnapshot } from './item.events';
 import { ItemOrderField, OrderDirection, type ItemFilter, type ItemOrder } from './item.inputs';
 import { Item, ItemModel } from './item.model';
 
-const OBJECT_ID = /^[0-9a-f]{24}$/i;
 export const MAX_SEARCH_LENGTH = 100;
-
-export function assertId(id: string, field = 'id'): void {
-  if (!OBJECT_ID.test(id)) throw new BadUserInputError(field, `${field} is not a valid id`);
-}
 
 // ---------------------------------------------------------------- validation
 
@@ -58,7 +53,7 @@ const orNull = (value: string | null | undefined) => (value === '' ? null : valu
 // ---------------------------------------------------------------- reads
 
 export async function findItem(id: string): Promise<Item | null> {
-  assertId(id);
+  parseObjectId(id, 'id');
   return ItemModel.findById(id).lean<Item>();
 }
 
@@ -95,7 +90,7 @@ function afterCondition(after: string, spec: OrderSpec): Record<string, unknown>
       : typeof v === 'number' && (isDate ? !Number.isNaN(new Date(v).getTime()) : Number.isFinite(v));
   const [raw, id] = decodeCursor(
     after,
-    (v) => v.length === 2 && typeof v[1] === 'string' && OBJECT_ID.test(v[1]) && validKey(v[0]),
+    (v) => v.length === 2 && typeof v[1] === 'string' && isObjectId(v[1]) && validKey(v[0]),
   ) as [string | number, string];
   const value = isDate ? new Date(raw) : raw;
   const cmp = spec.direction === 1 ? '$gt' : '$lt';
@@ -113,7 +108,7 @@ function filterConditions(filter: ItemFilter | null | undefined, caller: AuthUse
   const conditions: Record<string, unknown>[] = [];
   if (!filter) return conditions;
   if (filter.ownerId !== undefined && filter.ownerId !== null) {
-    assertId(filter.ownerId, 'ownerId');
+    parseObjectId(filter.ownerId, 'ownerId');
     conditions.push({ ownerId: filter.ownerId.toLowerCase() });
   }
   if (filter.mine) conditions.push({ ownerId: caller.id });
@@ -217,7 +212,7 @@ export async function createItem(config: ItemWriteConfig, caller: AuthUser, inpu
 /** Owner or ADMIN. Used by the permission rule; a missing item is left to the resolver (NOT_FOUND). */
 export async function canModify(caller: AuthUser, id: string): Promise<boolean> {
   if (caller.role === 'ADMIN') return true;
-  if (!OBJECT_ID.test(id)) return true; // the resolver answers BAD_USER_INPUT
+  if (!isObjectId(id)) return true; // the resolver answers BAD_USER_INPUT
   const item = await ItemModel.findById(id, { ownerId: 1 }).lean<Pick<Item, 'ownerId'>>();
   return !item || item.ownerId === caller.id;
 }
@@ -230,7 +225,7 @@ export async function updateItem(
   expectedVersion?: number | null,
 ): Promise<Item> {
   await limitWrites(config, caller);
-  assertId(id);
+  parseObjectId(id, 'id');
   const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
   if (Object.keys(given).length === 0) throw new BadUserInputError('input', 'input must set at least one field');
   const v = parseInput(updateSchema, given);
@@ -275,7 +270,7 @@ export const notOwner = (action: 'change' | 'delete') =>
 
 export async function deleteItem(config: ItemWriteConfig, caller: AuthUser, id: string): Promise<string> {
   await limitWrites(config, caller);
-  assertId(id);
+  parseObjectId(id, 'id');
   const filter: Record<string, unknown> = { _id: id };
   if (caller.role !== 'ADMIN') filter.ownerId = caller.id;
   // The deleted document says whose slot to give back; queued with the item's other conditional

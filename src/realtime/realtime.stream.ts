@@ -1,6 +1,6 @@
 import type { Context } from '../core/context';
 import { BadUserInputError, ForbiddenError, UnauthenticatedError } from '../core/errors';
-import { assertId } from '../items/item.service';
+import { parseObjectId } from '../core/validation';
 import { forgetRuleResults } from '../http/access.rules';
 import type { RealtimeConnection } from './realtime.connection';
 import type { DeliveredEvent, EventSelector, FeedSubscriber, ItemEventFeed } from './realtime.feed';
@@ -32,11 +32,11 @@ export function bindToSocket(ctx: Context, binding: SocketBinding): void {
 function selectorOf(ctx: Context, filter: ItemEventFilter | null | undefined): EventSelector {
   if (!ctx.user) throw new UnauthenticatedError();
   const f = filter ?? {};
-  if (f.ownerId !== undefined && f.ownerId !== null) assertId(f.ownerId, 'filter.ownerId');
+  if (f.ownerId !== undefined && f.ownerId !== null) parseObjectId(f.ownerId, 'filter.ownerId');
   if (f.ids !== undefined && f.ids !== null) {
     if (f.ids.length > MAX_FILTER_IDS)
       throw new BadUserInputError('filter.ids', `filter.ids must have at most ${MAX_FILTER_IDS} ids`);
-    for (const id of f.ids) assertId(id, 'filter.ids');
+    for (const id of f.ids) parseObjectId(id, 'filter.ids');
   }
   const category = f.category?.trim();
   if (category !== undefined && category.length > MAX_CATEGORY_LENGTH)

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { Context } from '../core/context';
 import { op } from '../infra/db';
 import { UserModel } from './user.model';
-import { PUBLIC_PROFILE_FIELDS, PublicUser } from './public-user.type';
+import { PUBLIC_PROFILE_FIELDS, PublicUser } from './user.types';
 
 /** One `$in` query for all the users a request asks for (e.g. every owner on a page of items). */
 export function userLoader(ctx: Pick<Context, 'loaders'>): DataLoader<string, PublicUser | null> {

@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../core/context';
+import type { Connection } from '../core/pagination';
 import { Role, User } from './user.model';
 import * as userService from './user.service';
 import { UpdateProfileInput } from './user.inputs';
@@ -30,7 +31,7 @@ export class UserResolver {
   users(
     @Arg('first', () => Int, { nullable: true }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
-  ): Promise<UserConnection> {
+  ): Promise<Connection<User>> {
     return userService.listUsers(first, after);
   }
 

@@ -3,12 +3,11 @@ import { clearLockout } from './lockout.service';
 import { authChanged } from '../infra/auth-events';
 import { revokeCredentials } from '../core/hooks';
 import { atomically, op } from '../infra/db';
-import { BadUserInputError, ConflictError, NotFoundError } from '../core/errors';
+import { ConflictError, NotFoundError } from '../core/errors';
+import { isObjectId, parseObjectId } from '../core/validation';
 import type { Logger } from '../core/logger';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
 import { USER_VIEW_FIELDS, Role, User, UserModel } from './user.model';
-
-const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
 /** The admin making a change, for the audit log. */
 export interface Actor {
@@ -27,12 +26,8 @@ function audited(actor: Actor, type: AuditEventType, userId: string, details?: R
   );
 }
 
-function assertId(id: string, field: string): void {
-  if (!OBJECT_ID.test(id)) throw new BadUserInputError(field, `${field} is not a valid id`);
-}
-
 export async function findById(id: string): Promise<User | null> {
-  if (!OBJECT_ID.test(id)) return null;
+  if (!isObjectId(id)) return null;
   return UserModel.findById(id, USER_VIEW_FIELDS).lean<User>().exec();
 }
 
@@ -43,7 +38,7 @@ export async function listUsers(
 ): Promise<Connection<User>> {
   const limit = pageSize(first);
   const afterId = after
-    ? (decodeCursor(after, (v) => v.length === 1 && typeof v[0] === 'string' && OBJECT_ID.test(v[0]))[0] as string)
+    ? (decodeCursor(after, (v) => v.length === 1 && typeof v[0] === 'string' && isObjectId(v[0]))[0] as string)
     : null;
   const [rows, totalCount] = await Promise.all([
     UserModel.find(afterId ? { _id: op({ $gt: afterId }) } : {}, USER_VIEW_FIELDS)
@@ -91,7 +86,7 @@ async function changeKeepingAnAdmin(
 }
 
 export async function setUserRole(actor: Actor, userId: string, role: Role): Promise<User> {
-  assertId(userId, 'userId');
+  parseObjectId(userId, 'userId');
   const current = await UserModel.findById(userId, { role: 1 }).lean<User>();
   if (!current) throw new NotFoundError('No such user');
   if (current.role === role) return (await findById(userId))!;
@@ -102,7 +97,7 @@ export async function setUserRole(actor: Actor, userId: string, role: Role): Pro
 }
 
 export async function setUserDisabled(actor: Actor, userId: string, disabled: boolean): Promise<User> {
-  assertId(userId, 'userId');
+  parseObjectId(userId, 'userId');
   const current = await UserModel.findById(userId, { disabled: 1 }).lean<User>();
   if (!current) throw new NotFoundError('No such user');
   if (current.disabled === disabled) {
@@ -135,7 +130,7 @@ function revokeEverything(actor: Actor, userId: string): Promise<unknown> {
 }
 
 export async function unlockUser(actor: Actor, userId: string): Promise<User> {
-  assertId(userId, 'userId');
+  parseObjectId(userId, 'userId');
   const user = await findById(userId);
   if (!user) throw new NotFoundError('No such user');
   const wasLocked = await clearLockout(user.email);

@@ -1,24 +1,22 @@
-import { Field, Int, ObjectType } from 'type-graphql';
-import { PageInfo } from '../core/pagination';
+import type { Types } from 'mongoose';
+import { Field, ID, ObjectType } from 'type-graphql';
+import { connectionTypes } from '../core/pagination';
 import { User } from './user.model';
 
-@ObjectType('UserEdge')
-export class UserEdge {
-  @Field()
-  cursor!: string;
+/**
+ * What any signed-in user may see of another user (e.g. an item's owner). Email, role and the
+ * disabled flag stay on `User`, the private view returned by `me`, `users` and auth payloads.
+ */
+@ObjectType('PublicUser', { description: 'The public view of a user, as seen by other users.' })
+export class PublicUser {
+  @Field(() => ID, { name: 'id' })
+  readonly _id!: Types.ObjectId;
 
-  @Field(() => User)
-  node!: User;
+  @Field(() => String, { nullable: true })
+  displayName?: string | null;
 }
 
-@ObjectType('UserConnection')
-export class UserConnection {
-  @Field(() => [UserEdge])
-  edges!: UserEdge[];
+/** The projection that loads a PublicUser: nothing private ever leaves the database. */
+export const PUBLIC_PROFILE_FIELDS = { _id: 1, displayName: 1 } as const;
 
-  @Field(() => PageInfo)
-  pageInfo!: PageInfo;
-
-  @Field(() => Int)
-  totalCount!: number;
-}
+export const UserConnection = connectionTypes(User, 'User');

@@ -1,0 +1,4 @@
+import { connectionTypes } from '../core/pagination';
+import { Item } from './item.model';
+
+export const ItemConnection = connectionTypes(Item, 'Item');
