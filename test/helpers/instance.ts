@@ -5,7 +5,7 @@ import path from 'node:path';
  * A second API instance as its own process (only one createServer works per process: mongoose's
  * default connection and the event bus are process-wide). It runs `src/index.ts`, the same
  * entry point as `npm start`, through ts-node's transpile-only hook, so no build into dist/ is
- * needed (test/integration/process.test.ts owns dist/ and rebuilds it concurrently).
+ * needed (test/integration/app/process.test.ts owns dist/ and rebuilds it concurrently).
  */
 
 const ROOT = path.resolve(__dirname, '..', '..');

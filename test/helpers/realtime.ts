@@ -2,7 +2,7 @@ import { bearer } from './auth';
 import type { GraphQLClient } from './graphql';
 import type { Closed, RawClient } from './ws';
 
-/** The operations the subscription tests share (the same shapes as subscriptions.test.ts). */
+/** The operations the subscription tests share (the same shapes as test/integration/realtime/subscriptions.test.ts). */
 export const EVENTS = `subscription($filter: ItemEventFilter) {
   itemEvents(filter: $filter) { type id version actorId item { id name version } }
 }`;

@@ -38,7 +38,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     WRITE_RATE_LIMIT_PER_USER: '1000000',
     // Suites read far more than a user would; the read-limit tests set their own.
     READ_RATE_LIMIT_PER_USER: '1000000',
-    // Off: suites run servers side by side; test/integration/metrics.test.ts serves them on a free port.
+    // Off: suites run servers side by side; test/integration/observability/metrics.test.ts serves them on a free port.
     METRICS_PORT: '0',
     MONGODB_URI: withDatabaseName(base, testDatabaseName()),
     // Mail goes to the log unless a test brings an SMTP server (test/helpers/mailbox.ts).
