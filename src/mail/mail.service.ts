@@ -3,7 +3,7 @@ import { op } from '../infra/db';
 import type { Logger } from '../core/logger';
 import { MailMessageModel } from './mail.model';
 import { renderMail } from './mail.templates';
-import type { MailRequest } from './mail.types';
+import type { MailRequest } from './mail.message';
 import { kickMailWorkers, mailWorkerState } from './mail.worker';
 
 /**

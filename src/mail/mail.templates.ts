@@ -1,5 +1,5 @@
 import type { Config } from '../core/config';
-import type { MailRequest, MailTemplate, RenderedMail } from './mail.types';
+import type { MailRequest, MailTemplate, RenderedMail } from './mail.message';
 
 /**
  * The five messages. Each is a subject, a few paragraphs and at most one link; `render` turns

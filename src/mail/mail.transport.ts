@@ -1,7 +1,7 @@
 import nodemailer from 'nodemailer';
 import type { Config } from '../core/config';
 import type { Logger } from '../core/logger';
-import type { RenderedMail } from './mail.types';
+import type { RenderedMail } from './mail.message';
 
 export interface MailTransport {
   send(mail: RenderedMail): Promise<void>;

@@ -4,7 +4,7 @@ import mongoose from 'mongoose';
 import pino from 'pino';
 import { MailMessageModel } from '../../../src/mail/mail.model';
 import { flushMail, queueMail } from '../../../src/mail/mail.service';
-import type { MailRequest, MailTemplate } from '../../../src/mail/mail.types';
+import type { MailRequest, MailTemplate } from '../../../src/mail/mail.message';
 import { claimMail } from '../../../src/mail/mail.worker';
 import { createServer, type AppServer } from '../../../src/app/server';
 import { startMailbox, type Mailbox } from '../../helpers/mailbox';
