@@ -1,7 +1,7 @@
 /**
  * The process's event bus: features publish what happened after it is committed, and the
  * real-time feature fans it out. In-process by default; with REDIS_URL, messages travel through
- * Redis pub/sub so every instance sees every instance's events (src/core/redis-events.ts).
+ * Redis pub/sub so every instance sees every instance's events (src/infra/redis-events.ts).
  *
  * Publishing never throws and never waits: a mutation must not fail or slow down because a
  * subscriber or Redis is unwell.

@@ -60,3 +60,6 @@ export class MailMessage {
 }
 
 export const MailMessageModel = getModelForClass(MailMessage);
+
+/** Every write to a claim goes through this key: on FerretDB a claim is read-then-write (see atomically). */
+export const OUTBOX_KEY = 'mail_outbox';

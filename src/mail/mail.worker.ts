@@ -1,7 +1,8 @@
 import type { Config } from '../core/config';
 import { atomically, op } from '../infra/db';
 import type { Logger } from '../core/logger';
-import { MailMessageModel, type MailMessage } from './mail.model';
+import { deliverMail, type Delivery } from './mail.delivery';
+import { MailMessageModel, OUTBOX_KEY, type MailMessage } from './mail.model';
 import { createMailTransport } from './mail.transport';
 
 export interface MailWorkerOptions {
@@ -31,10 +32,6 @@ export function retryDelayMs(
   return Math.min(options.backoffBaseMs * 2 ** (attempts - 1), options.backoffMaxMs);
 }
 
-/** Every claim goes through one key: on FerretDB the claim is read-then-write (see atomically). */
-const OUTBOX_KEY = 'mail_outbox';
-const UNCLAIMED = new Date(0);
-
 /** The workers of this process, so queueMail can wake them and flushMail can wait for them. */
 const workers = new Set<{ kick(): void }>();
 let inFlight = 0;
@@ -63,17 +60,9 @@ export function claimMail(lockMs: number): Promise<MailMessage | null> {
   });
 }
 
-/** Code and message of a send failure, with any URL (which could hold SMTP credentials) removed. */
-function describeError(err: unknown): string {
-  const e = err as { code?: unknown; responseCode?: unknown; message?: unknown };
-  const code = [e.code, e.responseCode].filter((c) => c !== undefined).join(' ');
-  const message = String(e.message ?? err).replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '[url]');
-  return `${code ? `${code}: ` : ''}${message}`.slice(0, 500);
-}
-
 /**
  * Sends what the outbox holds: at once when queueMail wakes it, and every pollIntervalMs for
- * retries and leftovers. Started by createServer; stop() waits for the message being sent.
+ * retries and leftovers. Started by the mail module; stop() waits for the message being sent.
  */
 export function startMailWorker(
   config: Config,
@@ -82,95 +71,68 @@ export function startMailWorker(
 ): { stop(): Promise<void> } {
   const o = { ...MAIL_WORKER_DEFAULTS, ...options };
   const log = logger.child({ component: 'mail' });
-  const transport = createMailTransport(config, log);
-  let stopped = false;
-  let running: Promise<void> | undefined;
-  let again = false;
+  const worker = new MailWorker(o, {
+    transport: createMailTransport(config, log),
+    maxAttempts: config.mail.maxAttempts,
+    retryDelayMs: (attempts) => retryDelayMs(attempts, o),
+    log,
+  });
+  return { stop: () => worker.stop() };
+}
 
-  async function deliver(message: MailMessage): Promise<void> {
-    const mailId = String(message._id);
-    let failure: unknown;
-    try {
-      if (message.text === undefined || message.html === undefined) throw new Error('message has no body');
-      await transport.send({ to: message.to, subject: message.subject, text: message.text, html: message.html });
-    } catch (err) {
-      failure = err ?? new Error('send failed');
-    }
-    if (failure === undefined) {
-      // The body holds link tokens: the sent message leaves the database. If this delete fails the
-      // message is sent again once the claim lapses (at-least-once).
-      await MailMessageModel.deleteOne({ _id: message._id }).catch((err: unknown) =>
-        log.warn({ err, mailId }, 'mail sent, but not removed from the outbox; it will be sent again'),
-      );
-      log.info({ mailId, template: message.template, attempts: message.attempts }, 'mail sent');
-      return;
-    }
-    const lastError = describeError(failure);
-    const mine = { _id: message._id, lockedUntil: message.lockedUntil };
-    if (message.attempts >= config.mail.maxAttempts) {
-      await atomically(OUTBOX_KEY, () =>
-        MailMessageModel.updateOne(mine, {
-          $set: { status: 'failed', lastError, lockedUntil: UNCLAIMED },
-          $unset: { text: 1, html: 1 },
-        }),
-      ).catch((err: unknown) => log.warn({ err, mailId }, 'could not mark mail failed'));
-      log.error(
-        { mailId, template: message.template, attempts: message.attempts, lastError },
-        'mail failed for good: no attempts left (MAIL_MAX_ATTEMPTS)',
-      );
-      return;
-    }
-    const delay = retryDelayMs(message.attempts, o);
-    await atomically(OUTBOX_KEY, () =>
-      MailMessageModel.updateOne(mine, {
-        $set: { nextAttemptAt: new Date(Date.now() + delay), lockedUntil: UNCLAIMED, lastError },
-      }),
-    ).catch((err: unknown) => log.warn({ err, mailId }, 'could not schedule the mail retry; the claim will lapse'));
-    log.warn(
-      { mailId, template: message.template, attempts: message.attempts, retryInMs: delay, lastError },
-      'mail not sent, will retry',
-    );
+/** One send loop at a time; a kick while it runs makes it look again before it ends. */
+class MailWorker {
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly options: Required<MailWorkerOptions>,
+    private readonly delivery: Delivery,
+  ) {
+    workers.add(this);
+    this.timer = setInterval(() => this.kick(), options.pollIntervalMs).unref();
+    this.kick();
   }
 
-  async function drain(): Promise<void> {
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    inFlight++;
+    this.running = this.drain().finally(() => {
+      inFlight--;
+      this.running = undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    workers.delete(this);
+    await this.running;
+    this.delivery.transport.close();
+  }
+
+  /** Sends due messages until none is left, and again if a kick came meanwhile. */
+  private async drain(): Promise<void> {
     do {
-      again = false;
-      while (!stopped) {
-        const message = await claimMail(o.lockMs).catch((err: unknown) => {
-          log.warn({ err }, 'mail outbox unavailable');
-          return null;
-        });
+      this.again = false;
+      while (!this.stopped) {
+        const message = await this.claim();
         if (!message) break;
-        await deliver(message);
+        await deliverMail(message, this.delivery);
       }
-    } while (again && !stopped);
+    } while (this.again && !this.stopped);
   }
 
-  const worker = {
-    kick() {
-      if (stopped) return;
-      if (running) {
-        again = true;
-        return;
-      }
-      inFlight++;
-      running = drain().finally(() => {
-        inFlight--;
-        running = undefined;
-      });
-    },
-  };
-  workers.add(worker);
-  const timer = setInterval(() => worker.kick(), o.pollIntervalMs).unref();
-  worker.kick();
-
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      workers.delete(worker);
-      await running;
-      transport.close();
-    },
-  };
+  private claim(): Promise<MailMessage | null> {
+    return claimMail(this.options.lockMs).catch((err: unknown) => {
+      this.delivery.log.warn({ err }, 'mail outbox unavailable');
+      return null;
+    });
+  }
 }
