@@ -1,7 +1,7 @@
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
 import { proveCurrentPassword } from '../auth/credentials.service';
 import { clearLockout } from '../users/lockout.service';
-import type { Config } from '../core/config';
+import type { Caller } from '../core/context';
 import { NotFoundError, UnauthenticatedError } from '../core/errors';
 import { deleteUserData } from '../core/hooks';
 import { parseObjectId } from '../core/validation';
@@ -44,10 +44,10 @@ async function remove(user: User, actor: Actor, by: 'self' | 'admin'): Promise<t
 }
 
 /** The signed-in user deletes their own account, proving it with the current password. */
-export async function deleteAccount(config: Config, actor: Actor, currentPassword: string): Promise<boolean> {
+export async function deleteAccount(actor: Actor, currentPassword: string, caller: Caller): Promise<boolean> {
   const user = await UserModel.findById(actor.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
-  await proveCurrentPassword(config, user, currentPassword, actor, actor.logger, 'deleteAccount');
+  await proveCurrentPassword(user, currentPassword, caller, 'deleteAccount');
   return remove(user, actor, 'self');
 }
 

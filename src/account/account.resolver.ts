@@ -2,25 +2,23 @@ import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { AuthPayload, COOKIE_DESCRIPTION } from '../auth/auth.inputs';
 import { inCookie } from '../auth/refresh-cookie';
 import type { Context } from '../core/context';
-import { UnauthenticatedError } from '../core/errors';
-import { clientInfo } from '../http/http';
 import { User } from '../users/user.model';
 import * as deletion from './account-deletion.service';
 import { confirmEmailChange, requestEmailChange } from './email-change.service';
 import { requestEmailVerification, verifyEmail } from './email-verification.service';
 import { requestPasswordReset, resetPassword } from './password-reset.service';
-import { actorOf } from '../users/user.actor';
+import { actorOf, callerOf, signedIn } from '../users/user.actor';
 
 @Resolver()
 export class AccountResolver {
   @Mutation(() => Boolean, { description: 'Mails me a new verification link; false when my address is verified.' })
   requestEmailVerification(@Ctx() ctx: Context): Promise<boolean> {
-    return requestEmailVerification(ctx.config, actorOf(ctx).id, ctx.logger);
+    return requestEmailVerification(signedIn(ctx).id, callerOf(ctx));
   }
 
   @Mutation(() => User, { description: 'Marks the address verified, with the token from the link.' })
   verifyEmail(@Arg('token', () => String) token: string, @Ctx() ctx: Context): Promise<User> {
-    return verifyEmail(token, clientInfo(ctx.req), ctx.logger);
+    return verifyEmail(token, callerOf(ctx));
   }
 
   @Mutation(() => Boolean, {
@@ -29,7 +27,7 @@ export class AccountResolver {
   requestPasswordReset(@Arg('email', () => String) email: string, @Ctx() ctx: Context): Promise<boolean> {
     // `close` comes after the response is sent, and also when the client went away.
     const afterResponse = (run: () => void) => void ctx.res.once('close', run);
-    return requestPasswordReset(ctx.config, email, clientInfo(ctx.req), ctx.logger, afterResponse);
+    return requestPasswordReset(email, callerOf(ctx), afterResponse);
   }
 
   @Mutation(() => AuthPayload, {
@@ -47,7 +45,7 @@ export class AccountResolver {
     })
     totpCode?: string | null,
   ): Promise<AuthPayload> {
-    const result = await resetPassword(ctx.config, token, newPassword, clientInfo(ctx.req), ctx.logger, totpCode);
+    const result = await resetPassword({ token, newPassword, totpCode }, callerOf(ctx));
     return useCookie ? inCookie(ctx.res, result) : result;
   }
 
@@ -57,21 +55,19 @@ export class AccountResolver {
     @Arg('currentPassword', () => String) currentPassword: string,
     @Ctx() ctx: Context,
   ): Promise<boolean> {
-    const caller = ctx.user ?? null;
-    if (!caller) throw new UnauthenticatedError();
-    return requestEmailChange(ctx.config, caller, newEmail, currentPassword, clientInfo(ctx.req), ctx.logger);
+    return requestEmailChange(signedIn(ctx), { newEmail, currentPassword }, callerOf(ctx));
   }
 
   @Mutation(() => User, { description: 'Switches my email to the new address, with the token from the link.' })
   confirmEmailChange(@Arg('token', () => String) token: string, @Ctx() ctx: Context): Promise<User> {
-    return confirmEmailChange(token, ctx.user, ctx.config, clientInfo(ctx.req), ctx.logger);
+    return confirmEmailChange(token, ctx.user, callerOf(ctx));
   }
 
   @Mutation(() => Boolean, {
     description: 'Deletes my account, my sessions and my items; the email becomes free. Needs my password.',
   })
   deleteAccount(@Arg('currentPassword', () => String) currentPassword: string, @Ctx() ctx: Context): Promise<boolean> {
-    return deletion.deleteAccount(ctx.config, actorOf(ctx), currentPassword);
+    return deletion.deleteAccount(actorOf(ctx), currentPassword, callerOf(ctx));
   }
 
   @Mutation(() => Boolean, { description: 'ADMIN: deletes a user with its sessions and items.' })

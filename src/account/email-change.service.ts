@@ -4,12 +4,9 @@ import { isReservedForAdmin } from '../auth/admin-bootstrap';
 import { emailSchema, proveCurrentPassword } from '../auth/credentials.service';
 import { clearLockout } from '../users/lockout.service';
 import { revokeAllSessions } from '../auth/session.service';
-import type { AuthUser } from '../core/context';
-import type { Config } from '../core/config';
+import type { AuthUser, Caller } from '../core/context';
 import { op } from '../infra/db';
 import { ConflictError, isDuplicateKeyError, UnauthenticatedError } from '../core/errors';
-import type { ClientInfo } from '../http/http';
-import type { Logger } from '../core/logger';
 import { parseInput } from '../core/validation';
 import { queueMail } from '../mail/mail.service';
 import { Role, User, UserModel } from '../users/user.model';
@@ -27,40 +24,38 @@ const inUse = () => new ConflictError('An account with this email already exists
 
 /** `requestEmailChange`: mails a confirmation link to the new address, once the password is right. */
 export async function requestEmailChange(
-  config: Config,
-  caller: AuthUser,
-  rawEmail: string,
-  currentPassword: string,
-  client: ClientInfo,
-  logger: Logger,
+  me: AuthUser,
+  change: { newEmail: string; currentPassword: string },
+  caller: Caller,
 ): Promise<boolean> {
-  const { newEmail } = parseInput(z.object({ newEmail: emailSchema }), { newEmail: rawEmail });
-  const user = await UserModel.findById(caller.id).lean<User>();
+  const { config } = caller;
+  const { newEmail } = parseInput(z.object({ newEmail: emailSchema }), { newEmail: change.newEmail });
+  const user = await UserModel.findById(me.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
-  await proveCurrentPassword(config, user, currentPassword, client, logger, 'requestEmailChange');
-  if (isReservedForAdmin(config, newEmail, caller.role) || (await UserModel.exists({ email: newEmail }))) throw inUse();
+  await proveCurrentPassword(user, change.currentPassword, caller, 'requestEmailChange');
+  if (isReservedForAdmin(config, newEmail, me.role) || (await UserModel.exists({ email: newEmail }))) throw inUse();
   // Per account and per recipient: the link mail must not become a way to flood an inbox.
-  await throttleLinkMail(`changeEmail:${caller.id}`);
+  await throttleLinkMail(`changeEmail:${me.id}`);
   await throttleLinkMail(`changeEmailTo:${newEmail}`);
   const ttl = config.account.emailChangeTtl;
-  const token = await issueToken(caller.id, AccountTokenKind.CHANGE_EMAIL, newEmail, ttl);
+  const token = await issueToken(me.id, AccountTokenKind.CHANGE_EMAIL, newEmail, ttl);
   const mailId = await queueMail(
     config,
     {
       to: newEmail,
-      userId: caller.id,
+      userId: me.id,
       template: 'confirm-email-change',
       // No display name: the new address is not proven yet (this link is the proof).
       data: { token, newEmail, expiresInMinutes: ttl / 60 },
     },
-    logger,
+    caller.logger,
   );
   await keepLinkOnlyForActiveUser({
-    userId: caller.id,
+    userId: me.id,
     kind: AccountTokenKind.CHANGE_EMAIL,
     token,
     mailId,
-    tokenVersion: caller.tokenVersion,
+    tokenVersion: me.tokenVersion,
   });
   return true;
 }
@@ -69,13 +64,8 @@ export async function requestEmailChange(
  * `confirmEmailChange`: switches the account to the address the link was sent to (verified by
  * it), ends every other session, and tells the old address.
  */
-export async function confirmEmailChange(
-  token: string,
-  caller: AuthUser | null,
-  config: Config,
-  client: ClientInfo,
-  logger: Logger,
-): Promise<User> {
+export async function confirmEmailChange(token: string, me: AuthUser | null, caller: Caller): Promise<User> {
+  const { config, client, logger } = caller;
   const used = await consumeToken(token, AccountTokenKind.CHANGE_EMAIL);
   // Refused at the request too; a link sent before the address became ADMIN_EMAIL ends here.
   if (isReservedForAdmin(config, used.email) && !(await UserModel.exists({ _id: used.userId, role: Role.ADMIN })))
@@ -93,7 +83,7 @@ export async function confirmEmailChange(
     throw err;
   }
   if (!before) throw invalidLink();
-  const keep = caller?.id === used.userId ? caller.sessionId : undefined;
+  const keep = me?.id === used.userId ? me.sessionId : undefined;
   await Promise.all([revokeAllSessions(used.userId, keep), clearLockout(before.email)]);
   recordAuditEvent(
     { type: AuditEventType.EMAIL_CHANGED, userId: used.userId, actorId: used.userId, email: before.email, ...client },

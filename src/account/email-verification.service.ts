@@ -1,8 +1,6 @@
 import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
-import type { Config } from '../core/config';
+import type { Caller } from '../core/context';
 import { op } from '../infra/db';
-import type { ClientInfo } from '../http/http';
-import type { Logger } from '../core/logger';
 import { User, UserModel } from '../users/user.model';
 import { userView } from '../users/user.profile';
 import { AccountTokenKind } from '../users/account-token.model';
@@ -10,16 +8,16 @@ import { consumeToken, invalidLink, throttleLinkMail } from '../users/account-to
 import { sendVerificationMail } from '../users/verification-mail';
 
 /** `requestEmailVerification`: false when the address is verified already. */
-export async function requestEmailVerification(config: Config, userId: string, logger: Logger): Promise<boolean> {
+export async function requestEmailVerification(userId: string, caller: Caller): Promise<boolean> {
   const user = await UserModel.findById(userId).lean<User>();
   if (!user || user.emailVerified) return false;
   await throttleLinkMail(`verify:${userId}`);
-  await sendVerificationMail(config, user, logger);
+  await sendVerificationMail(caller.config, user, caller.logger);
   return true;
 }
 
 /** `verifyEmail`: the link proves the inbox of the address it was sent to. */
-export async function verifyEmail(token: string, client: ClientInfo, logger: Logger): Promise<User> {
+export async function verifyEmail(token: string, { client, logger }: Caller): Promise<User> {
   const used = await consumeToken(token, AccountTokenKind.VERIFY_EMAIL);
   // A link sent to an address the account no longer has proves nothing about the current one.
   const user = await UserModel.findOneAndUpdate(

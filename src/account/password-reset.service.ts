@@ -7,7 +7,7 @@ import { hashPassword, validateNewPassword } from '../auth/password';
 import { startSession } from '../auth/session.service';
 import { revokeCredentials } from '../core/hooks';
 import type { Config } from '../core/config';
-import type { ClientInfo } from '../http/http';
+import type { Caller } from '../core/context';
 import type { Logger } from '../core/logger';
 import { op } from '../infra/db';
 import { countInWindow, limitAttempt } from '../infra/rate-limit';
@@ -34,14 +34,13 @@ const pending = new Set<Promise<void>>();
  * existing, unknown and disabled accounts; only an existing enabled account gets a mail.
  */
 export async function requestPasswordReset(
-  config: Config,
   rawEmail: string,
-  client: ClientInfo,
-  logger: Logger,
+  caller: Caller,
   afterResponse: (run: () => void) => void = (run) => run(),
 ): Promise<boolean> {
+  const { config, logger } = caller;
   const { email } = parseInput(z.object({ email: emailSchema }), { email: rawEmail });
-  await limitAttempt(config, 'requestPasswordReset', client.ip);
+  await limitAttempt(config, 'requestPasswordReset', caller.client.ip);
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
   pending.add(finished);
@@ -98,13 +97,10 @@ export async function flushPasswordResets(): Promise<void> {
  * or whoever reads the mailbox would sign in past the second factor.
  */
 export async function resetPassword(
-  config: Config,
-  token: string,
-  newPassword: string,
-  client: ClientInfo,
-  logger: Logger,
-  totpCode?: string | null,
+  { token, newPassword, totpCode }: { token: string; newPassword: string; totpCode?: string | null },
+  caller: Caller,
 ): Promise<AuthResult> {
+  const { config, client, logger } = caller;
   const found = await findToken(token, AccountTokenKind.RESET_PASSWORD);
   const user = await UserModel.findById(found.userId).lean<User>();
   if (!user || user.disabled || user.email !== found.email) throw invalidLink();
@@ -115,7 +111,7 @@ export async function resetPassword(
   // Hashed before the link is used up, so a busy hashing queue (503) does not burn it either.
   const passwordHash = await hashPassword(config, newPassword);
   // A wrong code counts towards the lockout and leaves the link usable; a right one is used up.
-  if (user.totpEnabled) await requireSecondFactor(config, user, totpCode, client, logger, 'resetPassword');
+  if (user.totpEnabled) await requireSecondFactor(user, totpCode, caller, 'resetPassword');
   await consumeToken(token, AccountTokenKind.RESET_PASSWORD);
   const updated = await UserModel.findOneAndUpdate(
     // Only while TOTP is as it was read: turned on meanwhile, no code was checked for it.
@@ -145,5 +141,5 @@ export async function resetPassword(
     },
     logger,
   );
-  return startSession(config, updated, client);
+  return startSession(updated, caller);
 }

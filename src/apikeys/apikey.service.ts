@@ -220,11 +220,9 @@ export async function authenticateApiKey(config: Config, presented: PresentedKey
 }
 
 /** Checks again a key already presented (a WebSocket holding it): no secret, no rate limit. */
-export async function recheckApiKey(id: string): Promise<AuthUser | ApiKeyRefusal> {
+export async function recheckApiKey(id: string): Promise<KeyCaller | ApiKeyRefusal> {
   const key = await ApiKeyModel.findById(id).lean<ApiKey>();
-  if (!key) return 'SESSION_REVOKED';
-  const result = await keyCaller(key);
-  return typeof result === 'string' ? result : result.user;
+  return key ? keyCaller(key) : 'SESSION_REVOKED';
 }
 
 function sameHash(stored: string, computed: string): boolean {

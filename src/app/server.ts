@@ -157,7 +157,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     throw err;
   }
   const schema = await buildAppSchema();
-  const authenticate = createAuthenticator(config, logger);
+  const authStrategies = MODULES.flatMap((m) => m.authStrategies ?? []);
+  const authenticate = createAuthenticator(config, logger, authStrategies);
   if (config.isProduction && !config.playground && config.mail.links.verifyEmail.startsWith(config.mail.publicUrl))
     // The default links point at the self-hosted account pages, which are served with the playground.
     logger.warn(

@@ -1,7 +1,6 @@
 import { AuditEventType, recordAuditEvent, type AuditEventInput } from '../audit/audit.service';
-import type { Logger } from '../core/logger';
+import type { Caller } from '../core/context';
 import { currentMetrics } from '../observability/metrics.registry';
-import type { ClientInfo } from './auth.types';
 
 export { AuditEventType };
 
@@ -13,8 +12,7 @@ export const AUTH_EVENT_LABELS: readonly string[] = Object.values(AuditEventType
  * it in `auth_events_total` (the type in lower case: a bounded label).
  */
 export function audit(
-  logger: Logger,
-  client: ClientInfo,
+  { client, logger }: Pick<Caller, 'client' | 'logger'>,
   type: AuditEventType,
   event: Omit<AuditEventInput, 'type' | 'ip' | 'userAgent'> = {},
 ): void {

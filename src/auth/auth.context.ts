@@ -1,35 +1,18 @@
 import { createHmac } from 'node:crypto';
-import { HeaderMap } from '@apollo/server';
 import type { Request } from 'express';
-import { GraphQLError } from 'graphql';
 import { LRUCache } from 'lru-cache';
-/* eslint-disable boundaries/dependencies -- until API keys plug in as an auth strategy (issue 22) */
-import {
-  authenticateApiKey,
-  isApiKeyId,
-  isApiKeySecret,
-  recheckApiKey,
-  type ApiKeyRefusal,
-  type KeyCaller,
-  type PresentedKey,
-} from '../apikeys/apikey.service';
-/* eslint-enable boundaries/dependencies */
-import type { AuthUser } from '../core/context';
-import type { User } from '../users/user.model';
-import { authUserOf } from '../users/user.actor';
-import { userView } from '../users/user.profile';
 import type { Config } from '../core/config';
-import { retryLater, ServiceUnavailableError, TooManyRequestsError } from '../core/errors';
-import { limitAttempt, limitKey } from '../infra/rate-limit';
-import { authenticateBearer, checkBearer, checkCurrentUser, currentUser, type BearerRefusal } from './auth.service';
-import { clientInfo } from '../http/http';
+import type { AuthUser, Caller, ClientInfo } from '../core/context';
 import type { Logger } from '../core/logger';
-import type { ClientInfo } from './auth.types';
-import { MFA_REQUIRED, normalizeEmail, verifyCredentials } from './credentials.service';
-import { verifyAccessToken } from './tokens';
+import type { AuthStrategy, Authenticated, CredentialRefusal, Credentials, VerifiedCredential } from '../core/module';
+import { clientInfo } from '../http/http';
+import type { User } from '../users/user.model';
+import { invalidCredentials } from './auth.challenge';
 
 /** Longest Authorization header we look at; anything longer is refused without parsing. */
 const MAX_HEADER_LENGTH = 4096;
+/** Remembered checks kept at most; the least recently used goes first. */
+const MAX_REMEMBERED = 10_000;
 
 export interface Authentication {
   user: AuthUser | null;
@@ -49,42 +32,24 @@ export interface HeldAuthentication {
   expiresAt: number | null;
   /** The same for every connection holding the same credential (their checks can be shared). */
   key: string;
-  revalidate(): Promise<AuthUser | BearerRefusal>;
+  revalidate(): Promise<AuthUser | CredentialRefusal>;
 }
 
-/** A 401 with a `WWW-Authenticate` challenge, as HTTP asks for a refused credential. */
-export function invalidCredentials(
-  scheme: 'Bearer' | 'Basic',
-  description: string,
-  reason: 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED' | 'BAD_CREDENTIALS' | 'MFA_REQUIRED' = scheme ===
-  'Basic'
-    ? 'BAD_CREDENTIALS'
-    : 'TOKEN_INVALID',
-): GraphQLError {
-  const challenge =
-    scheme === 'Bearer'
-      ? `Bearer realm="graphql", error="invalid_token", error_description="${description}"`
-      : 'Basic realm="graphql", charset="UTF-8"';
-  return new GraphQLError(description, {
-    extensions: {
-      code: 'UNAUTHENTICATED',
-      reason,
-      http: { status: 401, headers: new HeaderMap([['www-authenticate', challenge]]) },
+const unsupported = () => invalidCredentials('Bearer', 'Unsupported or malformed Authorization header');
+
+/**
+ * The caller of an HTTP request outside GraphQL's context. The request's logger is a getter, so
+ * most requests, which log nothing, never build their child logger.
+ */
+export function requestCaller(config: Config, req: Request, logger: Logger): Caller {
+  return {
+    config,
+    client: clientInfo(req),
+    get logger() {
+      return req.log ?? logger;
     },
-  });
+  };
 }
-
-const BEARER_MESSAGES = {
-  TOKEN_EXPIRED: 'The access token has expired: refresh it',
-  TOKEN_INVALID: 'Invalid access token',
-  SESSION_REVOKED: 'The session of this access token has ended: sign in again',
-} as const;
-
-const API_KEY_MESSAGES: Record<ApiKeyRefusal, string> = {
-  TOKEN_EXPIRED: 'The API key has expired',
-  TOKEN_INVALID: 'Invalid API key',
-  SESSION_REVOKED: 'The API key was revoked or its owner can no longer sign in',
-};
 
 /** Basic credentials `<name>:<secret>`, decoded once; null when malformed. */
 function decodeBasic(encoded: string): { name: string; secret: string } | null {
@@ -94,158 +59,102 @@ function decodeBasic(encoded: string): { name: string; secret: string } | null {
   return colon < 1 ? null : { name: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
 }
 
-/** Refusals of the credentials themselves; anything else (the database away) is not a 401. */
-const CREDENTIAL_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT']);
+/** The header's credentials by scheme; a header that cannot be read as either is refused here. */
+function credentialsOf(header: string): Credentials {
+  if (header.length > MAX_HEADER_LENGTH) throw invalidCredentials('Bearer', 'Authorization header too long');
+  const match = /^(\S+) +(\S+)$/.exec(header.trim());
+  const scheme = match?.[1]?.toLowerCase();
+  if (scheme === 'bearer') return { scheme, token: match![2]! };
+  if (scheme !== 'basic') throw unsupported();
+  const login = decodeBasic(match![2]!);
+  if (!login) throw invalidCredentials('Basic', 'Malformed Basic credentials');
+  return { scheme, login };
+}
 
 /**
- * Decodes the Authorization header into a user. No header is anonymous; a header that is
- * present but not valid is always an error (401), never silently anonymous.
+ * The checks strategies asked to remember (a password's), for BASIC_AUTH_CACHE_SECONDS: keyed by
+ * an HMAC of the header, and holding only what revalidates the caller, so no credential sits in
+ * memory. A remembered check is revalidated on every use and forgotten once it no longer stands.
  */
-export function createAuthenticator(config: Config, logger: Logger) {
-  // Successful Basic checks, keyed by an HMAC of the header so no credential sits in memory.
-  const basicCache = new LRUCache<string, { id: string; tokenVersion: number; email: string }>({
-    max: 10_000,
-    ttl: Math.max(1, config.basicAuthCacheSeconds) * 1000,
+function rememberedChecks(config: Config) {
+  const seconds = config.basicAuthCacheSeconds;
+  const checks = new LRUCache<string, Omit<VerifiedCredential, keyof Authenticated>>({
+    max: MAX_REMEMBERED,
+    ttl: Math.max(1, seconds) * 1000,
   });
-  const cacheKey = (header: string) => createHmac('sha256', config.jwt.secret).update(header).digest('base64url');
+  const keyOf = (header: string) => createHmac('sha256', config.jwt.secret).update(header).digest('base64url');
+  return {
+    async recall(header: string): Promise<VerifiedCredential | undefined> {
+      if (checks.size === 0) return undefined;
+      const key = keyOf(header);
+      const known = checks.get(key);
+      if (!known) return undefined;
+      const current = await known.revalidate();
+      if (typeof current !== 'string') return { ...known, ...current };
+      checks.delete(key);
+      return undefined;
+    },
+    keep(header: string, verified: VerifiedCredential): void {
+      if (seconds <= 0 || !verified.remember) return;
+      const { user: _user, account: _account, ...remembered } = verified;
+      checks.set(keyOf(header), remembered);
+    },
+  };
+}
 
-  async function basic(
-    login: { name: string; secret: string } | null,
-    header: string,
-    client: ClientInfo,
-    log: () => Logger,
-  ): Promise<BasicUser> {
-    const key = cacheKey(header);
-    const cached = config.basicAuthCacheSeconds > 0 ? basicCache.get(key) : undefined;
-    if (cached) {
-      const current = await checkCurrentUser(cached.id, cached.tokenVersion, cached.email);
-      if (current) return { ...current, tokenVersion: cached.tokenVersion };
-      basicCache.delete(key);
-    }
-    if (!login) throw invalidCredentials('Basic', 'Malformed Basic credentials');
-    const email = login.name;
-    try {
-      // The same per-IP and per-account limits as `login` (only uncached checks count).
-      await limitAttempt(config, 'login', client.ip, normalizeEmail(email));
-      const user = await verifyCredentials(config, email, login.secret, client, log(), 'basic');
-      if (config.basicAuthCacheSeconds > 0)
-        basicCache.set(key, { id: String(user._id), tokenVersion: user.tokenVersion, email: user.email });
-      return {
-        user: authUserOf(String(user._id), user),
-        account: userView(user),
-        tokenVersion: user.tokenVersion,
-      };
-    } catch (err) {
-      if (err instanceof TooManyRequestsError || err instanceof ServiceUnavailableError) throw retryLater(err);
-      // The password was right but the account has TOTP on: the message says to use an API key.
-      if (err instanceof GraphQLError && err.extensions.reason === MFA_REQUIRED)
-        throw invalidCredentials('Basic', err.message, MFA_REQUIRED);
-      if (err instanceof GraphQLError && CREDENTIAL_CODES.has(String(err.extensions.code)))
-        throw invalidCredentials('Basic', 'Invalid Basic credentials');
-      throw err;
-    }
+/** The first strategy that claims the credentials decides; one that is wrong has thrown. */
+async function firstClaim(
+  strategies: readonly AuthStrategy[],
+  credentials: Credentials,
+  caller: Caller,
+): Promise<VerifiedCredential> {
+  for (const strategy of strategies) {
+    const verified = await strategy.authenticate(credentials, caller);
+    if (verified) return verified;
   }
+  throw unsupported();
+}
 
-  /** An API key (Bearer secret, or Basic with the key id as user name): no bcrypt, its own rate limit. */
-  async function apiKey(presented: PresentedKey, scheme: 'Bearer' | 'Basic'): Promise<Checked> {
-    const caller = await authenticateApiKey(config, presented);
-    if (typeof caller === 'string') throw invalidCredentials(scheme, API_KEY_MESSAGES[caller], caller);
-    try {
-      const { requestsPerWindow } = config.apiKeys;
-      await limitKey(
-        `apiKey:${caller.keyId}`,
-        requestsPerWindow,
-        config.rateLimit.windowSeconds,
-        'Too many requests with this API key',
-      );
-    } catch (err) {
-      if (err instanceof TooManyRequestsError) throw retryLater(err);
-      throw err;
-    }
-    return { user: caller.user, method: scheme === 'Bearer' ? 'bearer' : 'basic', apiKey: caller };
-  }
+/**
+ * Decodes the Authorization header into a user with the strategies the feature modules bring.
+ * No header is anonymous; a header that is present but not valid is always an error (401), never
+ * silently anonymous.
+ */
+export function createAuthenticator(config: Config, logger: Logger, strategies: readonly AuthStrategy[]) {
+  // Those that recognise their credentials by form first, then those that take the rest.
+  const ordered = [...strategies.filter((s) => !s.fallback), ...strategies.filter((s) => s.fallback)];
+  const remembered = rememberedChecks(config);
 
-  /**
-   * Checks an Authorization header value: the same rules over HTTP and WebSocket. `log` is called
-   * only when something is logged, so most requests never build their child logger.
-   */
-  async function check(header: string, client: ClientInfo, log: () => Logger): Promise<Checked> {
-    if (header.length > MAX_HEADER_LENGTH) throw invalidCredentials('Bearer', 'Authorization header too long');
-    const match = /^(\S+) +(\S+)$/.exec(header.trim());
-    const scheme = match?.[1]?.toLowerCase();
-    if (scheme === 'bearer') {
-      const token = match![2]!;
-      if (isApiKeySecret(token)) return apiKey({ secret: token }, 'Bearer');
-      const checked = await checkBearer(config, token);
-      if (typeof checked === 'string') throw invalidCredentials('Bearer', BEARER_MESSAGES[checked], checked);
-      return { ...checked, method: 'bearer', token };
-    }
-    if (scheme === 'basic') {
-      const login = decodeBasic(match![2]!);
-      // A key id as the user name: `<key id>:<secret>` is an API key, not a password sign-in.
-      if (login && isApiKeyId(login.name)) return apiKey({ id: login.name, secret: login.secret }, 'Basic');
-      return { ...(await basic(login, header, client, log)), method: 'basic' };
-    }
-    throw invalidCredentials('Bearer', 'Unsupported or malformed Authorization header');
+  /** Checks an Authorization header value: the same rules over HTTP and WebSocket. */
+  async function check(header: string, caller: Caller) {
+    const credentials = credentialsOf(header);
+    const method = credentials.scheme;
+    const recalled = await remembered.recall(header);
+    if (recalled) return { method, verified: recalled };
+    const verified = await firstClaim(ordered, credentials, caller);
+    remembered.keep(header, verified);
+    return { method, verified };
   }
 
   async function authenticate(req: Request): Promise<Authentication> {
     const header = req.headers.authorization;
     if (header === undefined) return { user: null, method: null };
-    const checked = await check(header, clientInfo(req), () => req.log ?? logger);
-    return { user: checked.user, method: checked.method, account: 'account' in checked ? checked.account : undefined };
+    const { method, verified } = await check(header, requestCaller(config, req, logger));
+    return { user: verified.user, method, account: verified.account };
   }
 
   /** For a WebSocket's connection_init: the checked credential, kept to check again later. */
   async function hold(header: string, client: ClientInfo, log: Logger): Promise<HeldAuthentication> {
-    const checked = await check(header, client, () => log);
-    const { user } = checked;
-    if ('apiKey' in checked) {
-      const { keyId, expiresAt } = checked.apiKey;
-      return {
-        user,
-        method: checked.method,
-        expiresAt: expiresAt?.getTime() ?? null,
-        key: `apikey:${keyId}`,
-        // The key as it stands now (revoked, owner disabled): no secret check, no rate limit.
-        revalidate: () => recheckApiKey(keyId),
-      };
-    }
-    if (checked.method === 'bearer') {
-      const { token } = checked;
-      const claims = verifyAccessToken(token, config.jwt);
-      return {
-        user,
-        method: 'bearer',
-        expiresAt: claims && claims !== 'expired' ? claims.exp * 1000 : Date.now(),
-        key: `bearer:${token}`,
-        revalidate: () => authenticateBearer(config, token),
-      };
-    }
-    const { tokenVersion } = checked;
-    return {
-      user,
-      method: 'basic',
-      expiresAt: null,
-      key: `basic:${user.id}:${tokenVersion}:${user.email}`,
-      // Whether the account still stands as it did when the password was checked: no new
-      // password check, so a long-lived connection never counts as sign-in attempts.
-      revalidate: async () => (await currentUser(user.id, tokenVersion, user.email)) ?? 'SESSION_REVOKED',
+    const { method, verified } = await check(header, { config, client, logger: log });
+    const { user, expiresAt, key } = verified;
+    const revalidate = async () => {
+      const current = await verified.revalidate();
+      return typeof current === 'string' ? current : current.user;
     };
+    return { user, method, expiresAt, key, revalidate };
   }
 
   return Object.assign(authenticate, { hold });
-}
-
-type Checked =
-  | { user: AuthUser; account: User; method: 'bearer'; token: string }
-  | (BasicUser & { method: 'basic' })
-  | { user: AuthUser; method: 'bearer' | 'basic'; apiKey: KeyCaller };
-
-interface BasicUser {
-  user: AuthUser;
-  account: User;
-  tokenVersion: number;
 }
 
 export type Authenticator = ReturnType<typeof createAuthenticator>;

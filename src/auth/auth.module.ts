@@ -1,6 +1,8 @@
 import type { FeatureModule } from '../core/module';
 import { AuthResolver } from './auth.resolver';
 import { authPermissions } from './auth.rules';
+import { passwordStrategy } from './basic.strategy';
+import { accessTokenStrategy } from './bearer.strategy';
 import { forgetSealedChildren } from './refresh.service';
 import { SessionModel } from './session.model';
 import { deleteExpiredSessions, revokeAllSessions } from './session.service';
@@ -9,6 +11,7 @@ export const authModule: FeatureModule = {
   name: 'auth',
   resolvers: [AuthResolver],
   rules: authPermissions,
+  authStrategies: [accessTokenStrategy, passwordStrategy],
   housekeeping: (config) => Promise.all([deleteExpiredSessions(config), forgetSealedChildren(config)]),
   userHooks: {
     revokeCredentials: (userId) => revokeAllSessions(userId),

@@ -1,36 +1,24 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import type { AuthUser, Context } from '../core/context';
-import { UnauthenticatedError } from '../core/errors';
-import { clientInfo } from '../http/http';
+import type { Context } from '../core/context';
+import { callerOf, signedIn } from '../users/user.actor';
 import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
-import type { ClientInfo } from './auth.types';
 import * as auth from './auth.service';
 import { assertCookieOrigin, clearRefreshCookie, inCookie, readRefreshCookie } from './refresh-cookie';
 import { invalidRefreshToken, refresh } from './refresh.service';
 import * as sessions from './session.service';
 import { Session } from './session.model';
 
-function client(ctx: Context): ClientInfo {
-  return clientInfo(ctx.req);
-}
-
-/** Shield guarantees a user on these fields; this keeps TypeScript honest about it. */
-function signedIn(ctx: Context): AuthUser {
-  if (!ctx.user) throw new UnauthenticatedError();
-  return ctx.user;
-}
-
 @Resolver()
 export class AuthResolver {
   @Mutation(() => AuthPayload, { description: 'Creates an account and signs it in.' })
   async register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<AuthPayload> {
-    const result = await auth.register(ctx.config, input, client(ctx), ctx.logger);
+    const result = await auth.register(input, callerOf(ctx));
     return input.useCookie ? inCookie(ctx.res, result) : result;
   }
 
   @Mutation(() => AuthPayload, { description: 'Signs in with email and password; starts a session.' })
   async login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context): Promise<AuthPayload> {
-    const result = await auth.login(ctx.config, input, client(ctx), ctx.logger);
+    const result = await auth.login(input, callerOf(ctx));
     return input.useCookie ? inCookie(ctx.res, result) : result;
   }
 
@@ -42,11 +30,11 @@ export class AuthResolver {
     @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
     @Ctx() ctx: Context,
   ): Promise<AuthPayload> {
-    if (typeof refreshToken === 'string') return refresh(ctx.config, refreshToken, client(ctx), ctx.logger);
+    if (typeof refreshToken === 'string') return refresh(refreshToken, callerOf(ctx));
     const cookie = readRefreshCookie(ctx.req);
     if (!cookie) throw invalidRefreshToken();
     assertCookieOrigin(ctx.req, ctx.config);
-    return inCookie(ctx.res, await refresh(ctx.config, cookie, client(ctx), ctx.logger));
+    return inCookie(ctx.res, await refresh(cookie, callerOf(ctx)));
   }
 
   @Mutation(() => Boolean, {
@@ -64,18 +52,18 @@ export class AuthResolver {
       token = cookie;
     }
     clearRefreshCookie(ctx.res);
-    return sessions.logout(token, client(ctx), ctx.logger);
+    return sessions.logout(token, callerOf(ctx));
   }
 
   @Mutation(() => Boolean, { description: 'Revokes every session and every access token issued so far.' })
   logoutAll(@Ctx() ctx: Context): Promise<boolean> {
     clearRefreshCookie(ctx.res);
-    return sessions.logoutAll(signedIn(ctx).id, client(ctx), ctx.logger);
+    return sessions.logoutAll(signedIn(ctx).id, callerOf(ctx));
   }
 
   @Mutation(() => Boolean, { description: 'Revokes one of my sessions.' })
   revokeSession(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
-    return sessions.revokeSession(signedIn(ctx), id, client(ctx), ctx.logger);
+    return sessions.revokeSession(signedIn(ctx), id, callerOf(ctx));
   }
 
   @Mutation(() => AuthPayload, {
@@ -86,14 +74,7 @@ export class AuthResolver {
     @Arg('newPassword', () => String) newPassword: string,
     @Ctx() ctx: Context,
   ): Promise<AuthPayload> {
-    const result = await auth.changePassword(
-      ctx.config,
-      signedIn(ctx),
-      currentPassword,
-      newPassword,
-      client(ctx),
-      ctx.logger,
-    );
+    const result = await auth.changePassword(signedIn(ctx), { currentPassword, newPassword }, callerOf(ctx));
     // The caller's session moved to the new token version: later fields of this request act under it.
     if (ctx.user) ctx.user.tokenVersion = result.user.tokenVersion;
     // A client in cookie mode keeps its session: the new refresh token replaces the cookie.

@@ -1,6 +1,7 @@
 import { Types } from 'mongoose';
 import { z } from 'zod';
-import type { AuthUser } from '../core/context';
+import type { AuthUser, Caller } from '../core/context';
+import type { Authenticated, CredentialRefusal } from '../core/module';
 import type { Config } from '../core/config';
 import { driverCollection } from '../infra/db';
 import { BadUserInputError, ConflictError, UnauthenticatedError, isDuplicateKeyError } from '../core/errors';
@@ -12,10 +13,15 @@ import { authUserOf } from '../users/user.actor';
 import { parseDisplayName } from '../users/user.profile';
 import { sendVerificationMail } from '../users/verification-mail';
 import { isReservedForAdmin } from './admin-bootstrap';
-import type { AuthResult, ClientInfo, SignInVia } from './auth.types';
-import type { Logger } from '../core/logger';
+import type { AuthResult, SignInVia } from './auth.types';
 import { audit, AuditEventType } from './auth.audit';
-import { emailSchema, normalizeEmail, proveCurrentPassword, verifyCredentials } from './credentials.service';
+import {
+  emailSchema,
+  normalizeEmail,
+  proveCurrentPassword,
+  verifyCredentials,
+  type SignIn,
+} from './credentials.service';
 import { hashPassword, validateNewPassword } from './password';
 import { isSessionActive, renewSession, revokeAllSessions, startSession } from './session.service';
 import { verifyAccessToken } from './tokens';
@@ -30,11 +36,10 @@ const credentialsSchema = z.object({
 // ---------------------------------------------------------------- sign-up, sign-in
 
 export async function register(
-  config: Config,
   input: { email: string; password: string; displayName?: string | null },
-  client: ClientInfo,
-  logger: Logger,
+  caller: Caller,
 ): Promise<AuthResult> {
+  const { config, client, logger } = caller;
   const { email, password } = parseInput(credentialsSchema, input);
   const displayName = parseDisplayName(input.displayName) ?? null;
   await limitAttempt(config, 'register', client.ip, email);
@@ -54,37 +59,30 @@ export async function register(
   await sendVerificationMail(config, user, logger).catch((err: unknown) =>
     logger.error({ err, userId: String(user._id) }, 'verification mail could not be queued'),
   );
-  return startSession(config, user, client);
+  return startSession(user, caller);
 }
 
 function emailTaken(): ConflictError {
   return new ConflictError('An account with this email already exists', { field: 'email' });
 }
 
-export async function login(
-  config: Config,
-  input: { email: string; password: string; totpCode?: string | null },
-  client: ClientInfo,
-  logger: Logger,
-  via: SignInVia = 'login',
-): Promise<AuthResult> {
-  await limitAttempt(config, 'login', client.ip, normalizeEmail(input.email));
-  const user = await verifyCredentials(config, input.email, input.password, client, logger, via, input.totpCode);
-  return startSession(config, user, client);
+export async function login(input: SignIn, caller: Caller, via: SignInVia = 'login'): Promise<AuthResult> {
+  await limitAttempt(caller.config, 'login', caller.client.ip, normalizeEmail(input.email));
+  const user = await verifyCredentials(input, caller, via);
+  return startSession(user, caller);
 }
 
+/** The signed-in user's password change: the current password proves it is them. */
 export async function changePassword(
-  config: Config,
-  caller: AuthUser,
-  currentPassword: string,
-  newPassword: string,
-  client: ClientInfo,
-  logger: Logger,
+  me: AuthUser,
+  { currentPassword, newPassword }: { currentPassword: string; newPassword: string },
+  caller: Caller,
 ): Promise<AuthResult> {
-  await limitAttempt(config, 'changePassword', client.ip, caller.id);
-  const user = await UserModel.findById(caller.id).lean<User>();
+  const { config } = caller;
+  await limitAttempt(config, 'changePassword', caller.client.ip, me.id);
+  const user = await UserModel.findById(me.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
-  await proveCurrentPassword(config, user, currentPassword, client, logger, 'changePassword');
+  await proveCurrentPassword(user, currentPassword, caller, 'changePassword');
   validateNewPassword(newPassword, 'newPassword', [user.email, user.email.split('@')[0]!]);
   if (newPassword === currentPassword) {
     throw new BadUserInputError('newPassword', 'newPassword must differ from currentPassword');
@@ -96,12 +94,12 @@ export async function changePassword(
     { returnDocument: 'after' },
   ).lean<User>();
   if (!updated) throw new UnauthenticatedError();
-  await Promise.all([revokeAllSessions(caller.id, caller.sessionId), cancelTokens(caller.id)]);
-  audit(logger, client, AuditEventType.PASSWORD_CHANGED, { userId: caller.id, actorId: caller.id });
+  await Promise.all([revokeAllSessions(me.id, me.sessionId), cancelTokens(me.id)]);
+  audit(caller, AuditEventType.PASSWORD_CHANGED, { userId: me.id, actorId: me.id });
 
   // The caller's own session stays, with a fresh refresh token; without one, a new session starts.
-  const kept = caller.sessionId ? await renewSession(config, updated, caller.sessionId) : null;
-  return kept ?? startSession(config, updated, client);
+  const kept = me.sessionId ? await renewSession(config, updated, me.sessionId) : null;
+  return kept ?? startSession(updated, caller);
 }
 
 // ---------------------------------------------------------------- per-request authentication
@@ -114,13 +112,7 @@ export async function changePassword(
 const USER_FIELDS = { ...USER_VIEW_FIELDS, tokenVersion: 1 } as const;
 
 /** Why a Bearer token was refused, as `extensions.reason` tells clients. */
-export type BearerRefusal = 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED';
-
-/** A checked caller and its user document as that check read it (view fields, no hash). */
-export interface Authenticated {
-  user: AuthUser;
-  account: User;
-}
+export type BearerRefusal = CredentialRefusal;
 
 /**
  * Resolves a Bearer token to the current user, or says why not: expired (refresh and retry),
@@ -128,7 +120,10 @@ export interface Authenticated {
  * stands: sign in again). The user and the session are read in parallel: a revoked session's
  * access token stops at once, at no extra latency.
  */
-export async function checkBearer(config: Config, token: string): Promise<Authenticated | BearerRefusal> {
+export async function checkBearer(
+  config: Config,
+  token: string,
+): Promise<(Required<Authenticated> & { expiresAt: number }) | BearerRefusal> {
   const claims = verifyAccessToken(token, config.jwt);
   if (claims === 'expired') return 'TOKEN_EXPIRED';
   if (!claims || !/^[0-9a-f]{24}$/.test(claims.sub)) return 'TOKEN_INVALID';
@@ -138,25 +133,20 @@ export async function checkBearer(config: Config, token: string): Promise<Authen
     isSessionActive(claims.sid, claims.sub),
   ]);
   if (!account || !live || account.disabled || account.tokenVersion !== claims.tv) return 'SESSION_REVOKED';
-  return { user: authUserOf(claims.sub, account, { sessionId: claims.sid }), account };
-}
-
-/** checkBearer without the document: for a held credential checked again (WebSocket). */
-export async function authenticateBearer(config: Config, token: string): Promise<AuthUser | BearerRefusal> {
-  const checked = await checkBearer(config, token);
-  return typeof checked === 'string' ? checked : checked.user;
+  const user = authUserOf(claims.sub, account, { sessionId: claims.sid });
+  return { user, account, expiresAt: claims.exp * 1000 };
 }
 
 /**
- * Loads a user for a cached Basic check; null when disabled, revoked, its email changed since, or
- * TOTP turned on since (a password alone no longer signs this account in).
+ * The account a password checked earlier signed in (a remembered or held Basic check), as it
+ * stands now; null when disabled, revoked, its email changed since, or TOTP turned on since (a
+ * password alone no longer signs this account in).
  */
-export async function currentUser(id: string, tokenVersion: number, email: string): Promise<AuthUser | null> {
-  return (await checkCurrentUser(id, tokenVersion, email))?.user ?? null;
-}
-
-/** currentUser with the document it read (view fields, no hash). */
-export async function checkCurrentUser(id: string, tokenVersion: number, email: string): Promise<Authenticated | null> {
+export async function checkCurrentUser(
+  id: string,
+  tokenVersion: number,
+  email: string,
+): Promise<Required<Authenticated> | null> {
   const account = await UserModel.findById(id, USER_FIELDS).lean<User>();
   // The cached credentials named this email: after an email change they no longer match.
   if (!account || account.disabled || account.tokenVersion !== tokenVersion || account.email !== email) return null;

@@ -1,4 +1,4 @@
-export type { ClientInfo } from '../http/http';
+export type { ClientInfo } from '../core/context';
 import type { User } from '../users/user.model';
 
 export interface AuthResult {

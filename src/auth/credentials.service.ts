@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { Config } from '../core/config';
+import type { Caller } from '../core/context';
 import { BadUserInputError, emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
-import type { Logger } from '../core/logger';
 import { emailSchema, parseInput } from '../core/validation';
 import { checkSecondFactor } from '../core/hooks';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
-import type { ClientInfo, SignInVia } from './auth.types';
+import type { SignInVia } from './auth.types';
 import { releaseAttempts, reserveAttempt, returnAttempt } from '../users/lockout.service';
 import { assertHashable, dummyHash, hashPassword, needsRehash, verifyPassword } from './password';
 
@@ -20,6 +20,13 @@ const loginSchema = z.object({
   email: z.string().trim().toLowerCase().max(254, 'must be at most 254 characters'),
   password: z.string().max(1024, 'is too long'),
 });
+
+/** What a password sign-in presents: an email (as typed), the password, and a code with TOTP on. */
+export interface SignIn {
+  email: string;
+  password: string;
+  totpCode?: string | null;
+}
 
 /** The key rate limits and the lockout count under: trimmed, lower-cased, bounded. */
 export function normalizeEmail(raw: unknown): string | undefined {
@@ -89,21 +96,19 @@ export async function settleAttempt(check: PasswordCheck, outcome: 'passed' | 'n
  * (see checkPassword); `hold` keeps its slot for a code that follows (settleAttempt).
  */
 export async function proveCurrentPassword(
-  config: Config,
   user: User,
   password: string,
-  client: ClientInfo,
-  logger: Logger,
+  caller: Caller,
   via: SignInVia,
   { hold = false }: { hold?: boolean } = {},
 ): Promise<PasswordCheck> {
   assertHashable(password, 'currentPassword');
-  const check = await checkPassword(config, user.email, password, user.passwordHash, {
+  const check = await checkPassword(caller.config, user.email, password, user.passwordHash, {
     hold,
     totpEnabled: user.totpEnabled,
   });
   if (!check.ok) {
-    recordFailure(logger, client, check, { userId: String(user._id), email: null, via });
+    recordFailure(caller, check, { userId: String(user._id), email: null, via });
     throw new BadUserInputError('currentPassword', 'currentPassword is not correct');
   }
   return check;
@@ -126,12 +131,10 @@ export function mfaRequired(): UnauthenticatedError {
  * HTTP Basic cannot carry a code, so it is refused for such accounts.
  */
 async function secondFactor(
-  config: Config,
   user: User,
   check: PasswordCheck,
   code: string | null | undefined,
-  client: ClientInfo,
-  logger: Logger,
+  caller: Caller,
   via: SignInVia,
 ): Promise<void> {
   const userId = String(user._id);
@@ -144,7 +147,7 @@ async function secondFactor(
         )
       : mfaRequired();
   }
-  if (!(await proveSecondFactor(config, userId, check, code, client, logger, via)))
+  if (!(await proveSecondFactor(userId, check, code, caller, via)))
     throw new UnauthenticatedError('Invalid two-factor code', { reason: MFA_INVALID });
 }
 
@@ -154,19 +157,17 @@ async function secondFactor(
  * terms), a right one clears the failures; a used recovery code is audited.
  */
 export async function proveSecondFactor(
-  config: Config,
   userId: string,
   check: PasswordCheck,
   code: string,
-  client: ClientInfo,
-  logger: Logger,
+  caller: Caller,
   via: SignInVia,
 ): Promise<boolean> {
-  const used = await settled(check, client, logger, { userId, email: null, via }, () =>
-    checkSecondFactor(config, userId, code, logger),
+  const used = await settled(check, caller, { userId, email: null, via }, () =>
+    checkSecondFactor(caller.config, userId, code, caller.logger),
   );
   if (!used) return false;
-  if (used === 'recovery') audit(logger, client, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });
+  if (used === 'recovery') audit(caller, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });
   return true;
 }
 
@@ -179,16 +180,14 @@ export async function proveSecondFactor(
  * locks the email, and the caller drops what was being guessed at.
  */
 export async function proveCodeUnderLockout<T>(
-  config: Config,
   user: User,
-  client: ClientInfo,
-  logger: Logger,
+  caller: Caller,
   via: SignInVia,
   verify: (last: boolean) => Promise<T | null>,
 ): Promise<T | null> {
-  const slot = await reserveAttempt(config, user.email);
+  const slot = await reserveAttempt(caller.config, user.email);
   const check: PasswordCheck = { ok: true, locked: slot.last, held: user.email };
-  return settled(check, client, logger, { userId: String(user._id), email: null, via }, () => verify(slot.last));
+  return settled(check, caller, { userId: String(user._id), email: null, via }, () => verify(slot.last));
 }
 
 /**
@@ -197,8 +196,7 @@ export async function proveCodeUnderLockout<T>(
  */
 async function settled<T>(
   check: PasswordCheck,
-  client: ClientInfo,
-  logger: Logger,
+  caller: Caller,
   who: { userId: string; email: null; via: SignInVia },
   verify: () => Promise<T | null>,
 ): Promise<T | null> {
@@ -210,7 +208,7 @@ async function settled<T>(
     throw err;
   }
   if (!result) {
-    recordFailure(logger, client, check, who);
+    recordFailure(caller, check, who);
     return null;
   }
   await settleAttempt(check, 'passed');
@@ -224,16 +222,14 @@ async function settled<T>(
  * clears the failures.
  */
 export async function requireSecondFactor(
-  config: Config,
   user: User,
   code: string | null | undefined,
-  client: ClientInfo,
-  logger: Logger,
+  caller: Caller,
   via: SignInVia,
 ): Promise<void> {
   if (!code) throw mfaRequired();
-  const slot = await reserveAttempt(config, user.email);
-  await secondFactor(config, user, { ok: true, locked: slot.last, held: user.email }, code, client, logger, via);
+  const slot = await reserveAttempt(caller.config, user.email);
+  await secondFactor(user, { ok: true, locked: slot.last, held: user.email }, code, caller, via);
 }
 
 /**
@@ -242,16 +238,10 @@ export async function requireSecondFactor(
  * factor when TOTP is on (only after a right password, so it reveals nothing to a guesser), and
  * the disabled check last.
  */
-export async function verifyCredentials(
-  config: Config,
-  rawEmail: string,
-  password: string,
-  client: ClientInfo,
-  logger: Logger,
-  via: SignInVia,
-  totpCode?: string | null,
-): Promise<User> {
-  const { email } = parseInput(loginSchema, { email: rawEmail, password });
+export async function verifyCredentials(login: SignIn, caller: Caller, via: SignInVia): Promise<User> {
+  const { config } = caller;
+  const { password } = login;
+  const { email } = parseInput(loginSchema, { email: login.email, password });
   assertHashable(password, 'password');
   const user = await UserModel.findOne({ email }).lean<User>();
   const check = await checkPassword(config, email, password, user?.passwordHash, { hold: !!user?.totpEnabled });
@@ -259,38 +249,37 @@ export async function verifyCredentials(
   if (!check.ok || !user) {
     // The audit log keeps `email` only when it is an email address (not a password typed into
     // the field): recordAuditEvent drops anything else.
-    recordFailure(logger, client, check, { userId, email: userId ? null : email, via });
+    recordFailure(caller, check, { userId, email: userId ? null : email, via });
     throw new UnauthenticatedError(INVALID_CREDENTIALS, { reason: 'BAD_CREDENTIALS' });
   }
-  if (user.totpEnabled) await secondFactor(config, user, check, totpCode, client, logger, via);
-  if (needsRehash(config, user.passwordHash)) await upgradeHash(config, user, password, logger);
+  if (user.totpEnabled) await secondFactor(user, check, login.totpCode, caller, via);
+  if (needsRehash(config, user.passwordHash)) await upgradeHash(user, password, caller);
   if (user.disabled) throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
   // HTTP Basic still authenticates an unverified account: the permission rules limit it to
   // requesting a new verification link.
   if (config.account.requireEmailVerification && !user.emailVerified && via !== 'basic') throw emailNotVerified();
-  audit(logger, client, AuditEventType.LOGIN_SUCCEEDED, { userId, details: { via } });
+  audit(caller, AuditEventType.LOGIN_SUCCEEDED, { userId, details: { via } });
   return user;
 }
 
 /** LOGIN_FAILED, and ACCOUNT_LOCKED when that failure used up the last attempt. */
 export function recordFailure(
-  logger: Logger,
-  client: ClientInfo,
+  caller: Caller,
   check: PasswordCheck,
   who: { userId: string | null; email: string | null; via: SignInVia },
 ): void {
   const event = { userId: who.userId, email: who.email, details: { via: who.via } };
-  audit(logger, client, AuditEventType.LOGIN_FAILED, event);
-  if (check.locked) audit(logger, client, AuditEventType.ACCOUNT_LOCKED, event);
+  audit(caller, AuditEventType.LOGIN_FAILED, event);
+  if (check.locked) audit(caller, AuditEventType.ACCOUNT_LOCKED, event);
 }
 
 /** Rewrites a hash in the current scheme and cost, now that the password is known. */
-async function upgradeHash(config: Config, user: User, password: string, logger?: Logger): Promise<void> {
+async function upgradeHash(user: User, password: string, caller: Caller): Promise<void> {
   try {
-    const passwordHash = await hashPassword(config, password);
+    const passwordHash = await hashPassword(caller.config, password);
     await UserModel.updateOne({ _id: user._id, passwordHash: user.passwordHash }, { $set: { passwordHash } });
   } catch (err) {
     // The sign-in itself succeeded; the upgrade is retried at the next one.
-    logger?.warn({ err, userId: String(user._id) }, 'password hash upgrade failed');
+    caller.logger.warn({ err, userId: String(user._id) }, 'password hash upgrade failed');
   }
 }

@@ -2,9 +2,9 @@ import express, { type Request, type Response, type Router } from 'express';
 import { GraphQLError } from 'graphql';
 import type { Config } from '../core/config';
 import { isDatabaseUnavailable, isQueryTimeout } from '../core/errors';
-import { clientInfo } from '../http/http';
 import type { Logger } from '../core/logger';
 import { limitAttempt } from '../infra/rate-limit';
+import { requestCaller } from './auth.context';
 import * as auth from './auth.service';
 import type { AuthResult } from './auth.types';
 import { MFA_INVALID, MFA_REQUIRED } from './credentials.service';
@@ -53,7 +53,7 @@ export function oauthRouter(config: Config, logger: Logger): Router {
         return fail(res, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
       }
       const grantType = field(req, 'grant_type');
-      const client = clientInfo(req);
+      const caller = requestCaller(config, req, logger);
       try {
         await limitAttempt(config, 'oauth', req.ip);
         let result: AuthResult;
@@ -62,17 +62,11 @@ export function oauthRouter(config: Config, logger: Logger): Router {
           const password = field(req, 'password');
           if (!username || !password) return fail(res, 'invalid_request', 'username and password are required');
           const totpCode = field(req, 'totp_code');
-          result = await auth.login(
-            config,
-            { email: username, password, totpCode },
-            client,
-            req.log ?? logger,
-            'oauth',
-          );
+          result = await auth.login({ email: username, password, totpCode }, caller, 'oauth');
         } else if (grantType === 'refresh_token') {
           const token = field(req, 'refresh_token');
           if (!token) return fail(res, 'invalid_request', 'refresh_token is required');
-          result = await refresh(config, token, client, req.log ?? logger);
+          result = await refresh(token, caller);
         } else if (grantType === undefined) {
           return fail(res, 'invalid_request', 'grant_type is required');
         } else {

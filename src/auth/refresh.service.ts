@@ -2,11 +2,11 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
 import type { Config } from '../core/config';
 import { atomically, op } from '../infra/db';
 import { UnauthenticatedError } from '../core/errors';
-import type { Logger } from '../core/logger';
+import type { Caller } from '../core/context';
 import { limitAttempt } from '../infra/rate-limit';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
-import type { AuthResult, ClientInfo } from './auth.types';
+import type { AuthResult } from './auth.types';
 import { MAX_PREVIOUS_HASHES, Session, SessionModel } from './session.model';
 import { authResult, isLive, revokeById } from './session.service';
 import { sameHash, sha256 } from '../core/crypto';
@@ -67,7 +67,8 @@ function childOf(config: Config, session: Session, presented: string): string | 
  * the whole session is revoked. Any other wrong secret is simply refused, so nobody can end
  * someone else's session by guessing at it.
  */
-export async function refresh(config: Config, token: string, client: ClientInfo, logger: Logger): Promise<AuthResult> {
+export async function refresh(token: string, caller: Caller): Promise<AuthResult> {
+  const { config, client } = caller;
   const parsed = parseRefreshToken(token);
   await limitAttempt(config, 'refreshToken', client.ip, parsed?.sessionId);
   if (!parsed) throw invalidRefreshToken();
@@ -78,7 +79,7 @@ export async function refresh(config: Config, token: string, client: ClientInfo,
     throw invalidRefreshToken();
   }
   const presented = sha256(parsed.secret);
-  if (!sameHash(presented, session.tokenHash)) return replay(config, session, null, presented, client, logger);
+  if (!sameHash(presented, session.tokenHash)) return replay(session, null, presented, caller);
   const user = await activeUser(session);
 
   const next = newRefreshSecret();
@@ -103,7 +104,7 @@ export async function refresh(config: Config, token: string, client: ClientInfo,
   // Another request rotated this same secret first (two tabs at once): read what it did.
   const now = await SessionModel.findById(session._id).lean<Session>();
   if (!now || now.revokedAt) throw invalidRefreshToken();
-  return replay(config, now, user, presented, client, logger);
+  return replay(now, user, presented, caller);
 }
 
 /** The user of a session, if it may still refresh; otherwise the session ends. */
@@ -120,19 +121,13 @@ async function activeUser(session: Session): Promise<User> {
  * A secret that is not the current one: the parent within the interval, reuse, or just wrong.
  * The user is read only when a child is handed out (`user` when the caller has it already).
  */
-async function replay(
-  config: Config,
-  session: Session,
-  user: User | null,
-  presented: string,
-  client: ClientInfo,
-  logger: Logger,
-): Promise<AuthResult> {
+async function replay(session: Session, user: User | null, presented: string, caller: Caller): Promise<AuthResult> {
+  const { config } = caller;
   const child = childOf(config, session, presented);
   if (child) return authResult(config, user ?? (await activeUser(session)), session, child);
   if (session.previousHashes?.some((h) => sameHash(h, presented))) {
     await revokeById(session._id, session.userId);
-    audit(logger, client, AuditEventType.REFRESH_TOKEN_REUSED, {
+    audit(caller, AuditEventType.REFRESH_TOKEN_REUSED, {
       userId: session.userId,
       details: { sessionId: session._id },
     });

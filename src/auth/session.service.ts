@@ -1,13 +1,12 @@
-import type { AuthUser } from '../core/context';
+import type { AuthUser, Caller } from '../core/context';
 import type { Config } from '../core/config';
 import { atomically, driverCollection, op } from '../infra/db';
 import { accountGone, BadUserInputError, NotFoundError } from '../core/errors';
-import type { Logger } from '../core/logger';
 import { User, UserModel } from '../users/user.model';
 import { audit, AuditEventType } from './auth.audit';
 import { authChanged } from '../infra/auth-events';
 import { mfaRequired } from './credentials.service';
-import type { AuthResult, ClientInfo } from './auth.types';
+import type { AuthResult } from './auth.types';
 import { MAX_PREVIOUS_HASHES, Session, SessionModel } from './session.model';
 import {
   formatRefreshToken,
@@ -30,7 +29,7 @@ import { sameHash, sha256 } from '../core/crypto';
  * finds this session. The token version is not bumped there instead: that would also end the
  * access token of the caller, whose mutation returns recovery codes, not new tokens.
  */
-export async function startSession(config: Config, user: User, client: ClientInfo): Promise<AuthResult> {
+export async function startSession(user: User, { config, client }: Caller): Promise<AuthResult> {
   const { secret, hash } = newRefreshSecret();
   const now = new Date();
   const session = await SessionModel.create({
@@ -97,14 +96,14 @@ export async function revokeById(id: string, userId: string): Promise<boolean> {
   return res.modifiedCount > 0;
 }
 
-export async function logout(token: string, client: ClientInfo, logger: Logger): Promise<boolean> {
+export async function logout(token: string, caller: Caller): Promise<boolean> {
   const parsed = parseRefreshToken(token);
   if (!parsed) throw new BadUserInputError('refreshToken', 'refreshToken is not a valid refresh token');
   const session = await SessionModel.findById(parsed.sessionId, { tokenHash: 1, userId: 1 }).lean<Session>();
   if (!session || !sameHash(sha256(parsed.secret), session.tokenHash)) return false;
   const revoked = await revokeById(session._id, session.userId);
   if (revoked) {
-    audit(logger, client, AuditEventType.SESSION_REVOKED, {
+    audit(caller, AuditEventType.SESSION_REVOKED, {
       userId: session.userId,
       actorId: session.userId,
       details: { sessionId: session._id, reason: 'logout' },
@@ -114,10 +113,10 @@ export async function logout(token: string, client: ClientInfo, logger: Logger):
 }
 
 /** Revokes every session and, by bumping the token version, every access token issued so far. */
-export async function logoutAll(userId: string, client: ClientInfo, logger: Logger): Promise<boolean> {
+export async function logoutAll(userId: string, caller: Caller): Promise<boolean> {
   await UserModel.updateOne({ _id: userId }, { $inc: { tokenVersion: 1 } });
   await revokeAllSessions(userId);
-  audit(logger, client, AuditEventType.LOGGED_OUT_ALL, { userId, actorId: userId });
+  audit(caller, AuditEventType.LOGGED_OUT_ALL, { userId, actorId: userId });
   return true;
 }
 
@@ -169,7 +168,7 @@ export async function listSessions(config: Config, user: AuthUser): Promise<Sess
     .map((s) => ({ ...s, current: s._id === user.sessionId }));
 }
 
-export async function revokeSession(user: AuthUser, id: string, client: ClientInfo, logger: Logger): Promise<boolean> {
+export async function revokeSession(user: AuthUser, id: string, caller: Caller): Promise<boolean> {
   if (!SESSION_ID.test(id)) throw new BadUserInputError('id', 'id is not a valid session id');
   const res = await SessionModel.updateOne(
     { _id: id, userId: user.id, revokedAt: null },
@@ -177,7 +176,7 @@ export async function revokeSession(user: AuthUser, id: string, client: ClientIn
   );
   if (res.matchedCount === 0) throw new NotFoundError('No such session');
   authChanged(user.id);
-  audit(logger, client, AuditEventType.SESSION_REVOKED, {
+  audit(caller, AuditEventType.SESSION_REVOKED, {
     userId: user.id,
     actorId: user.id,
     details: { sessionId: id, reason: 'revokeSession' },

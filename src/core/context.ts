@@ -4,6 +4,23 @@ import type { Config } from './config';
 import type { Logger } from './logger';
 import type { User } from '../users/user.model';
 
+/** Who is calling, as far as HTTP tells: for rate limits (TRUST_PROXY applied) and the audit log. */
+export interface ClientInfo {
+  ip?: string;
+  userAgent?: string | null;
+}
+
+/**
+ * What a service is told about the request it serves, besides what it works on: the
+ * configuration, where the request came from, and the request's logger. Built once per request
+ * (`callerOf` in a resolver, the authenticator, the OAuth route) and passed as one argument.
+ */
+export interface Caller {
+  config: Config;
+  client: ClientInfo;
+  logger: Logger;
+}
+
 export interface AuthUser {
   id: string;
   email: string;

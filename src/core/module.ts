@@ -1,7 +1,8 @@
 import type { IRuleTypeMap } from 'graphql-shield/typings/types';
 import type { Config } from './config';
-import type { AuthUser } from './context';
+import type { AuthUser, Caller } from './context';
 import type { Logger } from './logger';
+import type { User } from '../users/user.model';
 
 /** A graphql-shield rule map: a type's rule, or a rule per field of that type. */
 export type ShieldRules = Readonly<IRuleTypeMap>;
@@ -46,24 +47,53 @@ export type SecondFactorCheck = (
   logger?: Logger,
 ) => Promise<'totp' | 'recovery' | null>;
 
-/** What an authentication strategy is told about a request's credentials. */
-export interface Credentials {
-  /** The `Authorization` scheme, lower case: 'bearer' or 'basic'. */
-  scheme: 'bearer' | 'basic';
-  /** Bearer: the token. Basic: undefined. */
-  token?: string;
-  /** Basic: the decoded user name and password. */
-  login?: { name: string; secret: string };
+/** What an authentication strategy is told: the `Authorization` header, decoded by its scheme. */
+export type Credentials =
+  { scheme: 'bearer'; token: string } | { scheme: 'basic'; login: { name: string; secret: string } };
+
+/** Why a credential is refused, as `extensions.reason` (and a WebSocket's close reason) tells clients. */
+export type CredentialRefusal = 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED';
+
+/** A caller as a check found it, with its user document when the check read one (view fields). */
+export interface Authenticated {
+  user: AuthUser;
+  /** So `me` answers from the check's own read instead of reading the same user again. */
+  account?: User;
+}
+
+/** A credential a strategy accepted, with what it takes to check it again later. */
+export interface VerifiedCredential extends Authenticated {
+  /** When the credential stops being valid (epoch ms), or null when it has no end of its own. */
+  expiresAt: number | null;
+  /** The same for every holder of the same credential, so their checks can be shared. */
+  key: string;
+  /**
+   * Checks the credential as it stands now without proving it again (no secret compared, no
+   * sign-in attempt counted): for a WebSocket holding it, and for a remembered check.
+   */
+  revalidate(): Promise<Authenticated | CredentialRefusal>;
+  /**
+   * The authenticator may remember this check for BASIC_AUTH_CACHE_SECONDS (by an HMAC of the
+   * header, never the credential) and only revalidate it on the next request: for a credential
+   * that is costly to prove (a password's hash).
+   */
+  remember?: boolean;
 }
 
 /**
  * One way to authenticate a request's `Authorization` header (Payload's strategies are the
  * model): it claims the credentials it recognises and answers the caller, or passes (undefined)
- * so the next strategy may try. A claimed credential that is wrong throws UNAUTHENTICATED.
+ * so the next strategy may try. A claimed credential that is wrong throws UNAUTHENTICATED with a
+ * `WWW-Authenticate` challenge; a limit reached throws TOO_MANY_REQUESTS.
  */
 export interface AuthStrategy {
   readonly name: string;
-  authenticate(credentials: Credentials, config: Config): Promise<AuthUser | undefined>;
+  /**
+   * Takes every credential of its scheme (a password, an access token): tried only after the
+   * strategies that recognise theirs by its form (an API key), whatever the module order.
+   */
+  readonly fallback?: boolean;
+  authenticate(credentials: Credentials, caller: Caller): Promise<VerifiedCredential | undefined>;
 }
 
 /** Something a feature runs in the background until the server stops (a worker, a timer). */

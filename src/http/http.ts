@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import type { ClientInfo } from '../core/context';
 import type { Logger } from '../core/logger';
 
 declare module 'http' {
@@ -76,11 +77,7 @@ export function requestLogger(logger: Logger): RequestHandler {
   };
 }
 
-/** Who is calling, as far as HTTP tells: for rate limits (TRUST_PROXY applied) and the audit log. */
-export interface ClientInfo {
-  ip?: string;
-  userAgent?: string | null;
-}
+export type { ClientInfo } from '../core/context';
 
 export function clientInfo(req: Request): ClientInfo {
   return { ip: req.ip, userAgent: req.headers['user-agent'] ?? null };

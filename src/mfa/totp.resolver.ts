@@ -1,17 +1,9 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
-import type { AuthUser, Context } from '../core/context';
-import { UnauthenticatedError } from '../core/errors';
-import { clientInfo } from '../http/http';
-import { actorOf } from '../users/user.actor';
+import type { Context } from '../core/context';
+import { actorOf, callerOf, signedIn } from '../users/user.actor';
 import { User } from '../users/user.model';
 import * as totp from './totp.service';
 import { TotpSetup } from './totp.types';
-
-/** Shield guarantees a user on these fields; this keeps TypeScript honest about it. */
-function signedIn(ctx: Context): AuthUser {
-  if (!ctx.user) throw new UnauthenticatedError();
-  return ctx.user;
-}
 
 @Resolver(() => User)
 export class TotpResolver {
@@ -28,7 +20,7 @@ export class TotpResolver {
     @Arg('currentPassword', () => String) currentPassword: string,
     @Ctx() ctx: Context,
   ): Promise<TotpSetup> {
-    return totp.beginTotpSetup(ctx.config, signedIn(ctx), currentPassword, clientInfo(ctx.req), ctx.logger);
+    return totp.beginTotpSetup(signedIn(ctx), currentPassword, callerOf(ctx));
   }
 
   @Mutation(() => [String], {
@@ -36,7 +28,7 @@ export class TotpResolver {
       'Turns two-factor sign-in on with the first code from the app; returns 10 single-use recovery codes, shown only this once. Ends my other sessions. A wrong code is BAD_USER_INPUT and counts towards the sign-in lockout: the one that uses up the last attempt also drops the pending setup (start again with beginTotpSetup), and while locked every attempt is TOO_MANY_REQUESTS.',
   })
   confirmTotpSetup(@Arg('code', () => String) code: string, @Ctx() ctx: Context): Promise<string[]> {
-    return totp.confirmTotpSetup(ctx.config, signedIn(ctx), code, clientInfo(ctx.req), ctx.logger);
+    return totp.confirmTotpSetup(signedIn(ctx), code, callerOf(ctx));
   }
 
   @Mutation(() => Boolean, {
@@ -48,7 +40,7 @@ export class TotpResolver {
     @Arg('code', () => String) code: string,
     @Ctx() ctx: Context,
   ): Promise<boolean> {
-    return totp.disableTotp(ctx.config, signedIn(ctx), currentPassword, code, clientInfo(ctx.req), ctx.logger);
+    return totp.disableTotp(signedIn(ctx), { currentPassword, code }, callerOf(ctx));
   }
 
   @Mutation(() => [String], {
@@ -59,14 +51,7 @@ export class TotpResolver {
     @Arg('code', () => String) code: string,
     @Ctx() ctx: Context,
   ): Promise<string[]> {
-    return totp.regenerateRecoveryCodes(
-      ctx.config,
-      signedIn(ctx),
-      currentPassword,
-      code,
-      clientInfo(ctx.req),
-      ctx.logger,
-    );
+    return totp.regenerateRecoveryCodes(signedIn(ctx), { currentPassword, code }, callerOf(ctx));
   }
 
   @Mutation(() => User, { description: "ADMIN: turns a user's two-factor sign-in off and ends all of its sessions." })

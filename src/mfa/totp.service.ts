@@ -1,14 +1,12 @@
 import { toString as qrCodeSvg } from 'qrcode';
 import { TOTP } from 'otpauth';
 import { audit, AuditEventType } from '../auth/auth.audit';
-import type { ClientInfo, SignInVia } from '../auth/auth.types';
+import type { SignInVia } from '../auth/auth.types';
 import { proveCodeUnderLockout, proveCurrentPassword, proveSecondFactor } from '../auth/credentials.service';
 import { revokeAllSessions } from '../auth/session.service';
-import type { AuthUser } from '../core/context';
-import type { Config } from '../core/config';
+import type { AuthUser, Caller } from '../core/context';
 import { atomically, op } from '../infra/db';
 import { BadUserInputError, ConflictError, NotFoundError, UnauthenticatedError } from '../core/errors';
-import type { Logger } from '../core/logger';
 import { parseObjectId } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
 import { userView } from '../users/user.profile';
@@ -32,58 +30,49 @@ import type { TotpSetup } from './totp.types';
  */
 const wrongCode = () => new BadUserInputError('code', 'code is not a valid code from the authenticator app');
 
-async function signedInUser(caller: AuthUser): Promise<User> {
-  const user = await UserModel.findById(caller.id).lean<User>();
-  if (!user) throw new UnauthenticatedError();
-  return user;
+/** What turning TOTP off or replacing the recovery codes takes: the password and a code. */
+export interface BothFactors {
+  currentPassword: string;
+  code: string;
+}
+
+async function accountOf(me: AuthUser): Promise<User> {
+  const account = await UserModel.findById(me.id).lean<User>();
+  if (!account) throw new UnauthenticatedError();
+  return account;
 }
 
 /**
  * Password, then a TOTP or recovery code: what turning TOTP off or replacing the recovery codes
  * takes. A wrong code counts towards the lockout like a wrong password.
  */
-async function proveBothFactors(
-  config: Config,
-  caller: AuthUser,
-  password: string,
-  code: string,
-  client: ClientInfo,
-  logger: Logger,
-  via: SignInVia,
-): Promise<User> {
-  const user = await signedInUser(caller);
-  if (!user.totpEnabled) throw new ConflictError('Two-factor sign-in is not enabled', { reason: 'MFA_NOT_ENABLED' });
-  const check = await proveCurrentPassword(config, user, password, client, logger, via, { hold: true });
-  if (!(await proveSecondFactor(config, caller.id, check, code, client, logger, via))) throw wrongCode();
-  return user;
+async function proveBothFactors(me: AuthUser, proof: BothFactors, caller: Caller, via: SignInVia): Promise<User> {
+  const account = await accountOf(me);
+  if (!account.totpEnabled) throw new ConflictError('Two-factor sign-in is not enabled', { reason: 'MFA_NOT_ENABLED' });
+  const check = await proveCurrentPassword(account, proof.currentPassword, caller, via, { hold: true });
+  if (!(await proveSecondFactor(me.id, check, proof.code, caller, via))) throw wrongCode();
+  return account;
 }
 
 /** Starts (or restarts) setup: a new secret waits for its first code; nothing changes for sign-in yet. */
-export async function beginTotpSetup(
-  config: Config,
-  caller: AuthUser,
-  currentPassword: string,
-  client: ClientInfo,
-  logger: Logger,
-): Promise<TotpSetup> {
-  const user = await signedInUser(caller);
+export async function beginTotpSetup(me: AuthUser, currentPassword: string, caller: Caller): Promise<TotpSetup> {
+  const { config } = caller;
+  const account = await accountOf(me);
   // Before the password, so this is never a password-only check on an account with TOTP on.
-  if (user.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
-  await proveCurrentPassword(config, user, currentPassword, client, logger, 'beginTotpSetup');
+  if (account.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
+  await proveCurrentPassword(account, currentPassword, caller, 'beginTotpSetup');
   const secret = newSecret();
-  const pendingSecret = encryptSecret(config, caller.id, new Uint8Array(secret.buffer));
-  await atomically(totpKey(caller.id), () =>
-    TotpCredentialModel.updateOne({ _id: caller.id }, { $set: { pendingSecret, pendingMisses: 0 } }, { upsert: true }),
+  const pendingSecret = encryptSecret(config, me.id, new Uint8Array(secret.buffer));
+  await atomically(totpKey(me.id), () =>
+    TotpCredentialModel.updateOne({ _id: me.id }, { $set: { pendingSecret, pendingMisses: 0 } }, { upsert: true }),
   );
   // Setup is on only while TOTP is off: this pending secret, unless a newer setup replaced it.
   const undo = () =>
-    atomically(totpKey(caller.id), () =>
-      TotpCredentialModel.deleteOne({ _id: caller.id, secret: null, pendingSecret }),
-    );
-  await undoUnlessUserActive(caller.id, undo, caller.tokenVersion);
+    atomically(totpKey(me.id), () => TotpCredentialModel.deleteOne({ _id: me.id, secret: null, pendingSecret }));
+  await undoUnlessUserActive(me.id, undo, me.tokenVersion);
   const otpauthUrl = new TOTP({
     issuer: config.jwt.issuer,
-    label: user.email,
+    label: account.email,
     secret,
     algorithm: 'SHA1',
     digits: TOTP_DIGITS,
@@ -100,82 +89,63 @@ export async function beginTotpSetup(
  * the pending secret: after that every code is refused as when no setup was started, until
  * beginTotpSetup (with the password) hands out a new one.
  */
-export async function confirmTotpSetup(
-  config: Config,
-  caller: AuthUser,
-  code: string,
-  client: ClientInfo,
-  logger: Logger,
-): Promise<string[]> {
-  const user = await signedInUser(caller);
-  if (user.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
-  const accepted = await proveCodeUnderLockout(config, user, client, logger, 'confirmTotpSetup', (last) =>
-    consumePendingTotp(config, caller.id, code, logger, { dropOnMiss: last }),
+export async function confirmTotpSetup(me: AuthUser, code: string, caller: Caller): Promise<string[]> {
+  const { config } = caller;
+  const account = await accountOf(me);
+  if (account.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
+  const accepted = await proveCodeUnderLockout(account, caller, 'confirmTotpSetup', (last) =>
+    consumePendingTotp(config, me.id, code, caller.logger, { dropOnMiss: last }),
   );
   if (!accepted) throw wrongCode();
   const codes = newRecoveryCodes();
   // The flag is set in the same queue turn as the secret: a resetUserTotp or disableTotp (which
   // clear the flag and delete the credentials in one turn) comes wholly before or after, so the
   // flag is never left on without credentials.
-  const promoted = await atomically(totpKey(caller.id), async () => {
+  const promoted = await atomically(totpKey(me.id), async () => {
     const res = await TotpCredentialModel.updateOne(
-      { _id: caller.id, pendingSecret: accepted.pendingSecret },
+      { _id: me.id, pendingSecret: accepted.pendingSecret },
       {
         $set: {
           secret: accepted.pendingSecret,
           pendingSecret: null,
-          recoveryCodes: codes.map((c) => recoveryCodeHash(config, caller.id, c)),
+          recoveryCodes: codes.map((c) => recoveryCodeHash(config, me.id, c)),
         },
       },
     );
     if (res.modifiedCount !== 1) return false;
-    await UserModel.updateOne({ _id: caller.id }, { $set: { totpEnabled: true } });
+    await UserModel.updateOne({ _id: me.id }, { $set: { totpEnabled: true } });
     // Where writes are not queued (MongoDB), a turn-off may have deleted the credentials in
     // between: then the flag goes back off rather than asking for codes nothing can check.
-    if (!(await TotpCredentialModel.exists({ _id: caller.id, secret: op({ $ne: null }) }))) {
-      await UserModel.updateOne({ _id: caller.id }, { $set: { totpEnabled: false } });
+    if (!(await TotpCredentialModel.exists({ _id: me.id, secret: op({ $ne: null }) }))) {
+      await UserModel.updateOne({ _id: me.id }, { $set: { totpEnabled: false } });
       return false;
     }
     return true;
   });
   // A parallel beginTotpSetup replaced the secret this code was for, or TOTP was reset meanwhile.
   if (!promoted) throw wrongCode();
-  await revokeAllSessions(caller.id, caller.sessionId);
-  audit(logger, client, AuditEventType.MFA_ENABLED, { userId: caller.id, actorId: caller.id });
+  await revokeAllSessions(me.id, me.sessionId);
+  audit(caller, AuditEventType.MFA_ENABLED, { userId: me.id, actorId: me.id });
   return codes;
 }
 
 /** Turns TOTP off (password and a code), and ends every other session of the user. */
-export async function disableTotp(
-  config: Config,
-  caller: AuthUser,
-  currentPassword: string,
-  code: string,
-  client: ClientInfo,
-  logger: Logger,
-): Promise<boolean> {
-  await proveBothFactors(config, caller, currentPassword, code, client, logger, 'disableTotp');
-  await turnOff(caller.id, caller.sessionId);
-  audit(logger, client, AuditEventType.MFA_DISABLED, { userId: caller.id, actorId: caller.id });
+export async function disableTotp(me: AuthUser, proof: BothFactors, caller: Caller): Promise<boolean> {
+  await proveBothFactors(me, proof, caller, 'disableTotp');
+  await turnOff(me.id, me.sessionId);
+  audit(caller, AuditEventType.MFA_DISABLED, { userId: me.id, actorId: me.id });
   return true;
 }
 
 /** Replaces every recovery code with 10 new ones (password and a code). */
-export async function regenerateRecoveryCodes(
-  config: Config,
-  caller: AuthUser,
-  currentPassword: string,
-  code: string,
-  client: ClientInfo,
-  logger: Logger,
-): Promise<string[]> {
-  await proveBothFactors(config, caller, currentPassword, code, client, logger, 'regenerateRecoveryCodes');
+export async function regenerateRecoveryCodes(me: AuthUser, proof: BothFactors, caller: Caller): Promise<string[]> {
+  await proveBothFactors(me, proof, caller, 'regenerateRecoveryCodes');
   const codes = newRecoveryCodes();
-  const hashes = codes.map((c) => recoveryCodeHash(config, caller.id, c));
-  await atomically(totpKey(caller.id), () =>
-    TotpCredentialModel.updateOne({ _id: caller.id }, { $set: { recoveryCodes: hashes } }),
+  const hashes = codes.map((c) => recoveryCodeHash(caller.config, me.id, c));
+  await atomically(totpKey(me.id), () =>
+    TotpCredentialModel.updateOne({ _id: me.id }, { $set: { recoveryCodes: hashes } }),
   );
-  audit(logger, client, AuditEventType.MFA_RECOVERY_CODES_REGENERATED, { userId: caller.id, actorId: caller.id });
+  audit(caller, AuditEventType.MFA_RECOVERY_CODES_REGENERATED, { userId: me.id, actorId: me.id });
   return codes;
 }
 
@@ -186,7 +156,7 @@ export async function resetUserTotp(actor: Actor, userId: string): Promise<User>
   if (!user) throw new NotFoundError('No such user');
   const wasOn = await turnOff(id);
   if (wasOn) {
-    audit(actor.logger, actor, AuditEventType.MFA_DISABLED, {
+    audit({ client: actor, logger: actor.logger }, AuditEventType.MFA_DISABLED, {
       userId: id,
       actorId: actor.id,
       details: { by: 'admin' },

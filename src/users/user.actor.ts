@@ -1,4 +1,4 @@
-import type { AuthUser, Context } from '../core/context';
+import type { AuthUser, Caller, Context } from '../core/context';
 import { UnauthenticatedError } from '../core/errors';
 import { clientInfo } from '../http/http';
 import type { User } from './user.model';
@@ -6,8 +6,28 @@ import type { Actor } from './user.service';
 
 /** The signed-in caller as the one acting, for the audit log (shield guarantees a caller here). */
 export function actorOf(ctx: Context): Actor {
+  const { id, tokenVersion } = signedIn(ctx);
+  return { id, tokenVersion, ...clientInfo(ctx.req), logger: ctx.logger };
+}
+
+/**
+ * The request's facts a service is given (configuration, client, logger). The logger is read
+ * only when something logs, so a request that logs nothing never builds its child logger.
+ */
+export function callerOf(ctx: Context): Caller {
+  return {
+    config: ctx.config,
+    client: clientInfo(ctx.req),
+    get logger() {
+      return ctx.logger;
+    },
+  };
+}
+
+/** The signed-in user, for the fields shield lets only a signed-in caller reach. */
+export function signedIn(ctx: Context): AuthUser {
   if (!ctx.user) throw new UnauthenticatedError();
-  return { id: ctx.user.id, tokenVersion: ctx.user.tokenVersion, ...clientInfo(ctx.req), logger: ctx.logger };
+  return ctx.user;
 }
 
 /**
