@@ -164,7 +164,7 @@ export async function proveSecondFactor(
   via: SignInVia,
 ): Promise<boolean> {
   const used = await settled(check, caller, { userId, email: null, via }, () =>
-    checkSecondFactor(caller.config, userId, code, caller.logger),
+    checkSecondFactor(userId, code, caller),
   );
   if (!used) return false;
   if (used === 'recovery') audit(caller, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });

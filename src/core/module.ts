@@ -40,12 +40,7 @@ export interface UserHooks {
 }
 
 /** Checks a second-factor code during sign-in: the factor that matched, or null. */
-export type SecondFactorCheck = (
-  config: Config,
-  userId: string,
-  code: string,
-  logger?: Logger,
-) => Promise<'totp' | 'recovery' | null>;
+export type SecondFactorCheck = (userId: string, code: string, caller: Caller) => Promise<'totp' | 'recovery' | null>;
 
 /** What an authentication strategy is told: the `Authorization` header, decoded by its scheme. */
 export type Credentials =
@@ -82,7 +77,7 @@ export interface VerifiedCredential extends Authenticated {
 
 /**
  * One way to authenticate a request's `Authorization` header (Payload's strategies are the
- * model): it claims the credentials it recognises and answers the caller, or passes (undefined)
+ * model): it claims the credentials it recognises and answers their user, or passes (undefined)
  * so the next strategy may try. A claimed credential that is wrong throws UNAUTHENTICATED with a
  * `WWW-Authenticate` challenge; a limit reached throws TOO_MANY_REQUESTS.
  */

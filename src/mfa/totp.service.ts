@@ -94,7 +94,7 @@ export async function confirmTotpSetup(me: AuthUser, code: string, caller: Calle
   const account = await accountOf(me);
   if (account.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
   const accepted = await proveCodeUnderLockout(account, caller, 'confirmTotpSetup', (last) =>
-    consumePendingTotp(config, me.id, code, caller.logger, { dropOnMiss: last }),
+    consumePendingTotp(me.id, code, caller, { dropOnMiss: last }),
   );
   if (!accepted) throw wrongCode();
   const codes = newRecoveryCodes();

@@ -1,4 +1,5 @@
 import type { Config } from '../core/config';
+import type { Caller } from '../core/context';
 import type { Logger } from '../core/logger';
 import { atomically, op } from '../infra/db';
 import { asTotpCode, decryptSecret, matchingStep, recoveryCodeHash } from './totp.crypto';
@@ -25,8 +26,8 @@ const undecryptable = new Set<string>();
  * TOTP_ENCRYPTION_KEY): every code of that user is refused until an admin resets TOTP, so an
  * operator must hear of it. Once per user, so a user retrying does not flood the log.
  */
-function reportUndecryptable(logger: Logger | undefined, userId: string, which: string): void {
-  if (!logger || undecryptable.has(userId)) return;
+function reportUndecryptable(logger: Logger, userId: string, which: string): void {
+  if (undecryptable.has(userId)) return;
   undecryptable.add(userId);
   logger.error(
     { userId, which },
@@ -39,13 +40,8 @@ function reportUndecryptable(logger: Logger | undefined, userId: string, which: 
  * and moving `lastStep` forward is a compare-and-set, so of two requests with one code exactly
  * one succeeds. Returns the credentials with the accepted step, or null.
  */
-export function consumeTotp(
-  config: Config,
-  userId: string,
-  code: string,
-  logger?: Logger,
-): Promise<TotpCredential | null> {
-  return consume(config, userId, code, 'secret', logger, false);
+export function consumeTotp(userId: string, code: string, caller: Caller): Promise<TotpCredential | null> {
+  return consume(userId, code, caller, { which: 'secret', dropOnMiss: false });
 }
 
 /**
@@ -54,13 +50,12 @@ export function consumeTotp(
  * so guessing cannot go on after the lockout; setup starts again with the password.
  */
 export function consumePendingTotp(
-  config: Config,
   userId: string,
   code: string,
-  logger: Logger,
+  caller: Caller,
   { dropOnMiss }: { dropOnMiss: boolean },
 ): Promise<TotpCredential | null> {
-  return consume(config, userId, code, 'pendingSecret', logger, dropOnMiss);
+  return consume(userId, code, caller, { which: 'pendingSecret', dropOnMiss });
 }
 
 /**
@@ -78,13 +73,12 @@ async function missPending(config: Config, stored: TotpCredential, encrypted: st
 }
 
 function consume(
-  config: Config,
   userId: string,
   code: string,
-  which: 'secret' | 'pendingSecret',
-  logger: Logger | undefined,
-  dropOnMiss: boolean,
+  caller: Caller,
+  { which, dropOnMiss }: { which: 'secret' | 'pendingSecret'; dropOnMiss: boolean },
 ): Promise<TotpCredential | null> {
+  const { config } = caller;
   const digits = asTotpCode(code);
   if (!digits && !dropOnMiss) return Promise.resolve(null);
   return atomically(totpKey(userId), async () => {
@@ -92,7 +86,7 @@ function consume(
     const encrypted = stored?.[which];
     if (!stored || !encrypted) return null;
     const secret = digits ? decryptSecret(config, userId, encrypted) : null;
-    if (digits && !secret) reportUndecryptable(logger, userId, which);
+    if (digits && !secret) reportUndecryptable(caller.logger, userId, which);
     const step = secret && digits ? matchingStep(secret, digits) : null;
     if (step === null || step <= stored.lastStep) {
       if (which === 'pendingSecret') await missPending(config, stored, encrypted, dropOnMiss);
@@ -120,12 +114,7 @@ export function consumeRecoveryCode(config: Config, userId: string, code: string
 }
 
 /** A six-digit TOTP code or a recovery code of the enabled credentials; null when neither. */
-export async function verifySecondFactor(
-  config: Config,
-  userId: string,
-  code: string,
-  logger?: Logger,
-): Promise<SecondFactor | null> {
-  if (asTotpCode(code)) return (await consumeTotp(config, userId, code, logger)) ? 'totp' : null;
-  return (await consumeRecoveryCode(config, userId, code)) ? 'recovery' : null;
+export async function verifySecondFactor(userId: string, code: string, caller: Caller): Promise<SecondFactor | null> {
+  if (asTotpCode(code)) return (await consumeTotp(userId, code, caller)) ? 'totp' : null;
+  return (await consumeRecoveryCode(caller.config, userId, code)) ? 'recovery' : null;
 }
