@@ -1,19 +1,19 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { AuthPayload, COOKIE_DESCRIPTION } from '../auth/auth.inputs';
 import { inCookie } from '../auth/refresh-cookie';
-import type { Context } from '../core/context';
+import { requireUser, type Context } from '../core/context';
 import { User } from '../users/user.model';
 import * as deletion from './account-deletion.service';
 import { confirmEmailChange, requestEmailChange } from './email-change.service';
 import { requestEmailVerification, verifyEmail } from './email-verification.service';
 import { requestPasswordReset, resetPassword } from './password-reset.service';
-import { actorOf, callerOf, signedIn } from '../users/user.actor';
+import { actorOf, callerOf } from '../users/user.actor';
 
 @Resolver()
 export class AccountResolver {
   @Mutation(() => Boolean, { description: 'Mails me a new verification link; false when my address is verified.' })
   requestEmailVerification(@Ctx() ctx: Context): Promise<boolean> {
-    return requestEmailVerification(signedIn(ctx).id, callerOf(ctx));
+    return requestEmailVerification(requireUser(ctx).id, callerOf(ctx));
   }
 
   @Mutation(() => User, { description: 'Marks the address verified, with the token from the link.' })
@@ -55,7 +55,7 @@ export class AccountResolver {
     @Arg('currentPassword', () => String) currentPassword: string,
     @Ctx() ctx: Context,
   ): Promise<boolean> {
-    return requestEmailChange(signedIn(ctx), { newEmail, currentPassword }, callerOf(ctx));
+    return requestEmailChange(requireUser(ctx), { newEmail, currentPassword }, callerOf(ctx));
   }
 
   @Mutation(() => User, { description: 'Switches my email to the new address, with the token from the link.' })

@@ -1,6 +1,6 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import type { Context } from '../core/context';
-import { callerOf, signedIn } from '../users/user.actor';
+import { requireUser, type Context } from '../core/context';
+import { callerOf } from '../users/user.actor';
 import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import * as auth from './auth.service';
 import { assertCookieOrigin, clearRefreshCookie, inCookie, readRefreshCookie } from './refresh-cookie';
@@ -58,12 +58,12 @@ export class AuthResolver {
   @Mutation(() => Boolean, { description: 'Revokes every session and every access token issued so far.' })
   logoutAll(@Ctx() ctx: Context): Promise<boolean> {
     clearRefreshCookie(ctx.res);
-    return sessions.logoutAll(signedIn(ctx).id, callerOf(ctx));
+    return sessions.logoutAll(requireUser(ctx).id, callerOf(ctx));
   }
 
   @Mutation(() => Boolean, { description: 'Revokes one of my sessions.' })
   revokeSession(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
-    return sessions.revokeSession(signedIn(ctx), id, callerOf(ctx));
+    return sessions.revokeSession(requireUser(ctx), id, callerOf(ctx));
   }
 
   @Mutation(() => AuthPayload, {
@@ -74,7 +74,7 @@ export class AuthResolver {
     @Arg('newPassword', () => String) newPassword: string,
     @Ctx() ctx: Context,
   ): Promise<AuthPayload> {
-    const result = await auth.changePassword(signedIn(ctx), { currentPassword, newPassword }, callerOf(ctx));
+    const result = await auth.changePassword(requireUser(ctx), { currentPassword, newPassword }, callerOf(ctx));
     // The caller's session moved to the new token version: later fields of this request act under it.
     if (ctx.user) ctx.user.tokenVersion = result.user.tokenVersion;
     // A client in cookie mode keeps its session: the new refresh token replaces the cookie.
@@ -83,6 +83,6 @@ export class AuthResolver {
 
   @Query(() => [Session], { description: 'My active sessions, newest first.' })
   sessions(@Ctx() ctx: Context): Promise<Session[]> {
-    return sessions.listSessions(ctx.config, signedIn(ctx));
+    return sessions.listSessions(ctx.config, requireUser(ctx));
   }
 }

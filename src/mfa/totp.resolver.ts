@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
-import type { Context } from '../core/context';
-import { actorOf, callerOf, signedIn } from '../users/user.actor';
+import { requireUser, type Context } from '../core/context';
+import { actorOf, callerOf } from '../users/user.actor';
 import { User } from '../users/user.model';
 import * as totp from './totp.service';
 import { TotpSetup } from './totp.types';
@@ -20,7 +20,7 @@ export class TotpResolver {
     @Arg('currentPassword', () => String) currentPassword: string,
     @Ctx() ctx: Context,
   ): Promise<TotpSetup> {
-    return totp.beginTotpSetup(signedIn(ctx), currentPassword, callerOf(ctx));
+    return totp.beginTotpSetup(requireUser(ctx), currentPassword, callerOf(ctx));
   }
 
   @Mutation(() => [String], {
@@ -28,7 +28,7 @@ export class TotpResolver {
       'Turns two-factor sign-in on with the first code from the app; returns 10 single-use recovery codes, shown only this once. Ends my other sessions. A wrong code is BAD_USER_INPUT and counts towards the sign-in lockout: the one that uses up the last attempt also drops the pending setup (start again with beginTotpSetup), and while locked every attempt is TOO_MANY_REQUESTS.',
   })
   confirmTotpSetup(@Arg('code', () => String) code: string, @Ctx() ctx: Context): Promise<string[]> {
-    return totp.confirmTotpSetup(signedIn(ctx), code, callerOf(ctx));
+    return totp.confirmTotpSetup(requireUser(ctx), code, callerOf(ctx));
   }
 
   @Mutation(() => Boolean, {
@@ -40,7 +40,7 @@ export class TotpResolver {
     @Arg('code', () => String) code: string,
     @Ctx() ctx: Context,
   ): Promise<boolean> {
-    return totp.disableTotp(signedIn(ctx), { currentPassword, code }, callerOf(ctx));
+    return totp.disableTotp(requireUser(ctx), { currentPassword, code }, callerOf(ctx));
   }
 
   @Mutation(() => [String], {
@@ -51,7 +51,7 @@ export class TotpResolver {
     @Arg('code', () => String) code: string,
     @Ctx() ctx: Context,
   ): Promise<string[]> {
-    return totp.regenerateRecoveryCodes(signedIn(ctx), { currentPassword, code }, callerOf(ctx));
+    return totp.regenerateRecoveryCodes(requireUser(ctx), { currentPassword, code }, callerOf(ctx));
   }
 
   @Mutation(() => User, { description: "ADMIN: turns a user's two-factor sign-in off and ends all of its sessions." })

@@ -1,12 +1,11 @@
-import type { AuthUser, Caller, Context } from '../core/context';
-import { UnauthenticatedError } from '../core/errors';
+import { requireUser, type AuthUser, type Caller, type Context } from '../core/context';
 import { clientInfo } from '../http/http';
 import type { User } from './user.model';
 import type { Actor } from './user.service';
 
 /** The signed-in caller as the one acting, for the audit log (shield guarantees a caller here). */
 export function actorOf(ctx: Context): Actor {
-  const { id, tokenVersion } = signedIn(ctx);
+  const { id, tokenVersion } = requireUser(ctx);
   return { id, tokenVersion, ...clientInfo(ctx.req), logger: ctx.logger };
 }
 
@@ -22,12 +21,6 @@ export function callerOf(ctx: Context): Caller {
       return ctx.logger;
     },
   };
-}
-
-/** The signed-in user, for the fields shield lets only a signed-in caller reach. */
-export function signedIn(ctx: Context): AuthUser {
-  if (!ctx.user) throw new UnauthenticatedError();
-  return ctx.user;
 }
 
 /**
