@@ -32,7 +32,8 @@ const { createAuthenticator } = load('auth/auth.context.js');
 const { costLimitPlugin } = load('http/complexity.js');
 const { RATE_LIMITS } = load('infra/rate-limit.js');
 const { readLimitPlugin } = load('http/read-limit.js');
-const { AUTH_EVENT_LABELS } = load('auth/auth.audit.js');
+const { auditEventLabels, defineAuditEventTypes } = load('audit/audit-event-types.js');
+const { MODULES } = load('app/modules.js');
 const {
   DATABASE_UNAVAILABLE_MESSAGE,
   InternalServerError,
@@ -55,7 +56,11 @@ const logger = createLogger(config);
 const documents = documentPolicy(config, TRUSTED_DOCUMENTS_FILE);
 const metrics =
   config.metrics.port !== 0
-    ? createMetrics({ errorCodes: ERROR_CODE_LABELS, authEvents: AUTH_EVENT_LABELS, rateLimits: RATE_LIMITS })
+    ? createMetrics({
+        errorCodes: ERROR_CODE_LABELS,
+        authEvents: (defineAuditEventTypes(MODULES), auditEventLabels()),
+        rateLimits: RATE_LIMITS,
+      })
     : undefined;
 if (metrics) await listenMetrics(metrics, config.metrics.port, config.metrics.host);
 setMetrics(metrics);

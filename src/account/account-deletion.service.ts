@@ -1,4 +1,5 @@
-import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
+import { AccountEvent } from './account.audit';
+import { recordAuditEvent } from '../audit/audit.service';
 import { proveCurrentPassword } from '../auth/credentials.service';
 import { clearLockout } from '../users/lockout.service';
 import type { Caller } from '../core/context';
@@ -31,7 +32,7 @@ async function remove(user: User, actor: Actor, by: 'self' | 'admin'): Promise<t
   await clearLockout(user.email);
   recordAuditEvent(
     {
-      type: AuditEventType.USER_DELETED,
+      type: AccountEvent.USER_DELETED,
       userId,
       actorId: actor.id,
       ip: actor.ip,
@@ -59,7 +60,7 @@ export async function deleteUser(actor: Actor, userId: string): Promise<boolean>
   if ((await cascade(id, actor.id)) === 0) throw new NotFoundError('No such user');
   recordAuditEvent(
     {
-      type: AuditEventType.USER_DELETED,
+      type: AccountEvent.USER_DELETED,
       userId: id,
       actorId: actor.id,
       ip: actor.ip,

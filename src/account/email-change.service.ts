@@ -1,5 +1,6 @@
+import { AccountEvent } from './account.audit';
 import { z } from 'zod';
-import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
+import { recordAuditEvent } from '../audit/audit.service';
 import { isReservedForAdmin } from '../auth/admin-bootstrap';
 import { emailSchema, proveCurrentPassword } from '../auth/credentials.service';
 import { clearLockout } from '../users/lockout.service';
@@ -86,7 +87,7 @@ export async function confirmEmailChange(token: string, me: AuthUser | null, cal
   const keep = me?.id === used.userId ? me.sessionId : undefined;
   await Promise.all([revokeAllSessions(used.userId, keep), clearLockout(before.email)]);
   recordAuditEvent(
-    { type: AuditEventType.EMAIL_CHANGED, userId: used.userId, actorId: used.userId, email: before.email, ...client },
+    { type: AccountEvent.EMAIL_CHANGED, userId: used.userId, actorId: used.userId, email: before.email, ...client },
     logger,
   );
   await queueMail(

@@ -1,4 +1,5 @@
-import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
+import { AccountEvent } from './account.audit';
+import { recordAuditEvent } from '../audit/audit.service';
 import type { Caller } from '../core/context';
 import { op } from '../infra/db';
 import { User, UserModel } from '../users/user.model';
@@ -26,9 +27,6 @@ export async function verifyEmail(token: string, { client, logger }: Caller): Pr
     { returnDocument: 'after' },
   ).lean<User>();
   if (!user) throw invalidLink();
-  recordAuditEvent(
-    { type: AuditEventType.EMAIL_VERIFIED, userId: used.userId, actorId: used.userId, ...client },
-    logger,
-  );
+  recordAuditEvent({ type: AccountEvent.EMAIL_VERIFIED, userId: used.userId, actorId: used.userId, ...client }, logger);
   return userView(user);
 }

@@ -1,5 +1,6 @@
+import { AccountEvent } from './account.audit';
 import { z } from 'zod';
-import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
+import { recordAuditEvent } from '../audit/audit.service';
 import type { AuthResult } from '../auth/auth.types';
 import { emailSchema, mfaRequired, requireSecondFactor } from '../auth/credentials.service';
 import { clearLockout } from '../users/lockout.service';
@@ -127,7 +128,7 @@ export async function resetPassword(
     revokeCredentials(found.userId, { reason: 'PASSWORD_RESET', actorId: found.userId, ...client, logger }),
   ]);
   recordAuditEvent(
-    { type: AuditEventType.PASSWORD_RESET, userId: found.userId, actorId: found.userId, ...client },
+    { type: AccountEvent.PASSWORD_RESET, userId: found.userId, actorId: found.userId, ...client },
     logger,
   );
   await queueMail(

@@ -1,7 +1,8 @@
+import { ApiKeyEvent } from './apikey.audit';
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { Types } from 'mongoose';
 import { z } from 'zod';
-import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
+import { recordAuditEvent } from '../audit/audit.service';
 import { authChanged } from '../infra/auth-events';
 import type { AuthUser } from '../core/context';
 import type { Config } from '../core/config';
@@ -78,7 +79,7 @@ export async function createApiKey(
       await undoUnlessUserActive(actor.id, () => ApiKeyModel.deleteOne({ _id: doc._id }), actor.tokenVersion);
       recordAuditEvent(
         {
-          type: AuditEventType.API_KEY_CREATED,
+          type: ApiKeyEvent.API_KEY_CREATED,
           userId: actor.id,
           actorId: actor.id,
           ip: actor.ip,
@@ -171,7 +172,7 @@ function revoke(filter: { _id: string; ownerId?: string }): Promise<ApiKey | nul
 function auditRevocation(actor: Actor, key: ApiKey, reason?: string): void {
   recordAuditEvent(
     {
-      type: AuditEventType.API_KEY_REVOKED,
+      type: ApiKeyEvent.API_KEY_REVOKED,
       userId: key.ownerId,
       actorId: actor.id,
       ip: actor.ip,

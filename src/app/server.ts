@@ -11,7 +11,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
 import { GraphQLError } from 'graphql';
-import { AUTH_EVENT_LABELS } from '../auth/auth.audit';
+import { auditEventLabels, defineAuditEventTypes } from '../audit/audit-event-types';
 import { createAuthenticator } from '../auth/auth.context';
 import { ensureAdmin } from '../auth/admin-bootstrap';
 import { oauthRouter } from '../auth/oauth.route';
@@ -127,6 +127,7 @@ function startHousekeeping(config: Config, logger: Logger): NodeJS.Timeout | und
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<AppServer> {
   const logger = options.logger ?? createLogger(config);
   installModules(MODULES);
+  defineAuditEventTypes(MODULES);
   if (!config.mongodbUri) throw new Error('createServer needs config.mongodbUri');
   // Read once, before anything starts, so a missing or wrong manifest stops the start.
   const documents = documentPolicy(config, TRUSTED_DOCUMENTS_FILE);
@@ -134,7 +135,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const metricsPort = options.metricsPort ?? config.metrics.port;
   const metrics =
     options.metricsPort !== undefined || metricsPort !== 0
-      ? createMetrics({ errorCodes: ERROR_CODE_LABELS, authEvents: AUTH_EVENT_LABELS, rateLimits: RATE_LIMITS })
+      ? createMetrics({ errorCodes: ERROR_CODE_LABELS, authEvents: auditEventLabels(), rateLimits: RATE_LIMITS })
       : undefined;
   // First, so a busy port stops the start before anything else runs.
   const metricsListener = metrics && (await listenMetrics(metrics, metricsPort, config.metrics.host));

@@ -1,5 +1,5 @@
 import { Field, ID, InputType } from 'type-graphql';
-import { AuditEventType } from './audit.model';
+import { AuditEventType } from './audit-event-types';
 
 @InputType('AuditEventFilter', { description: 'All given conditions must hold.' })
 export class AuditEventFilter {

@@ -4,7 +4,8 @@ import { BadUserInputError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { emailSchema, isObjectId, OBJECT_ID_HEX } from '../core/validation';
 import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
-import { AuditEvent, AuditEventModel, AuditEventType, type AuditDetailValue } from './audit.model';
+import { auditLevel, AuditEventType, isAuditEventType } from './audit-event-types';
+import { AuditEvent, AuditEventModel, type AuditDetailValue } from './audit.model';
 import type { AuditEventFilter } from './audit.inputs';
 
 export { AuditEventType };
@@ -18,22 +19,6 @@ export interface AuditEventInput {
   email?: string | null;
   details?: Record<string, AuditDetailValue>;
 }
-
-/** Events worth an alert by themselves; the rest are logged at info. */
-const WARN_EVENTS: ReadonlySet<AuditEventType> = new Set([
-  AuditEventType.LOGIN_FAILED,
-  AuditEventType.ACCOUNT_LOCKED,
-  AuditEventType.REFRESH_TOKEN_REUSED,
-  AuditEventType.USER_DISABLED,
-  // Both are how an account is taken over once a mailbox or a session is.
-  AuditEventType.PASSWORD_RESET,
-  AuditEventType.EMAIL_CHANGED,
-  // A second factor turned off or bypassed with a recovery code: also how a takeover would look.
-  AuditEventType.MFA_DISABLED,
-  AuditEventType.MFA_RECOVERY_CODE_USED,
-  // New recovery codes replace a second factor's fallback: after a session takeover, so would an attacker.
-  AuditEventType.MFA_RECOVERY_CODES_REGENERATED,
-]);
 
 // ---------------------------------------------------------------- sanitizing
 
@@ -143,7 +128,7 @@ export function recordAuditEvent(event: AuditEventInput, logger: Logger): void {
       createdAt: new Date(),
     };
     const fields = { audit: doc.type, auditId: String(doc._id), userId: doc.userId, actorId: doc.actorId, ip: doc.ip };
-    logger[WARN_EVENTS.has(doc.type) ? 'warn' : 'info']({ ...fields, details: kept }, `audit: ${String(doc.type)}`);
+    logger[auditLevel(doc.type)]({ ...fields, details: kept }, `audit: ${String(doc.type)}`);
     if (dropped.length > 0) logger.warn({ ...fields, droppedKeys: dropped }, 'audit event details dropped');
 
     if (pending.size >= MAX_PENDING_WRITES) {
@@ -193,7 +178,7 @@ function conditions(filter: AuditEventFilter | null | undefined): Record<string,
     out.push({ userId: filter.userId.toLowerCase() });
   }
   if (filter?.type !== undefined && filter.type !== null) {
-    if (!Object.values(AuditEventType).includes(filter.type)) {
+    if (!isAuditEventType(filter.type)) {
       throw new BadUserInputError('type', 'type is not an audit event type');
     }
     out.push({ type: filter.type });

@@ -1,4 +1,5 @@
 import type { FeatureModule } from '../core/module';
+import { AUTH_AUDIT_EVENTS } from './auth.audit';
 import { AuthResolver } from './auth.resolver';
 import { authPermissions } from './auth.rules';
 import { passwordStrategy } from './basic.strategy';
@@ -11,6 +12,7 @@ export const authModule: FeatureModule = {
   name: 'auth',
   resolvers: [AuthResolver],
   rules: authPermissions,
+  auditEvents: AUTH_AUDIT_EVENTS,
   authStrategies: [accessTokenStrategy, passwordStrategy],
   housekeeping: (config) => Promise.all([deleteExpiredSessions(config), forgetSealedChildren(config)]),
   userHooks: {

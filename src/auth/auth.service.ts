@@ -1,3 +1,4 @@
+import { AuthEvent } from './auth.audit';
 import { Types } from 'mongoose';
 import { z } from 'zod';
 import type { AuthUser, Caller } from '../core/context';
@@ -14,7 +15,7 @@ import { parseDisplayName } from '../users/user.profile';
 import { sendVerificationMail } from '../users/verification-mail';
 import { isReservedForAdmin } from './admin-bootstrap';
 import type { AuthResult, SignInVia } from './auth.types';
-import { audit, AuditEventType } from './auth.audit';
+import { audit } from './auth.audit';
 import {
   emailSchema,
   normalizeEmail,
@@ -95,7 +96,7 @@ export async function changePassword(
   ).lean<User>();
   if (!updated) throw new UnauthenticatedError();
   await Promise.all([revokeAllSessions(me.id, me.sessionId), cancelTokens(me.id)]);
-  audit(caller, AuditEventType.PASSWORD_CHANGED, { userId: me.id, actorId: me.id });
+  audit(caller, AuthEvent.PASSWORD_CHANGED, { userId: me.id, actorId: me.id });
 
   // The caller's own session stays, with a fresh refresh token; without one, a new session starts.
   const kept = me.sessionId ? await renewSession(config, updated, me.sessionId) : null;

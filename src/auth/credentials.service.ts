@@ -1,3 +1,4 @@
+import { AuthEvent } from './auth.audit';
 import { z } from 'zod';
 import type { Config } from '../core/config';
 import type { Caller } from '../core/context';
@@ -5,7 +6,7 @@ import { BadUserInputError, emailNotVerified, ForbiddenError, UnauthenticatedErr
 import { emailSchema, parseInput } from '../core/validation';
 import { checkSecondFactor } from '../core/hooks';
 import { User, UserModel } from '../users/user.model';
-import { audit, AuditEventType } from './auth.audit';
+import { audit } from './auth.audit';
 import type { SignInVia } from './auth.types';
 import { releaseAttempts, reserveAttempt, returnAttempt } from '../users/lockout.service';
 import { assertHashable, dummyHash, hashPassword, needsRehash, verifyPassword } from './password';
@@ -167,7 +168,7 @@ export async function proveSecondFactor(
     checkSecondFactor(userId, code, caller),
   );
   if (!used) return false;
-  if (used === 'recovery') audit(caller, AuditEventType.MFA_RECOVERY_CODE_USED, { userId, details: { via } });
+  if (used === 'recovery') audit(caller, AuthEvent.MFA_RECOVERY_CODE_USED, { userId, details: { via } });
   return true;
 }
 
@@ -258,7 +259,7 @@ export async function verifyCredentials(login: SignIn, caller: Caller, via: Sign
   // HTTP Basic still authenticates an unverified account: the permission rules limit it to
   // requesting a new verification link.
   if (config.account.requireEmailVerification && !user.emailVerified && via !== 'basic') throw emailNotVerified();
-  audit(caller, AuditEventType.LOGIN_SUCCEEDED, { userId, details: { via } });
+  audit(caller, AuthEvent.LOGIN_SUCCEEDED, { userId, details: { via } });
   return user;
 }
 
@@ -269,8 +270,8 @@ export function recordFailure(
   who: { userId: string | null; email: string | null; via: SignInVia },
 ): void {
   const event = { userId: who.userId, email: who.email, details: { via: who.via } };
-  audit(caller, AuditEventType.LOGIN_FAILED, event);
-  if (check.locked) audit(caller, AuditEventType.ACCOUNT_LOCKED, event);
+  audit(caller, AuthEvent.LOGIN_FAILED, event);
+  if (check.locked) audit(caller, AuthEvent.ACCOUNT_LOCKED, event);
 }
 
 /** Rewrites a hash in the current scheme and cost, now that the password is known. */

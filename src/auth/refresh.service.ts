@@ -1,3 +1,4 @@
+import { AuthEvent } from './auth.audit';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { Config } from '../core/config';
 import { atomically, op } from '../infra/db';
@@ -5,7 +6,7 @@ import { UnauthenticatedError } from '../core/errors';
 import type { Caller } from '../core/context';
 import { limitAttempt } from '../infra/rate-limit';
 import { User, UserModel } from '../users/user.model';
-import { audit, AuditEventType } from './auth.audit';
+import { audit } from './auth.audit';
 import type { AuthResult } from './auth.types';
 import { MAX_PREVIOUS_HASHES, Session, SessionModel } from './session.model';
 import { authResult, isLive, revokeById } from './session.service';
@@ -127,7 +128,7 @@ async function replay(session: Session, user: User | null, presented: string, ca
   if (child) return authResult(config, user ?? (await activeUser(session)), session, child);
   if (session.previousHashes?.some((h) => sameHash(h, presented))) {
     await revokeById(session._id, session.userId);
-    audit(caller, AuditEventType.REFRESH_TOKEN_REUSED, {
+    audit(caller, AuthEvent.REFRESH_TOKEN_REUSED, {
       userId: session.userId,
       details: { sessionId: session._id },
     });

@@ -1,9 +1,10 @@
+import { AuthEvent } from './auth.audit';
 import type { AuthUser, Caller } from '../core/context';
 import type { Config } from '../core/config';
 import { atomically, driverCollection, op } from '../infra/db';
 import { accountGone, BadUserInputError, NotFoundError } from '../core/errors';
 import { User, UserModel } from '../users/user.model';
-import { audit, AuditEventType } from './auth.audit';
+import { audit } from './auth.audit';
 import { authChanged } from '../infra/auth-events';
 import { mfaRequired } from './credentials.service';
 import type { AuthResult } from './auth.types';
@@ -103,7 +104,7 @@ export async function logout(token: string, caller: Caller): Promise<boolean> {
   if (!session || !sameHash(sha256(parsed.secret), session.tokenHash)) return false;
   const revoked = await revokeById(session._id, session.userId);
   if (revoked) {
-    audit(caller, AuditEventType.SESSION_REVOKED, {
+    audit(caller, AuthEvent.SESSION_REVOKED, {
       userId: session.userId,
       actorId: session.userId,
       details: { sessionId: session._id, reason: 'logout' },
@@ -116,7 +117,7 @@ export async function logout(token: string, caller: Caller): Promise<boolean> {
 export async function logoutAll(userId: string, caller: Caller): Promise<boolean> {
   await UserModel.updateOne({ _id: userId }, { $inc: { tokenVersion: 1 } });
   await revokeAllSessions(userId);
-  audit(caller, AuditEventType.LOGGED_OUT_ALL, { userId, actorId: userId });
+  audit(caller, AuthEvent.LOGGED_OUT_ALL, { userId, actorId: userId });
   return true;
 }
 
@@ -176,7 +177,7 @@ export async function revokeSession(user: AuthUser, id: string, caller: Caller):
   );
   if (res.matchedCount === 0) throw new NotFoundError('No such session');
   authChanged(user.id);
-  audit(caller, AuditEventType.SESSION_REVOKED, {
+  audit(caller, AuthEvent.SESSION_REVOKED, {
     userId: user.id,
     actorId: user.id,
     details: { sessionId: id, reason: 'revokeSession' },

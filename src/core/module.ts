@@ -15,6 +15,17 @@ export type RootType = 'Query' | 'Mutation' | 'Subscription';
 /** The root fields an API-key scope opens: scope name → root type → field names. */
 export type ApiKeyGrants = Readonly<Record<string, Readonly<Partial<Record<RootType, readonly string[]>>>>>;
 
+/**
+ * Audit event types and the level each is logged at: `warn` for an event worth an alert by itself
+ * (a failed sign-in, a lockout, a takeover path such as a password reset), `info` otherwise.
+ */
+export type AuditLevels = Readonly<Record<string, 'info' | 'warn'>>;
+
+/** The names of a feature's audit event types as constants (`UserEvent.ROLE_CHANGED`). */
+export function eventNames<const L extends AuditLevels>(levels: L): { readonly [K in keyof L]: K } {
+  return Object.fromEntries(Object.keys(levels).map((name) => [name, name])) as { readonly [K in keyof L]: K };
+}
+
 /** Why a user's standing credentials are revoked (the audit log records it). */
 export interface Revocation {
   reason: 'USER_DISABLED' | 'PASSWORD_RESET';
@@ -118,8 +129,8 @@ export interface FeatureModule {
   readonly rules?: ShieldRules;
   /** The root fields of this feature each API-key scope opens. */
   readonly apiKeyGrants?: ApiKeyGrants;
-  /** The audit event types this feature records. */
-  readonly auditEvents?: readonly string[];
+  /** The audit event types this feature records, each with the level its log line gets. */
+  readonly auditEvents?: AuditLevels;
   /** Ways to authenticate a request this feature brings (tried in module order). */
   readonly authStrategies?: readonly AuthStrategy[];
   /** A second factor for password sign-in. */

@@ -1,6 +1,7 @@
+import { MfaEvent } from './totp.audit';
 import { toString as qrCodeSvg } from 'qrcode';
 import { TOTP } from 'otpauth';
-import { audit, AuditEventType } from '../auth/auth.audit';
+import { audit } from '../auth/auth.audit';
 import type { SignInVia } from '../auth/auth.types';
 import { proveCodeUnderLockout, proveCurrentPassword, proveSecondFactor } from '../auth/credentials.service';
 import { revokeAllSessions } from '../auth/session.service';
@@ -125,7 +126,7 @@ export async function confirmTotpSetup(me: AuthUser, code: string, caller: Calle
   // A parallel beginTotpSetup replaced the secret this code was for, or TOTP was reset meanwhile.
   if (!promoted) throw wrongCode();
   await revokeAllSessions(me.id, me.sessionId);
-  audit(caller, AuditEventType.MFA_ENABLED, { userId: me.id, actorId: me.id });
+  audit(caller, MfaEvent.MFA_ENABLED, { userId: me.id, actorId: me.id });
   return codes;
 }
 
@@ -133,7 +134,7 @@ export async function confirmTotpSetup(me: AuthUser, code: string, caller: Calle
 export async function disableTotp(me: AuthUser, proof: BothFactors, caller: Caller): Promise<boolean> {
   await proveBothFactors(me, proof, caller, 'disableTotp');
   await turnOff(me.id, me.sessionId);
-  audit(caller, AuditEventType.MFA_DISABLED, { userId: me.id, actorId: me.id });
+  audit(caller, MfaEvent.MFA_DISABLED, { userId: me.id, actorId: me.id });
   return true;
 }
 
@@ -145,7 +146,7 @@ export async function regenerateRecoveryCodes(me: AuthUser, proof: BothFactors, 
   await atomically(totpKey(me.id), () =>
     TotpCredentialModel.updateOne({ _id: me.id }, { $set: { recoveryCodes: hashes } }),
   );
-  audit(caller, AuditEventType.MFA_RECOVERY_CODES_REGENERATED, { userId: me.id, actorId: me.id });
+  audit(caller, MfaEvent.MFA_RECOVERY_CODES_REGENERATED, { userId: me.id, actorId: me.id });
   return codes;
 }
 
@@ -156,7 +157,7 @@ export async function resetUserTotp(actor: Actor, userId: string): Promise<User>
   if (!user) throw new NotFoundError('No such user');
   const wasOn = await turnOff(id);
   if (wasOn) {
-    audit({ client: actor, logger: actor.logger }, AuditEventType.MFA_DISABLED, {
+    audit({ client: actor, logger: actor.logger }, MfaEvent.MFA_DISABLED, {
       userId: id,
       actorId: actor.id,
       details: { by: 'admin' },

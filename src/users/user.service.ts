@@ -1,4 +1,5 @@
-import { AuditEventType, recordAuditEvent } from '../audit/audit.service';
+import { UserEvent } from './user.audit';
+import { recordAuditEvent } from '../audit/audit.service';
 import { clearLockout } from './lockout.service';
 import { authChanged } from '../infra/auth-events';
 import { revokeCredentials } from '../core/hooks';
@@ -19,7 +20,7 @@ export interface Actor {
   logger: Logger;
 }
 
-function audited(actor: Actor, type: AuditEventType, userId: string, details?: Record<string, string>): void {
+function audited(actor: Actor, type: string, userId: string, details?: Record<string, string>): void {
   recordAuditEvent(
     { type, userId, actorId: actor.id, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, details },
     actor.logger,
@@ -92,7 +93,7 @@ export async function setUserRole(actor: Actor, userId: string, role: Role): Pro
   if (current.role === role) return (await findById(userId))!;
   const user = await keepingAnAdmin(userId, { role }, { role: current.role });
   authChanged(userId);
-  audited(actor, AuditEventType.ROLE_CHANGED, userId, { from: current.role, to: role });
+  audited(actor, UserEvent.ROLE_CHANGED, userId, { from: current.role, to: role });
   return user;
 }
 
@@ -114,7 +115,7 @@ export async function setUserDisabled(actor: Actor, userId: string, disabled: bo
     // token, link and API key the user holds is revoked, so re-enabling later revives none.
     await sweepOnDisable(actor, userId);
   }
-  audited(actor, disabled ? AuditEventType.USER_DISABLED : AuditEventType.USER_ENABLED, userId);
+  audited(actor, disabled ? UserEvent.USER_DISABLED : UserEvent.USER_ENABLED, userId);
   return user;
 }
 
@@ -134,6 +135,6 @@ export async function unlockUser(actor: Actor, userId: string): Promise<User> {
   const user = await findById(userId);
   if (!user) throw new NotFoundError('No such user');
   const wasLocked = await clearLockout(user.email);
-  audited(actor, AuditEventType.ACCOUNT_UNLOCKED, userId, { hadFailures: String(wasLocked) });
+  audited(actor, UserEvent.ACCOUNT_UNLOCKED, userId, { hadFailures: String(wasLocked) });
   return user;
 }

@@ -1,4 +1,5 @@
 import type { FeatureModule } from '../core/module';
+import { USER_AUDIT_EVENTS } from './user.audit';
 import { AccountTokenModel } from './account-token.model';
 import { cancelTokens, deleteExpiredAccountTokens } from './account-token.service';
 import { UserResolver } from './user.resolver';
@@ -8,6 +9,7 @@ export const usersModule: FeatureModule = {
   name: 'users',
   resolvers: [UserResolver],
   rules: userPermissions,
+  auditEvents: USER_AUDIT_EVENTS,
   apiKeyGrants: { ITEMS_READ: { Query: ['me'] } },
   housekeeping: () => deleteExpiredAccountTokens(),
   userHooks: {
