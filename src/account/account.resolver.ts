@@ -1,5 +1,5 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
-import { AuthPayload, COOKIE_DESCRIPTION } from '../auth/auth.inputs';
+import { AuthPayload, COOKIE_DESCRIPTION } from '../auth/auth.types';
 import { inCookie } from '../auth/refresh-cookie';
 import { requireUser, type Context } from '../core/context';
 import { User } from '../users/user.model';

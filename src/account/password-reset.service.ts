@@ -1,7 +1,7 @@
 import { AccountEvent } from './account.audit';
 import { z } from 'zod';
 import { recordAuditEvent } from '../audit/audit.service';
-import type { AuthResult } from '../auth/auth.types';
+import type { AuthResult } from '../auth/sign-in';
 import { emailSchema, mfaRequired, requireSecondFactor } from '../auth/credentials.service';
 import { clearLockout } from '../users/lockout.service';
 import { hashPassword, validateNewPassword } from '../auth/password';

@@ -4,7 +4,8 @@ import { parseObjectId } from '../core/validation';
 import { actorOf } from '../users/user.actor';
 import { ApiKey } from './apikey.model';
 import * as apiKeys from './apikey.service';
-import { CreateApiKeyInput, CreatedApiKey } from './apikey.types';
+import { CreateApiKeyInput } from './apikey.inputs';
+import { CreatedApiKey } from './apikey.types';
 
 @Resolver(() => ApiKey)
 export class ApiKeyResolver {

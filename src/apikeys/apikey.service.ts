@@ -14,7 +14,7 @@ import { authUserOf } from '../users/user.actor';
 import { undoUnlessUserActive } from '../users/user.guard';
 import type { Actor } from '../users/user.service';
 import { ApiKey, ApiKeyModel, ApiKeyScope } from './apikey.model';
-import type { CreateApiKeyInput } from './apikey.types';
+import type { CreateApiKeyInput } from './apikey.inputs';
 
 /** Recognisable by secret scanners; followed by 32 random bytes (256 bits) in base64url. */
 export const SECRET_PREFIX = 'iak_';

@@ -1,8 +1,5 @@
-import { Field, InputType, Int, ObjectType } from 'type-graphql';
-import { User } from '../users/user.model';
-
-export const COOKIE_DESCRIPTION =
-  'Browsers: put the refresh token in an httpOnly cookie (__Host-refresh_token) instead of the body.';
+import { Field, InputType } from 'type-graphql';
+import { COOKIE_DESCRIPTION } from './auth.types';
 
 @InputType('RegisterInput')
 export class RegisterInput {
@@ -39,25 +36,4 @@ export class LoginInput {
 
   @Field(() => Boolean, { nullable: true, description: COOKIE_DESCRIPTION })
   useCookie?: boolean | null;
-}
-
-@ObjectType('AuthPayload', { description: 'A fresh access token and refresh token pair.' })
-export class AuthPayload {
-  @Field({ description: 'JWT for the `Authorization: Bearer` header.' })
-  accessToken!: string;
-
-  @Field(() => String, {
-    nullable: true,
-    description: 'Opaque; exchange it with `refreshToken` for a new pair. Single use. Null in cookie mode.',
-  })
-  refreshToken!: string | null;
-
-  @Field({ description: 'Always `Bearer`.' })
-  tokenType!: string;
-
-  @Field(() => Int, { description: "The access token's lifetime in seconds." })
-  expiresIn!: number;
-
-  @Field(() => User)
-  user!: User;
 }

@@ -1,7 +1,8 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { requireUser, type Context } from '../core/context';
 import { callerOf } from '../users/user.actor';
-import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
+import { LoginInput, RegisterInput } from './auth.inputs';
+import { AuthPayload } from './auth.types';
 import * as auth from './auth.service';
 import { assertCookieOrigin, clearRefreshCookie, inCookie, readRefreshCookie } from './refresh-cookie';
 import { invalidRefreshToken, refresh } from './refresh.service';

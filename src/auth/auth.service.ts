@@ -14,7 +14,7 @@ import { authUserOf } from '../users/user.actor';
 import { parseDisplayName } from '../users/user.profile';
 import { sendVerificationMail } from '../users/verification-mail';
 import { isReservedForAdmin } from './admin-bootstrap';
-import type { AuthResult, SignInVia } from './auth.types';
+import type { AuthResult, SignInVia } from './sign-in';
 import { audit } from './auth.audit';
 import {
   emailSchema,
@@ -27,7 +27,7 @@ import { hashPassword, validateNewPassword } from './password';
 import { isSessionActive, renewSession, revokeAllSessions, startSession } from './session.service';
 import { verifyAccessToken } from './tokens';
 
-export type { AuthResult, ClientInfo } from './auth.types';
+export type { AuthResult, ClientInfo } from './sign-in';
 
 const credentialsSchema = z.object({
   email: emailSchema,

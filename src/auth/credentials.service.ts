@@ -7,7 +7,7 @@ import { emailSchema, parseInput } from '../core/validation';
 import { checkSecondFactor } from '../core/hooks';
 import { User, UserModel } from '../users/user.model';
 import { audit } from './auth.audit';
-import type { SignInVia } from './auth.types';
+import type { SignInVia } from './sign-in';
 import { releaseAttempts, reserveAttempt, returnAttempt } from '../users/lockout.service';
 import { assertHashable, dummyHash, hashPassword, needsRehash, verifyPassword } from './password';
 

@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger';
 import { limitAttempt } from '../infra/rate-limit';
 import { requestCaller } from './auth.context';
 import * as auth from './auth.service';
-import type { AuthResult } from './auth.types';
+import type { AuthResult } from './sign-in';
 import { MFA_INVALID, MFA_REQUIRED } from './credentials.service';
 import { refresh } from './refresh.service';
 

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Config } from '../core/config';
 import { ForbiddenError } from '../core/errors';
-import type { AuthResult } from './auth.types';
+import type { AuthResult } from './sign-in';
 
 /**
  * Cookie mode for browsers: the refresh token lives in an httpOnly cookie that JavaScript cannot

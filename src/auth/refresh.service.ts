@@ -7,7 +7,7 @@ import type { Caller } from '../core/context';
 import { limitAttempt } from '../infra/rate-limit';
 import { User, UserModel } from '../users/user.model';
 import { audit } from './auth.audit';
-import type { AuthResult } from './auth.types';
+import type { AuthResult } from './sign-in';
 import { MAX_PREVIOUS_HASHES, Session, SessionModel } from './session.model';
 import { authResult, isLive, revokeById } from './session.service';
 import { sameHash, sha256 } from '../core/crypto';

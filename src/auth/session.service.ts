@@ -7,7 +7,7 @@ import { User, UserModel } from '../users/user.model';
 import { audit } from './auth.audit';
 import { authChanged } from '../infra/auth-events';
 import { mfaRequired } from './credentials.service';
-import type { AuthResult } from './auth.types';
+import type { AuthResult } from './sign-in';
 import { MAX_PREVIOUS_HASHES, Session, SessionModel } from './session.model';
 import {
   formatRefreshToken,

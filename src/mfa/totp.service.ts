@@ -2,7 +2,7 @@ import { MfaEvent } from './totp.audit';
 import { toString as qrCodeSvg } from 'qrcode';
 import { TOTP } from 'otpauth';
 import { audit } from '../auth/auth.audit';
-import type { SignInVia } from '../auth/auth.types';
+import type { SignInVia } from '../auth/sign-in';
 import { proveCodeUnderLockout, proveCurrentPassword, proveSecondFactor } from '../auth/credentials.service';
 import { revokeAllSessions } from '../auth/session.service';
 import type { AuthUser, Caller } from '../core/context';

@@ -19,7 +19,7 @@ import proxyaddr from 'proxy-addr';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Authenticator } from '../auth/auth.context';
 import type { Context } from '../core/context';
-import type { ClientInfo } from '../auth/auth.types';
+import type { ClientInfo } from '../auth/sign-in';
 import { costRefusal } from '../http/complexity';
 import type { Config } from '../core/config';
 import { isDatabaseUnavailable, isQueryTimeout } from '../core/errors';

@@ -1,0 +1,14 @@
+import { Field, InputType, Int } from 'type-graphql';
+import { ApiKeyScope } from './apikey.model';
+
+@InputType('CreateApiKeyInput')
+export class CreateApiKeyInput {
+  @Field({ description: '1 to 100 characters.' })
+  name!: string;
+
+  @Field(() => [ApiKeyScope], { description: 'At least one.' })
+  scopes!: ApiKeyScope[];
+
+  @Field(() => Int, { nullable: true, description: 'Days until the key expires, 1 to 365; none: it never expires.' })
+  expiresInDays?: number | null;
+}
