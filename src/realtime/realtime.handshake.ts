@@ -1,4 +1,3 @@
-import type { Context as WsContext } from 'graphql-ws';
 import { GraphQLError } from 'graphql';
 import type { Authenticator, HeldAuthentication } from '../auth/auth.context';
 import type { Config } from '../core/config';
@@ -7,9 +6,7 @@ import type { EventBus } from '../infra/events';
 import type { ClientInfo } from '../http/http';
 import type { UnauthenticatedSockets } from './realtime.admission';
 import { Close, RealtimeConnection, type ConnectionRegistry } from './realtime.connection';
-import type { SocketExtra } from './realtime.socket';
-
-type SocketContext = WsContext<Record<string, unknown>, SocketExtra>;
+import type { SocketContext, SocketExtra } from './realtime.socket';
 
 export interface HandshakeDeps {
   limits: Config['realtime'];

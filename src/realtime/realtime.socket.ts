@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Server as ProtocolServer, WebSocket as ProtocolSocket } from 'graphql-ws';
+import type { Context as WsContext, Server as ProtocolServer, WebSocket as ProtocolSocket } from 'graphql-ws';
 import type { WebSocket } from 'ws';
 import type { Config } from '../core/config';
 import type { Logger } from '../core/logger';
@@ -15,6 +15,9 @@ export interface SocketExtra {
   connection?: RealtimeConnection;
   logger: Logger;
 }
+
+/** graphql-ws's context of one socket: its connection_init payload and our extra. */
+export type SocketContext = WsContext<Record<string, unknown>, SocketExtra>;
 
 type Limits = Pick<Config['realtime'], 'keepAliveMs' | 'maxBufferedBytes'>;
 

@@ -12,7 +12,7 @@ import {
   type GraphQLSchema,
   type ValidationRule,
 } from 'graphql';
-import type { Context as WsContext, ServerOptions } from 'graphql-ws';
+import type { ServerOptions } from 'graphql-ws';
 import type { Config } from '../core/config';
 import type { Context } from '../core/context';
 import { costRefusal } from '../http/complexity';
@@ -21,11 +21,10 @@ import { formatError } from '../http/format-error';
 import type { ContextFactory } from '../http/graphql-context';
 import type { ItemEventFeed } from './realtime.feed';
 import { rememberText, subscribeShared } from './realtime.execution';
-import { slowConsumer, type SocketExtra } from './realtime.socket';
+import { slowConsumer, type SocketContext, type SocketExtra } from './realtime.socket';
 import { bindToSocket, subscriptionLimit } from './realtime.stream';
 
 type Payload = Record<string, unknown>;
-type SocketContext = WsContext<Payload, SocketExtra>;
 
 export interface SubscribeDeps {
   config: Config;
