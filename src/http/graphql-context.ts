@@ -15,7 +15,7 @@ import type { Logger } from '../core/logger';
 import { requestId } from './http';
 
 /** Who the transport authenticated: the authenticator's answer for an HTTP request, or a WebSocket connection. */
-export interface Caller {
+export interface Authenticated {
   /** Read at every access: a WebSocket connection keeps it current as it checks the credential again. */
   readonly user: AuthUser | null;
   readonly method: Context['authMethod'];
@@ -31,11 +31,11 @@ export interface RequestFacts {
 }
 
 /** Builds the context of one operation (HTTP request, or subscription over WebSocket). */
-export type ContextFactory = (caller: Caller, facts: RequestFacts) => Context;
+export type ContextFactory = (authenticated: Authenticated, facts: RequestFacts) => Context;
 
-const CALLER = Symbol('caller');
+const AUTHENTICATED = Symbol('authenticated');
 
-type OwnFields = Pick<Context, 'req' | 'res' | 'config' | 'requestId' | 'loaders'> & { [CALLER]: Caller };
+type OwnFields = Pick<Context, 'req' | 'res' | 'config' | 'requestId' | 'loaders'> & { [AUTHENTICATED]: Authenticated };
 
 /**
  * One factory for both transports. The logger and the caller's fields are getters on the
@@ -49,23 +49,23 @@ export function createContextFactory(config: Config, logger: Logger): ContextFac
       return (this as unknown as OwnFields).req.log ?? logger;
     },
     get user() {
-      return (this as unknown as OwnFields)[CALLER].user;
+      return (this as unknown as OwnFields)[AUTHENTICATED].user;
     },
     get authMethod() {
-      return (this as unknown as OwnFields)[CALLER].method;
+      return (this as unknown as OwnFields)[AUTHENTICATED].method;
     },
     get account() {
-      return (this as unknown as OwnFields)[CALLER].account;
+      return (this as unknown as OwnFields)[AUTHENTICATED].account;
     },
   };
-  return (caller, facts) => {
+  return (authenticated, facts) => {
     const fields: OwnFields = {
       req: facts.req,
       res: facts.res,
       config,
       requestId: facts.requestId,
       loaders: new Map(),
-      [CALLER]: caller,
+      [AUTHENTICATED]: authenticated,
     };
     return Object.assign(Object.create(base) as Context, fields);
   };
@@ -97,14 +97,14 @@ export type HttpContextFunction = (integration: { req: Request; res: Response })
  * request's error) and builds its context.
  */
 export function httpContext(
-  authenticate: (req: Request) => Promise<Caller>,
+  authenticate: (req: Request) => Promise<Authenticated>,
   buildContext: ContextFactory,
   logger: Logger,
 ): HttpContextFunction {
   return async ({ req, res }) => {
-    const caller = await authenticate(req).catch((err: unknown) => {
+    const authenticated = await authenticate(req).catch((err: unknown) => {
       throw contextFailure(err, req.log ?? logger);
     });
-    return buildContext(caller, { req, res, requestId: requestId(req) });
+    return buildContext(authenticated, { req, res, requestId: requestId(req) });
   };
 }
