@@ -46,6 +46,9 @@ module.exports = tseslint.config(
     rules: {
       'boundaries/dependencies': ['error', { default: 'disallow', policies: layers.policies }],
       'boundaries/no-unknown-files': 'error',
+      // Every line counts, comments too: a function that needs more is doing more than one thing.
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: false, skipComments: false, IIFEs: true }],
+      'max-lines': ['error', { max: 350, skipBlankLines: false, skipComments: false }],
     },
   },
   {

@@ -1,24 +1,18 @@
 // Bench-only: the service's GraphQL path on Fastify instead of Express, to measure what a switch
 // would gain (`npm run bench -- --only fastify`). Built on the same dist modules as the service:
-// the same schema, authentication and context, the same Apollo plugins and limits, the same
-// pre-Apollo checks (trusted documents, token limit, persisted-query hash), with @fastify/helmet,
+// the same schema, authentication and context factory, the same Apollo server options and plugins
+// (app/apollo.js), the same pre-Apollo document checks (trusted documents, token limit,
+// persisted-query hash: http/document-checks.js), with @fastify/helmet,
 // @fastify/cors and Fastify's own pino request logging standing in for helmet, cors and pino-http.
 // It serves POST/GET /graphql and /health only: no WebSocket, OAuth, playground or housekeeping.
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApolloServer, HeaderMap } from '@apollo/server';
-import {
-  ApolloServerPluginCacheControlDisabled,
-  ApolloServerPluginLandingPageDisabled,
-} from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import Fastify from 'fastify';
-import { GraphQLError } from 'graphql';
 
 const require = createRequire(import.meta.url);
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
@@ -28,45 +22,30 @@ const { loadConfig } = load('core/config.js');
 const { createLogger } = load('core/logger.js');
 const { connectDatabase } = load('infra/db.js');
 const { buildAppSchema } = load('app/schema.js');
-const { createAuthenticator } = load('auth/auth.context.js');
-const { costLimitPlugin } = load('http/complexity.js');
-const { RATE_LIMITS } = load('infra/rate-limit.js');
-const { readLimitPlugin } = load('http/read-limit.js');
-const { auditEventLabels, defineAuditEventTypes } = load('audit/audit-event-types.js');
+const { armor, createApollo } = load('app/apollo.js');
+const { startMetrics } = load('app/lifecycle.js');
 const { MODULES } = load('app/modules.js');
-const {
-  DATABASE_UNAVAILABLE_MESSAGE,
-  InternalServerError,
-  isDatabaseUnavailable,
-  isQueryTimeout,
-  QueryTimeoutError,
-  retryLater,
-} = load('core/errors.js');
-const { errorLoggingPlugin, formatError, retryAfterPlugin } = load('http/format-error.js');
-const { persistedQueryHashCheck, tokenLimit } = load('http/security.js');
+const { defineAuditEventTypes } = load('audit/audit-event-types.js');
+const { installModules } = load('core/hooks.js');
+const { createAuthenticator } = load('auth/auth.context.js');
 const { TRUSTED_DOCUMENTS_FILE } = load('core/paths.js');
-const { documentPolicy, trustedDocuments } = load('http/trusted-documents.js');
+const { checkDocuments, documentChecks } = load('http/document-checks.js');
+const { createContextFactory, httpContext } = load('http/graphql-context.js');
 const { localEventBus, setEventBus } = load('infra/events.js');
-const { createMetrics, setMetrics } = load('observability/metrics.registry.js');
-const { committedOperationNames, ERROR_CODE_LABELS, metricsPlugin } = load('observability/metrics.plugin.js');
-const { listenMetrics } = load('observability/metrics.server.js');
 
 const config = loadConfig();
 const logger = createLogger(config);
-const documents = documentPolicy(config, TRUSTED_DOCUMENTS_FILE);
-const metrics =
-  config.metrics.port !== 0
-    ? createMetrics({
-        errorCodes: ERROR_CODE_LABELS,
-        authEvents: (defineAuditEventTypes(MODULES), auditEventLabels()),
-        rateLimits: RATE_LIMITS,
-      })
-    : undefined;
-if (metrics) await listenMetrics(metrics, config.metrics.port, config.metrics.host);
-setMetrics(metrics);
+const documents = documentChecks(config, TRUSTED_DOCUMENTS_FILE);
+installModules(MODULES);
+defineAuditEventTypes(MODULES);
+const { metrics } = await startMetrics(config);
 await connectDatabase(config.mongodbUri, logger, { queryTimeoutMs: config.dbQueryTimeoutMs });
 const schema = await buildAppSchema();
-const authenticate = createAuthenticator(config, logger);
+const authenticate = createAuthenticator(
+  config,
+  logger,
+  MODULES.flatMap((m) => m.authStrategies ?? []),
+);
 setEventBus(localEventBus());
 
 /** BODY_LIMIT (`100kb`, `1mb`, `512`) in bytes, as Express's body parser reads it. */
@@ -106,34 +85,13 @@ await app.register(fastifyCors, {
   maxAge: 600,
 });
 
-const armored = new ApolloArmor({
-  maxDepth: { n: config.limits.maxDepth },
-  maxAliases: { n: config.limits.maxAliases },
-  maxDirectives: { n: config.limits.maxDirectives },
-  costLimit: { enabled: false },
-  maxTokens: { enabled: false },
-  blockFieldSuggestion: { enabled: false },
-}).protect();
-const apollo = new ApolloServer({
+const apollo = createApollo({
+  config,
+  logger,
   schema,
-  introspection: config.introspection,
-  validationRules: armored.validationRules,
-  allowBatchedHttpRequests: false,
-  csrfPrevention: true,
-  stopOnTerminationSignals: false,
-  formatError: formatError(config),
-  includeStacktraceInErrorResponses: !config.isProduction,
-  plugins: [
-    ...(metrics ? [metricsPlugin(metrics, committedOperationNames(TRUSTED_DOCUMENTS_FILE))] : []),
-    ...armored.plugins,
-    costLimitPlugin(config.limits.maxCost),
-    readLimitPlugin(config, logger),
-    fastifyApolloDrainPlugin(app),
-    ApolloServerPluginLandingPageDisabled(),
-    ApolloServerPluginCacheControlDisabled(),
-    errorLoggingPlugin(),
-    retryAfterPlugin(),
-  ],
+  metrics,
+  armored: armor(config),
+  drain: fastifyApolloDrainPlugin(app),
 });
 await apollo.start();
 
@@ -151,46 +109,16 @@ const asPreHandler = (middleware) => (request, reply, done) => {
   middleware(request, res, (err) => (err ? done(err) : done()));
 };
 
-function contextFailure(err, log) {
-  if (err instanceof GraphQLError) return err;
-  if (isQueryTimeout(err)) {
-    log.warn({ err }, 'authentication: database read timed out');
-    return retryLater(new QueryTimeoutError());
-  }
-  log.error({ err }, 'authentication failed unexpectedly');
-  const unavailable = isDatabaseUnavailable(err);
-  return new InternalServerError(unavailable ? DATABASE_UNAVAILABLE_MESSAGE : 'Internal server error', {
-    http: { status: unavailable ? 503 : 500, headers: new HeaderMap(unavailable ? [['retry-after', '5']] : []) },
-  });
-}
+// The service's context function: Fastify's request and reply stand in for Express's (`id`,
+// `log`, `ip` and `headers` are what it and the authenticator read).
+const context = httpContext(authenticate, createContextFactory(config, logger), logger);
 
 app.get('/health', async () => ({ status: 'ok' }));
 app.route({
   url: '/graphql',
   method: ['GET', 'POST', 'OPTIONS'],
-  preHandler: [
-    asPreHandler(trustedDocuments(config, documents)),
-    asPreHandler(tokenLimit(config.limits.maxTokens)),
-    asPreHandler(persistedQueryHashCheck()),
-  ],
-  handler: fastifyApolloHandler(apollo, {
-    context: async (request, reply) => {
-      const { user, method, account } = await authenticate(request).catch((err) => {
-        throw contextFailure(err, request.log);
-      });
-      return {
-        req: request,
-        res: reply,
-        config,
-        requestId: request.id,
-        logger: request.log,
-        user,
-        authMethod: method,
-        account,
-        loaders: new Map(),
-      };
-    },
-  }),
+  preHandler: asPreHandler(checkDocuments(documents)),
+  handler: fastifyApolloHandler(apollo, { context: (request, reply) => context({ req: request, res: reply }) }),
 });
 
 await app.listen({ port: Number(process.env.PORT ?? 0), host: process.env.HOST ?? '127.0.0.1' });

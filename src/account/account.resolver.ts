@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { AuthPayload, COOKIE_DESCRIPTION } from '../auth/auth.types';
 import { inCookie } from '../auth/refresh-cookie';
-import { requireUser, type Context } from '../core/context';
+import { httpResponse, requireUser, type Context } from '../core/context';
 import { User } from '../users/user.model';
 import * as deletion from './account-deletion.service';
 import { confirmEmailChange, requestEmailChange } from './email-change.service';
@@ -26,7 +26,7 @@ export class AccountResolver {
   })
   requestPasswordReset(@Arg('email', () => String) email: string, @Ctx() ctx: Context): Promise<boolean> {
     // `close` comes after the response is sent, and also when the client went away.
-    const afterResponse = (run: () => void) => void ctx.res.once('close', run);
+    const afterResponse = (run: () => void) => void httpResponse(ctx).once('close', run);
     return requestPasswordReset(email, callerOf(ctx), afterResponse);
   }
 
@@ -46,7 +46,7 @@ export class AccountResolver {
     totpCode?: string | null,
   ): Promise<AuthPayload> {
     const result = await resetPassword({ token, newPassword, totpCode }, callerOf(ctx));
-    return useCookie ? inCookie(ctx.res, result) : result;
+    return useCookie ? inCookie(httpResponse(ctx), result) : result;
   }
 
   @Mutation(() => Boolean, { description: 'Mails a confirmation link to a new address. Needs my password.' })

@@ -1,5 +1,5 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { requireUser, type Context } from '../core/context';
+import { httpResponse, requireUser, type Context } from '../core/context';
 import { callerOf } from '../users/user.actor';
 import { LoginInput, RegisterInput } from './auth.inputs';
 import { AuthPayload } from './auth.types';
@@ -14,13 +14,13 @@ export class AuthResolver {
   @Mutation(() => AuthPayload, { description: 'Creates an account and signs it in.' })
   async register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context): Promise<AuthPayload> {
     const result = await auth.register(input, callerOf(ctx));
-    return input.useCookie ? inCookie(ctx.res, result) : result;
+    return input.useCookie ? inCookie(httpResponse(ctx), result) : result;
   }
 
   @Mutation(() => AuthPayload, { description: 'Signs in with email and password; starts a session.' })
   async login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context): Promise<AuthPayload> {
     const result = await auth.login(input, callerOf(ctx));
-    return input.useCookie ? inCookie(ctx.res, result) : result;
+    return input.useCookie ? inCookie(httpResponse(ctx), result) : result;
   }
 
   @Mutation(() => AuthPayload, {
@@ -35,7 +35,7 @@ export class AuthResolver {
     const cookie = readRefreshCookie(ctx.req);
     if (!cookie) throw invalidRefreshToken();
     assertCookieOrigin(ctx.req, ctx.config);
-    return inCookie(ctx.res, await refresh(cookie, callerOf(ctx)));
+    return inCookie(httpResponse(ctx), await refresh(cookie, callerOf(ctx)));
   }
 
   @Mutation(() => Boolean, {
@@ -52,13 +52,13 @@ export class AuthResolver {
       assertCookieOrigin(ctx.req, ctx.config);
       token = cookie;
     }
-    clearRefreshCookie(ctx.res);
+    clearRefreshCookie(httpResponse(ctx));
     return sessions.logout(token, callerOf(ctx));
   }
 
   @Mutation(() => Boolean, { description: 'Revokes every session and every access token issued so far.' })
   logoutAll(@Ctx() ctx: Context): Promise<boolean> {
-    clearRefreshCookie(ctx.res);
+    clearRefreshCookie(httpResponse(ctx));
     return sessions.logoutAll(requireUser(ctx).id, callerOf(ctx));
   }
 
@@ -79,7 +79,7 @@ export class AuthResolver {
     // The caller's session moved to the new token version: later fields of this request act under it.
     if (ctx.user) ctx.user.tokenVersion = result.user.tokenVersion;
     // A client in cookie mode keeps its session: the new refresh token replaces the cookie.
-    return readRefreshCookie(ctx.req) ? inCookie(ctx.res, result) : result;
+    return readRefreshCookie(ctx.req) ? inCookie(httpResponse(ctx), result) : result;
   }
 
   @Query(() => [Session], { description: 'My active sessions, newest first.' })

@@ -38,22 +38,30 @@ export interface AuthUser {
   apiKey?: { id: string; scopes: string[] };
 }
 
-/** What every resolver and permission rule receives. Authentication only; no authorization here. */
+/**
+ * What every resolver and permission rule receives, over HTTP and WebSocket alike (built by
+ * src/http/graphql-context.ts). Authentication only; no authorization here.
+ */
 export interface Context {
+  /**
+   * The HTTP request; over WebSocket, the upgrade request that opened the connection, which went
+   * through no Express middleware (subscription resolvers read nothing of it).
+   */
   req: Request;
-  res: Response;
+  /** The HTTP response, absent over WebSocket: read it with `httpResponse(ctx)`. */
+  res?: Response;
   config: Config;
   requestId: string;
   logger: Logger;
-  /** The signed-in user, or null for an anonymous caller. */
-  user: AuthUser | null;
+  /** The signed-in user, or null for an anonymous caller; over WebSocket, as the connection last checked it. */
+  readonly user: AuthUser | null;
   /** How the caller authenticated, if at all. */
-  authMethod: 'bearer' | 'basic' | null;
+  readonly authMethod: 'bearer' | 'basic' | null;
   /**
    * The caller's user document as this request's authentication read it (view fields only), so
    * `me` needs no second read; absent when none was read (API keys, WebSocket operations).
    */
-  account?: User;
+  readonly account?: User;
   /** Per-request DataLoaders, created lazily by the features that use them. */
   loaders: Map<string, unknown>;
 }
@@ -62,4 +70,13 @@ export interface Context {
 export function requireUser(ctx: Pick<Context, 'user'>): AuthUser {
   if (!ctx.user) throw new UnauthenticatedError();
   return ctx.user;
+}
+
+/**
+ * The HTTP response, for the resolvers that set or clear a cookie. Only queries and mutations
+ * need one, and they run over HTTP only: WebSocket refuses them before execution.
+ */
+export function httpResponse(ctx: Pick<Context, 'res'>): Response {
+  if (!ctx.res) throw new Error('This operation runs over HTTP only: there is no HTTP response to write to');
+  return ctx.res;
 }

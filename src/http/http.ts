@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import type { ClientInfo } from '../core/context';
+import proxyaddr from 'proxy-addr';
 import type { Logger } from '../core/logger';
 
 declare module 'http' {
@@ -81,6 +83,14 @@ export type { ClientInfo } from '../core/context';
 
 export function clientInfo(req: Request): ClientInfo {
   return { ip: req.ip, userAgent: req.headers['user-agent'] ?? null };
+}
+
+/** Express's compiled `trust proxy` setting (`app.get('trust proxy fn')`). */
+export type TrustProxy = (addr: string, i: number) => boolean;
+
+/** The same for a request no Express middleware saw (a WebSocket upgrade): its address read as `req.ip` is. */
+export function upgradeClientInfo(request: IncomingMessage, trustProxy: TrustProxy): ClientInfo {
+  return { ip: proxyaddr(request, trustProxy), userAgent: request.headers['user-agent'] ?? null };
 }
 
 export function requestId(req: Request): string {

@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
 import cors from 'cors';
 import type { Request, RequestHandler, Response } from 'express';
 import helmet from 'helmet';
 import { LRUCache } from 'lru-cache';
-import { MaxTokensParserWLexer } from '@escape.tech/graphql-armor-max-tokens';
 import type { Config } from '../core/config';
 import type { Logger } from '../core/logger';
 
@@ -126,75 +124,6 @@ export function corsPolicy(config: Config, logger: Logger): RequestHandler {
       );
     }
     policy(req, res, next);
-  };
-}
-
-/** Total length of the documents tokenLimit remembers as within the limit. */
-const TOKEN_CHECKED_CHARS = 2_000_000;
-
-/**
- * graphql-armor's token limit, applied before Apollo: inside Apollo 5 a failure in the parsing
- * hook becomes a 500, while a document over the limit is the client's fault (400).
- */
-export function tokenLimit(maxTokens: number): RequestHandler {
-  // Documents already counted within the limit: a client sends the same few again and again, and
-  // lexing each on every request was a measurable share of a small operation's cost. Bounded by
-  // total length, so large documents cannot grow memory.
-  const within = new LRUCache<string, true>({
-    maxSize: TOKEN_CHECKED_CHARS,
-    sizeCalculation: (_v, k) => k.length || 1,
-  });
-  return (req, res, next) => {
-    const body = req.body as { query?: unknown } | undefined;
-    const source = req.method === 'GET' ? req.query.query : body?.query;
-    if (typeof source !== 'string' || within.get(source)) return next();
-    let exceeded: Error | undefined;
-    try {
-      const onReject = [(_ctx: unknown, err: Error) => void (exceeded = err)];
-      new MaxTokensParserWLexer(source, { n: maxTokens, onReject }).parseDocument();
-    } catch {
-      // Other syntax errors are left to Apollo, which reports them as GRAPHQL_PARSE_FAILED.
-    }
-    if (!exceeded) {
-      if (source.length <= TOKEN_CHECKED_CHARS / 100) within.set(source, true);
-      return next();
-    }
-    res
-      .status(400)
-      .json({ errors: [{ message: exceeded.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] });
-  };
-}
-
-/**
- * Automatic persisted queries: a request carrying both a query and its SHA-256 registers it
- * under that hash. Apollo refuses a hash that does not match the query (so nobody can store a
- * different query under a known hash) but without a code, which clients then see as
- * INTERNAL_SERVER_ERROR; this check answers first with a code a client can act on.
- */
-export function persistedQueryHashCheck(): RequestHandler {
-  return (req, res, next) => {
-    const body = req.body as { query?: unknown; extensions?: unknown } | undefined;
-    const query = req.method === 'GET' ? req.query.query : body?.query;
-    let extensions = req.method === 'GET' ? req.query.extensions : body?.extensions;
-    if (typeof query !== 'string') return next();
-    if (typeof extensions === 'string') {
-      try {
-        extensions = JSON.parse(extensions);
-      } catch {
-        return next(); // Apollo reports malformed GET extensions itself
-      }
-    }
-    const hash = (extensions as { persistedQuery?: { sha256Hash?: unknown } } | null | undefined)?.persistedQuery
-      ?.sha256Hash;
-    if (typeof hash !== 'string' || hash === createHash('sha256').update(query).digest('hex')) return next();
-    res.status(400).json({
-      errors: [
-        {
-          message: 'The persisted query hash does not match the query',
-          extensions: { code: 'PERSISTED_QUERY_HASH_MISMATCH' },
-        },
-      ],
-    });
   };
 }
 

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Request, RequestHandler, Response } from 'express';
 import type { Config } from '../core/config';
 
 /** `sha256:<hex>` → document text, as the client preset writes persisted-documents.json. */
@@ -24,44 +23,21 @@ export function loadTrustedDocuments(file: string): TrustedDocuments {
   return documents;
 }
 
-function refuse(res: Response, code: string, message: string): void {
-  res.status(400).json({ errors: [{ message, extensions: { code } }] });
-}
-
+/** The fields of a GraphQL request that name or carry its document, as either transport receives them. */
 export type Fields = { query?: unknown; extensions?: unknown; documentId?: unknown };
 
-/** The request's fields, from the JSON body (POST) or the URL (GET, `extensions` as JSON). */
-function fieldsOf(req: Request): Fields {
-  if (req.method !== 'GET') return (req.body as Fields | undefined) ?? {};
-  const { query, extensions, documentId } = req.query as Record<string, unknown>;
-  try {
-    return { query, documentId, extensions: typeof extensions === 'string' ? JSON.parse(extensions) : extensions };
-  } catch {
-    return { query, documentId }; // Apollo reports malformed GET extensions itself
-  }
+/** Apollo's automatic persisted-query hash: `extensions.persistedQuery.sha256Hash`. */
+export function persistedQueryHash(extensions: unknown): string | undefined {
+  const hash = (extensions as { persistedQuery?: { sha256Hash?: unknown } } | null | undefined)?.persistedQuery
+    ?.sha256Hash;
+  return typeof hash === 'string' ? hash : undefined;
 }
 
 /** The document a request names: `documentId` (`sha256:<hex>` or bare hex) or Apollo's persistedQuery hash. */
 function namedId({ documentId, extensions }: Fields): string | undefined {
   if (typeof documentId === 'string') return documentId.startsWith('sha256:') ? documentId : `sha256:${documentId}`;
-  const hash = (extensions as { persistedQuery?: { sha256Hash?: unknown } } | null | undefined)?.persistedQuery
-    ?.sha256Hash;
-  return typeof hash === 'string' ? `sha256:${hash}` : undefined;
-}
-
-/** Hands Apollo the manifest's text for a request that named a document by id only. */
-function supplyQuery(req: Request, text: string): void {
-  if (req.method === 'GET') {
-    // The Express integration reads GET parameters from req.url.
-    const url = new URL(req.url, 'http://localhost');
-    url.searchParams.delete('documentId');
-    url.searchParams.set('query', text);
-    req.url = `${url.pathname}${url.search}`;
-    return;
-  }
-  const body = req.body as Record<string, unknown>;
-  delete body.documentId;
-  body.query = text;
+  const hash = persistedQueryHash(extensions);
+  return hash === undefined ? undefined : `sha256:${hash}`;
 }
 
 /** What to run for a request's fields, or why it is refused. */
@@ -109,22 +85,5 @@ export function documentPolicy(config: Pick<Config, 'trustedDocuments'>, file: s
         refused: { code: 'PERSISTED_QUERY_HASH_MISMATCH', message: 'The query is not the trusted document it names' },
       };
     return { query: text, fromManifest: true };
-  };
-}
-
-/**
- * The HTTP side of the policy, right after the body is parsed (before the token limit, so
- * ad-hoc text is refused in `only` mode without being lexed); refusals are 400s.
- */
-export function trustedDocuments(config: Pick<Config, 'trustedDocuments'>, policy: DocumentPolicy): RequestHandler {
-  if (config.trustedDocuments === 'off') return (_req, _res, next) => next();
-  return (req, res, next) => {
-    if (req.method !== 'GET' && req.method !== 'POST') return next(); // Apollo answers 405
-    const fields = fieldsOf(req);
-    const verdict = policy(fields);
-    if ('refused' in verdict) return refuse(res, verdict.refused.code, verdict.refused.message);
-    if (verdict.fromManifest && (fields.query === undefined || fields.query === ''))
-      supplyQuery(req, verdict.query as string);
-    next();
   };
 }

@@ -2,6 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { clientKey } from '../core/client-ip';
 import type { Config } from '../core/config';
+import type { Logger } from '../core/logger';
+import { originAllowed } from '../http/security';
+
+/** Where subscriptions are served: the same path as Apollo's HTTP endpoint. */
+const PATH = '/graphql';
 
 type Limits = Pick<Config['realtime'], 'maxUnauthenticatedPerIp' | 'maxUnauthenticated' | 'connectionInitTimeoutMs'>;
 
@@ -62,4 +67,47 @@ export class UnauthenticatedSockets {
   authenticated(request: IncomingMessage): void {
     this.held.get(request)?.();
   }
+}
+
+/** Refuses an upgrade with a plain HTTP answer (the socket is not a WebSocket yet). */
+function refuseUpgrade(socket: Duplex, status: number, text: string, headers = ''): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n${headers}\r\n`);
+}
+
+export interface UpgradeGate {
+  config: Pick<Config, 'http'>;
+  logger: Logger;
+  unauthenticated: UnauthenticatedSockets;
+  /** The client address of a request, as HTTP reads it (TRUST_PROXY applied). */
+  ipOf(request: IncomingMessage): string;
+  /** False once the server drains: new sockets are refused while the open ones are served. */
+  accepting(): boolean;
+  /** Sets up the WebSocket of an admitted upgrade. */
+  accept(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/**
+ * The HTTP server's `upgrade` listener: only `/graphql`, only while accepting, only from an
+ * allowed Origin, and within the caps on sockets not yet signed in. Anything else is refused
+ * before a WebSocket is set up.
+ */
+export function upgradeListener(gate: UpgradeGate): (request: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const { config, logger, unauthenticated } = gate;
+  return (request, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname !== PATH) return refuseUpgrade(socket, 404, 'Not Found');
+    if (!gate.accepting()) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    // Browsers send cookies with a WebSocket upgrade and no preflight: the Origin is the check.
+    if (!originAllowed(config, request.headers.origin, request.headers.host)) {
+      logger.info({ origin: request.headers.origin }, 'realtime: upgrade from a refused origin');
+      return refuseUpgrade(socket, 403, 'Forbidden');
+    }
+    // Refused here, before a WebSocket is set up: a socket without connection_init costs until the timeout.
+    if (!unauthenticated.admit(request, socket, gate.ipOf(request))) {
+      logger.debug({ unauthenticated: unauthenticated.size }, 'realtime: upgrade over the unauthenticated socket caps');
+      return refuseUpgrade(socket, 429, 'Too Many Requests', `Retry-After: ${unauthenticated.retryAfterSeconds}\r\n`);
+    }
+    gate.accept(request, socket, head);
+  };
 }
