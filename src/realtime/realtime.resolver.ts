@@ -1,7 +1,8 @@
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
 import type { AuthUser, Context } from '../core/context';
 import { itemEventStream } from './realtime.stream';
-import { ItemEvent, ItemEventFilter } from './realtime.types';
+import { ItemEventFilter } from './realtime.inputs';
+import { ItemEvent } from './realtime.types';
 
 /**
  * Whether `caller` may see who changed an item of `ownerId`. `item` and `items` name no actor, so

@@ -4,7 +4,8 @@ import { parseObjectId } from '../core/validation';
 import { forgetRuleResults } from '../http/access.rules';
 import type { RealtimeConnection } from './realtime.connection';
 import type { DeliveredEvent, EventSelector, FeedSubscriber, ItemEventFeed } from './realtime.feed';
-import type { ItemEvent, ItemEventFilter } from './realtime.types';
+import type { ItemEventFilter } from './realtime.inputs';
+import type { ItemEvent } from './realtime.types';
 
 const MAX_FILTER_IDS = 100;
 const MAX_CATEGORY_LENGTH = 100;

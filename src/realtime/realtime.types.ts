@@ -1,4 +1,4 @@
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Item } from '../items/item.model';
 
 export enum ItemEventType {
@@ -38,19 +38,4 @@ export class ItemEvent {
 
   @Field({ description: 'When the change was published, right after it was committed.' })
   at!: Date;
-}
-
-@InputType('ItemEventFilter', { description: 'Every condition given must hold; none given: every item.' })
-export class ItemEventFilter {
-  @Field(() => Boolean, { nullable: true, description: "Only the caller's own items." })
-  mine?: boolean | null;
-
-  @Field(() => ID, { nullable: true, description: 'Only the items of this owner.' })
-  ownerId?: string | null;
-
-  @Field(() => String, { nullable: true, description: 'Only items in this category (after the change).' })
-  category?: string | null;
-
-  @Field(() => [ID], { nullable: true, description: 'Only these items (at most 100 ids).' })
-  ids?: string[] | null;
 }

@@ -1,0 +1,16 @@
+import { Field, ID, InputType } from 'type-graphql';
+
+@InputType('ItemEventFilter', { description: 'Every condition given must hold; none given: every item.' })
+export class ItemEventFilter {
+  @Field(() => Boolean, { nullable: true, description: "Only the caller's own items." })
+  mine?: boolean | null;
+
+  @Field(() => ID, { nullable: true, description: 'Only the items of this owner.' })
+  ownerId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Only items in this category (after the change).' })
+  category?: string | null;
+
+  @Field(() => [ID], { nullable: true, description: 'Only these items (at most 100 ids).' })
+  ids?: string[] | null;
+}
