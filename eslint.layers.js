@@ -40,4 +40,4 @@ const policies = [
 // The first matching pattern classifies a file: the named layers before the feature catch-all.
 const elements = [...LAYERS.filter((l) => l.type !== 'feature'), LAYERS.find((l) => l.type === 'feature')];
 
-module.exports = { elements, policies };
+module.exports = { elements, policies, FEATURES };
