@@ -1,4 +1,6 @@
 // @ts-check
+const fs = require('node:fs');
+const path = require('node:path');
 /**
  * The layers of src/ and the order of its features, enforced by eslint-plugin-boundaries in
  * `npm run lint`. Each layer may import itself and the layers below it; each feature may import
@@ -16,8 +18,30 @@ const LAYERS = [
   { type: 'entry', pattern: 'src/cli' }, // the CLI (src/index.ts, the process, is above everything)
 ];
 
-/** Features, each built on the ones before it. */
-const FEATURES = ['audit', 'mail', 'users', 'auth', 'mfa', 'apikeys', 'items', 'account', 'realtime'];
+/**
+ * Features, each built on the ones before it, in the order of the module list in
+ * src/app/modules.ts, which is read here so that the list stays the one place a feature is added:
+ * each entry `fooModule` is imported from `../<folder>/<folder>.module`.
+ */
+function featureOrder() {
+  const source = fs.readFileSync(path.join(__dirname, 'src/app/modules.ts'), 'utf8');
+  const folderOf = new Map(
+    [...source.matchAll(/import \{ (\w+) \} from '\.\.\/(\w+)\/\2\.module';/g)].map(([, name, folder]) => [
+      name,
+      folder,
+    ]),
+  );
+  const list = /MODULES[^=]*=\s*\[([^\]]*)\]/.exec(source)?.[1] ?? '';
+  const order = list
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => folderOf.get(entry));
+  if (order.length === 0 || order.some((folder) => !folder))
+    throw new Error('eslint.layers.js: cannot read the module list of src/app/modules.ts');
+  return order;
+}
+const FEATURES = featureOrder();
 
 const element = (type, captured) => ({ element: { type, ...(captured && { captured }) } });
 const below = (type) => LAYERS.slice(0, LAYERS.findIndex((l) => l.type === type) + 1).map((l) => l.type);

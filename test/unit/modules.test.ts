@@ -10,7 +10,7 @@ const SRC = path.resolve(__dirname, '..', '..', 'src');
 const layers = require('../../eslint.layers.js') as { FEATURES: string[] };
 
 describe('the feature modules (src/app/modules.ts)', () => {
-  it('are listed in the order the lint builds features on one another (eslint.layers.js)', () => {
+  it('give the lint its feature order (eslint.layers.js reads the list), named as their folders', () => {
     expect(MODULES.map((m) => m.name)).toEqual(layers.FEATURES);
   });
 
