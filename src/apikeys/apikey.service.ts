@@ -1,5 +1,6 @@
 import { ApiKeyEvent } from './apikey.audit';
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { sameHash } from '../core/crypto';
 import { Types } from 'mongoose';
 import { z } from 'zod';
 import { recordAuditEvent } from '../audit/audit.service';
@@ -8,7 +9,7 @@ import type { AuthUser } from '../core/context';
 import type { Config } from '../core/config';
 import { atomically, op } from '../infra/db';
 import { ConflictError, isDuplicateKeyError, NotFoundError } from '../core/errors';
-import { parseInput } from '../core/validation';
+import { OBJECT_ID_HEX, parseInput } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
 import { authUserOf } from '../users/user.actor';
 import { undoUnlessUserActive } from '../users/user.guard';
@@ -25,13 +26,12 @@ export const MAX_ACTIVE_KEYS = 20;
 const SLOTS = Array.from({ length: MAX_ACTIVE_KEYS }, (_, i) => String(i));
 /** `lastUsedAt` is written at most this often per key. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
-const OBJECT_ID = /^[0-9a-f]{24}$/;
 
 const hashOf = (config: Config, secret: string) =>
   createHmac('sha256', config.apiKeys.pepper).update(secret).digest('base64url');
 
 /** True for a Basic user name that names a key rather than an email address. */
-export const isApiKeyId = (value: string): boolean => OBJECT_ID.test(value);
+export const isApiKeyId = (value: string): boolean => OBJECT_ID_HEX.test(value);
 
 /** True for a Bearer credential that is an API key secret rather than an access token. */
 export const isApiKeySecret = (value: string): boolean => value.startsWith(SECRET_PREFIX);
@@ -134,7 +134,7 @@ export interface KeyRevoker extends Actor {
  * a revoked or an unknown one is NOT_FOUND, so keys of others cannot be probed.
  */
 export async function revokeApiKey(actor: KeyRevoker, id: string): Promise<boolean> {
-  if (!OBJECT_ID.test(id)) throw new NotFoundError('No such API key');
+  if (!OBJECT_ID_HEX.test(id)) throw new NotFoundError('No such API key');
   const revoked = await revoke({ _id: id, ...(actor.isAdmin ? {} : { ownerId: actor.id }) });
   if (!revoked) throw new NotFoundError('No such API key');
   // Open WebSockets holding this key check it again at once.
@@ -224,12 +224,6 @@ export async function authenticateApiKey(config: Config, presented: PresentedKey
 export async function recheckApiKey(id: string): Promise<KeyCaller | ApiKeyRefusal> {
   const key = await ApiKeyModel.findById(id).lean<ApiKey>();
   return key ? keyCaller(key) : 'SESSION_REVOKED';
-}
-
-function sameHash(stored: string, computed: string): boolean {
-  const a = Buffer.from(stored);
-  const b = Buffer.from(computed);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 async function keyCaller(key: ApiKey): Promise<KeyCaller | ApiKeyRefusal> {

@@ -2,6 +2,8 @@ import { accountModule } from '../account/account.module';
 import { apiKeysModule } from '../apikeys/apikeys.module';
 import { auditModule } from '../audit/audit.module';
 import { authModule } from '../auth/auth.module';
+import { defineAuditEventTypes } from '../audit/audit-event-types';
+import { installModules } from '../core/hooks';
 import type { FeatureModule } from '../core/module';
 import { itemsModule } from '../items/items.module';
 import { mailModule } from '../mail/mail.module';
@@ -26,3 +28,13 @@ export const MODULES: readonly FeatureModule[] = [
   accountModule,
   realtimeModule,
 ];
+
+/**
+ * Plugs the modules in before anything runs: the hooks features call one another through, and
+ * the AuditEventType enum (the schema and the auth_events_total labels are made of it).
+ * Idempotent: the server and the schema printer both call it.
+ */
+export function installFeatureModules(): void {
+  installModules(MODULES);
+  defineAuditEventTypes(MODULES);
+}

@@ -5,8 +5,7 @@ import { applyMiddleware } from 'graphql-middleware';
 import { buildSchema, type NonEmptyArray, type PubSub } from 'type-graphql';
 import { buildPermissions, guardSubscriptions } from './permissions';
 import type { ResolverClass } from '../core/module';
-import { MODULES } from './modules';
-import { defineAuditEventTypes } from '../audit/audit-event-types';
+import { installFeatureModules, MODULES } from './modules';
 
 /** Every module's resolvers, in module order. */
 function resolvers(): NonEmptyArray<ResolverClass> {
@@ -31,7 +30,7 @@ const noTopics: PubSub = {
 /** The schema as type-graphql builds it, without permissions (for printing the SDL). */
 export async function buildBareSchema(): Promise<GraphQLSchema> {
   // The AuditEventType enum is made of the modules' audit event types.
-  defineAuditEventTypes(MODULES);
+  installFeatureModules();
   return buildSchema({
     resolvers: resolvers(),
     // Input validation lives in the services (zod), so class-validator is not used.

@@ -3,8 +3,6 @@ import type http from 'node:http';
 import type express from 'express';
 import { createAuthenticator } from '../auth/auth.context';
 import type { Config } from '../core/config';
-import { defineAuditEventTypes } from '../audit/audit-event-types';
-import { installModules } from '../core/hooks';
 import { createLogger, type Logger } from '../core/logger';
 import { TRUSTED_DOCUMENTS_FILE } from '../core/paths';
 import { documentChecks } from '../http/document-checks';
@@ -17,7 +15,7 @@ import { startApollo } from './apollo';
 import { startBackgroundWork } from './background';
 import { createHttpApp, listen, mountRoutes } from './http-app';
 import { openDatabase, startEventBus, startMetrics, warnOnUnservedAccountLinks } from './lifecycle';
-import { MODULES } from './modules';
+import { installFeatureModules, MODULES } from './modules';
 import { buildAppSchema } from './schema';
 import { runShutdown, shutdownOrder } from './shutdown';
 
@@ -55,8 +53,7 @@ function watchGauges(metrics: Metrics | undefined, realtime: RealtimeServer): vo
  */
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<AppServer> {
   const logger = options.logger ?? createLogger(config);
-  installModules(MODULES);
-  defineAuditEventTypes(MODULES);
+  installFeatureModules();
   if (!config.mongodbUri) throw new Error('createServer needs config.mongodbUri');
   // Read once, before anything starts, so a missing or wrong manifest stops the start.
   const documents = documentChecks(config, TRUSTED_DOCUMENTS_FILE);

@@ -7,7 +7,7 @@ import type { Config } from '../core/config';
 import { driverCollection } from '../infra/db';
 import { BadUserInputError, ConflictError, UnauthenticatedError, isDuplicateKeyError } from '../core/errors';
 import { limitAttempt } from '../infra/rate-limit';
-import { parseInput } from '../core/validation';
+import { OBJECT_ID_HEX, parseInput } from '../core/validation';
 import { User, UserModel, USER_VIEW_FIELDS } from '../users/user.model';
 import { cancelTokens } from '../users/account-token.service';
 import { authUserOf } from '../users/user.actor';
@@ -127,7 +127,7 @@ export async function checkBearer(
 ): Promise<(Required<Authenticated> & { expiresAt: number }) | BearerRefusal> {
   const claims = verifyAccessToken(token, config.jwt);
   if (claims === 'expired') return 'TOKEN_EXPIRED';
-  if (!claims || !/^[0-9a-f]{24}$/.test(claims.sub)) return 'TOKEN_INVALID';
+  if (!claims || !OBJECT_ID_HEX.test(claims.sub)) return 'TOKEN_INVALID';
   const [account, live] = await Promise.all([
     // On every Bearer request: straight to the driver (driverCollection), sub checked above.
     driverCollection<User>(UserModel).findOne({ _id: new Types.ObjectId(claims.sub) }, { projection: USER_FIELDS }),

@@ -23,11 +23,6 @@ export async function deleteUserData(userId: string, actorId: string): Promise<n
   return removed;
 }
 
-/** Whether a feature offers a second factor for password sign-in. */
-export function hasSecondFactor(): boolean {
-  return installed.some((m) => m.secondFactor);
-}
-
 /** Checks a second-factor code with the feature that offers one; null when none matched. */
 export async function checkSecondFactor(
   ...args: Parameters<SecondFactorCheck>
