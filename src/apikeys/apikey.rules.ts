@@ -59,12 +59,13 @@ export function gateApiKeys(tree: Record<string, unknown>, scopes: ScopeByField)
       if (!fields?.[field]) throw new Error(`API key scope for ${type}.${field}, which has no permission rule`);
     if (!fields) continue;
     out[type] = Object.fromEntries(
-      Object.entries(fields).map(([field, fieldRule]) => [
-        field,
+      Object.entries(fields).map(([field, fieldRule]) => {
+        const gate = gates.get(scopes[type]?.[field] ?? null)!;
         // `and`, not `chain`: graphql-shield's chain and race call util.isUndefined, which Node 23
         // removed. `and` answers with the first refusal in this order, so the gate's still wins.
-        and(gates.get(scopes[type]?.[field] ?? null)!, fieldRule),
-      ]),
+        // The gate and `allow` is the gate: one rule to evaluate instead of three.
+        return [field, Object.is(fieldRule, allow) ? gate : and(gate, fieldRule)];
+      }),
     );
   }
   return out;

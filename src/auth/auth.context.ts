@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Request } from 'express';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../core/config';
-import type { AuthUser, Caller, ClientInfo } from '../core/context';
+import { CallerWithLazyLogger, type AuthUser, type Caller, type ClientInfo } from '../core/context';
 import type { Logger } from '../core/logger';
 import type { AuthStrategy, Authenticated, CredentialRefusal, Credentials, VerifiedCredential } from '../core/module';
 import { clientInfo } from '../http/http';
@@ -42,13 +42,7 @@ const unsupported = () => invalidCredentials('Bearer', 'Unsupported or malformed
  * most requests, which log nothing, never build their child logger.
  */
 export function requestCaller(config: Config, req: Request, logger: Logger): Caller {
-  return {
-    config,
-    client: clientInfo(req),
-    get logger() {
-      return req.log ?? logger;
-    },
-  };
+  return new CallerWithLazyLogger(config, clientInfo(req), () => req.log ?? logger);
 }
 
 /** Basic credentials `<name>:<secret>`, decoded once; null when malformed. */

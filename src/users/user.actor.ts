@@ -1,4 +1,4 @@
-import { requireUser, type AuthUser, type Caller, type Context } from '../core/context';
+import { CallerWithLazyLogger, requireUser, type AuthUser, type Caller, type Context } from '../core/context';
 import { clientInfo } from '../http/http';
 import type { User } from './user.model';
 import type { Actor } from './user.service';
@@ -14,13 +14,7 @@ export function actorOf(ctx: Context): Actor {
  * only when something logs, so a request that logs nothing never builds its child logger.
  */
 export function callerOf(ctx: Context): Caller {
-  return {
-    config: ctx.config,
-    client: clientInfo(ctx.req),
-    get logger() {
-      return ctx.logger;
-    },
-  };
+  return new CallerWithLazyLogger(ctx.config, clientInfo(ctx.req), () => ctx.logger);
 }
 
 /**

@@ -6,7 +6,6 @@ import { scopesByField } from '../../src/apikeys/apikey.rules';
 
 const SRC = path.resolve(__dirname, '..', '..', 'src');
 // The lint's declaration of the layers and the feature order (eslint-plugin-boundaries).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const layers = require('../../eslint.layers.js') as { FEATURES: string[] };
 
 describe('the feature modules (src/app/modules.ts)', () => {
