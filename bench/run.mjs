@@ -2,6 +2,7 @@
 // embedded database, driven by autocannon over loopback (A, B, A, B…; median of the runs).
 //   --users N --items N --big-items N [--huge] --connections N --duration S --runs N --warmup S
 //   --only me,items,login,mixed,createItem,tracing,metrics,fanout,growth,fastify   --profile (CPU profiles of the service, the baseline and the stack floor)
+//   --against <another build's dist/index.js> (measured beside the service in the me scenario)
 //   --fanout-users N --fanout-sockets-per-user N --fanout-rate N --fanout-duration S --fanout-warmup S
 import { fork } from 'node:child_process';
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
@@ -37,6 +38,9 @@ const { values: flags } = parseArgs({
     cost: { type: 'string', default: '10' },
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    // Another build of the service (its dist/index.js, e.g. an older commit built in a git worktree),
+    // measured beside this one in the me scenario: a regression check within one run.
+    against: { type: 'string' },
     'fanout-users': { type: 'string', default: '100' },
     'fanout-sockets-per-user': { type: 'string', default: '10' },
     'fanout-rate': { type: 'string', default: '100' },
@@ -366,6 +370,14 @@ const startBaseline = (dbName) =>
 // The baseline's work behind Express and Apollo only (bench/stack-floor.mjs): what the fixed stack costs.
 const startStackFloor = (dbName) =>
   startProcess('floor', path.join(root, 'bench/stack-floor.mjs'), serviceEnv(dbName), serviceArgs);
+// `--against`: another build of the service, with the same settings.
+const startAgainst = async (dbName) =>
+  startProcess(
+    'against',
+    path.resolve(flags.against),
+    { ...serviceEnv(dbName), METRICS_PORT: process.env.METRICS_PORT === '0' ? '0' : String(await freePort()) },
+    serviceArgs,
+  );
 // The same GraphQL path on Fastify (bench/fastify-server.mjs), with the service's settings and metrics.
 const startFastify = async (dbName) =>
   startProcess('fastify', path.join(root, 'bench/fastify-server.mjs'), {
@@ -411,7 +423,8 @@ try {
 
   if (wanted('me')) {
     const floor = await startForMe(startStackFloor);
-    results.scenarios.me = await compare('me', [service, baseline, floor, await ceiling(meReq)], meReq);
+    const against = flags.against ? [await startForMe(startAgainst)] : [];
+    results.scenarios.me = await compare('me', [service, baseline, floor, ...against, await ceiling(meReq)], meReq);
     await stop(floor);
   }
   if (wanted('fastify')) {
@@ -601,6 +614,7 @@ const row = (name, x) => {
 row('me', s.me);
 // Express 5 + Apollo Server 5 around the baseline's work: the lowest the fixed stack goes.
 if (s.me?.floor) row('me (stack floor)', { ...s.me, service: s.me.floor });
+if (s.me?.against) row('me (against)', { ...s.me, service: s.me.against });
 if (s.fastify) {
   row('me (express run)', s.fastify);
   row('me (fastify)', { ...s.fastify, service: s.fastify.fastify });
@@ -628,6 +642,13 @@ if (s.me) {
     targets['me (context): stack floor rps / baseline'] = target(f, 0.8, f >= 0.8);
     const o = ratio(s.me.service.rps, s.me.floor.rps);
     targets['me (context): service rps / stack floor'] = target(o, 0.8, o >= 0.8);
+  }
+  if (s.me.against) {
+    // Not targets: this build against the other one, in rps and in CPU per request.
+    const a = ratio(s.me.service.rps, s.me.against.rps);
+    targets['me (context): service rps / --against rps'] = target(a, 1, a >= 1);
+    const c = ratio(s.me.service.cpuUsPerRequest, s.me.against.cpuUsPerRequest);
+    targets['me (context): service CPU / --against CPU per request'] = target(c, 1, c <= 1);
   }
 }
 if (s.createItem) {
