@@ -5,7 +5,8 @@ import type { ApiKeyGrants } from '../core/module';
 import { allow, isAuthenticated } from '../http/access.rules';
 import { ApiKeyScope } from './apikey.model';
 
-const ROOT_TYPES = ['Query', 'Mutation', 'Subscription'];
+/** The root types: every field of theirs gets the API-key gate. */
+export const ROOT_TYPES: readonly string[] = ['Query', 'Mutation', 'Subscription'];
 
 const outOfScope = () => new ForbiddenError('An API key may not do this', { reason: 'API_KEY_SCOPE' });
 

@@ -2,11 +2,15 @@ import type { GraphQLSchema } from 'graphql';
 import { middleware, type IMiddlewareGenerator } from 'graphql-middleware';
 import { allow, deny, shield } from 'graphql-shield';
 import type { IRules } from 'graphql-shield';
-import { gateApiKeys, scopesByField } from '../apikeys/apikey.rules';
+import { gateApiKeys, ROOT_TYPES, scopesByField } from '../apikeys/apikey.rules';
 import type { FeatureModule } from '../core/module';
 import { deniedError, forgetRuleResults } from '../http/access.rules';
 
 type RuleMap = Record<string, unknown>;
+
+/** A type's rules by field (a plain object), as opposed to one rule (a class instance) for the whole type. */
+const isFieldMap = (rules: unknown): rules is RuleMap =>
+  typeof rules === 'object' && rules !== null && Object.getPrototypeOf(rules) === Object.prototype;
 
 /** Merges the per-feature rule maps; a field defined twice is a programming error. */
 export function mergeRules(...maps: RuleMap[]): Record<string, RuleMap | unknown> {
@@ -16,11 +20,11 @@ export function mergeRules(...maps: RuleMap[]): Record<string, RuleMap | unknown
       const existing = out[type];
       if (existing === undefined) {
         out[type] = rules;
-      } else if (typeof existing === 'object' && typeof rules === 'object' && !('resolve' in (existing as object))) {
+      } else if (isFieldMap(existing) && typeof rules === 'object') {
         for (const field of Object.keys(rules as RuleMap)) {
-          if (field in (existing as RuleMap)) throw new Error(`permission for ${type}.${field} defined twice`);
+          if (field in existing) throw new Error(`permission for ${type}.${field} defined twice`);
         }
-        out[type] = { ...(existing as RuleMap), ...(rules as RuleMap) };
+        out[type] = { ...existing, ...(rules as RuleMap) };
       } else {
         throw new Error(`permission for ${type} defined twice`);
       }
@@ -48,8 +52,6 @@ export function buildPermissions(modules: readonly FeatureModule[]) {
 
 type FieldWrappers = Record<string, Record<string, unknown>>;
 
-const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
-
 /**
  * graphql-shield wraps every field, `allow`ed ones too, and each wrapped field resolves through
  * two more promises (a page of 20 items has about 150 fields). A field whose rule is `allow`
@@ -65,12 +67,10 @@ export function withoutAllowedFields(
     const wrappers = permissions.generate(schema) as FieldWrappers;
     for (const [type, rules] of Object.entries(tree)) {
       // Root fields always keep theirs (the API-key gate; a subscription's rule runs at its start).
-      if (ROOT_TYPES.has(type)) continue;
+      if (ROOT_TYPES.includes(type)) continue;
       if (rules === allow) delete wrappers[type];
-      // A plain object is a field map; a rule (a class instance) applies to the whole type.
-      else if (rules !== null && Object.getPrototypeOf(rules) === Object.prototype)
-        for (const [field, fieldRule] of Object.entries(rules as object))
-          if (fieldRule === allow) delete wrappers[type]?.[field];
+      else if (isFieldMap(rules))
+        for (const [field, fieldRule] of Object.entries(rules)) if (fieldRule === allow) delete wrappers[type]?.[field];
     }
     return wrappers as never;
   });
