@@ -334,13 +334,11 @@ const procs = [];
 const wanted = (name) => !flags.only || flags.only.split(',').includes(name);
 const serviceArgs = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, 'bench/results/profiles')}`] : [];
 // Metrics on, as in production, on a free port of their own; `METRICS_PORT=0 npm run bench` measures without.
-const startService = async (dbName) =>
-  startProcess(
-    'service',
-    path.join(root, 'dist/index.js'),
-    { ...serviceEnv(dbName), METRICS_PORT: process.env.METRICS_PORT === '0' ? '0' : String(await freePort()) },
-    serviceArgs,
-  );
+const metricsPort = async () => ({ METRICS_PORT: process.env.METRICS_PORT === '0' ? '0' : String(await freePort()) });
+/** A build of the service (this one's dist/index.js, or `--against`'s) with the bench's settings. */
+const startBuild = async (name, entry, dbName) =>
+  startProcess(name, entry, { ...serviceEnv(dbName), ...(await metricsPort()) }, serviceArgs);
+const startService = (dbName) => startBuild('service', path.join(root, 'dist/index.js'), dbName);
 /**
  * A local OTLP/HTTP receiver for the tracing scenario: answers every export at once and counts the
  * spans (by their spanId keys) without decoding, so it costs the service nothing it would not pay
@@ -371,18 +369,12 @@ const startBaseline = (dbName) =>
 const startStackFloor = (dbName) =>
   startProcess('floor', path.join(root, 'bench/stack-floor.mjs'), serviceEnv(dbName), serviceArgs);
 // `--against`: another build of the service, with the same settings.
-const startAgainst = async (dbName) =>
-  startProcess(
-    'against',
-    path.resolve(flags.against),
-    { ...serviceEnv(dbName), METRICS_PORT: process.env.METRICS_PORT === '0' ? '0' : String(await freePort()) },
-    serviceArgs,
-  );
+const startAgainst = (dbName) => startBuild('against', path.resolve(flags.against), dbName);
 // The same GraphQL path on Fastify (bench/fastify-server.mjs), with the service's settings and metrics.
 const startFastify = async (dbName) =>
   startProcess('fastify', path.join(root, 'bench/fastify-server.mjs'), {
     ...serviceEnv(dbName),
-    METRICS_PORT: process.env.METRICS_PORT === '0' ? '0' : String(await freePort()),
+    ...(await metricsPort()),
   });
 try {
   log('seeding…');
@@ -482,7 +474,7 @@ try {
       path.join(root, 'dist/index.js'),
       {
         ...serviceEnv('bench_small'),
-        METRICS_PORT: process.env.METRICS_PORT === '0' ? '0' : String(await freePort()),
+        ...(await metricsPort()),
         OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
         OTEL_TRACES_SAMPLER: 'always_on',
       },
