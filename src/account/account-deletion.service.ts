@@ -1,8 +1,8 @@
 import { AccountEvent } from './account.audit';
 import { recordAuditEvent } from '../audit/audit.service';
-import { proveCurrentPassword } from '../auth/credentials.service';
+import { requireReauthentication } from '../auth/reauthentication';
 import { clearLockout } from '../users/lockout.service';
-import type { Caller } from '../core/context';
+import type { AuthUser, Caller } from '../core/context';
 import { NotFoundError, UnauthenticatedError } from '../core/errors';
 import { deleteUserData } from '../core/hooks';
 import { parseObjectId } from '../core/validation';
@@ -44,11 +44,16 @@ async function remove(user: User, actor: Actor, by: 'self' | 'admin'): Promise<t
   return true;
 }
 
-/** The signed-in user deletes their own account, proving it with the current password. */
-export async function deleteAccount(actor: Actor, currentPassword: string, caller: Caller): Promise<boolean> {
+/** The signed-in user deletes their own account, proving it with the current password or a recent reauthenticate. */
+export async function deleteAccount(
+  me: AuthUser,
+  actor: Actor,
+  currentPassword: string | null | undefined,
+  caller: Caller,
+): Promise<boolean> {
   const user = await UserModel.findById(actor.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
-  await proveCurrentPassword(user, currentPassword, caller, 'deleteAccount');
+  await requireReauthentication(me, user, currentPassword, caller, 'deleteAccount');
   return remove(user, actor, 'self');
 }
 

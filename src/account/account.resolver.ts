@@ -1,5 +1,6 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { AuthPayload, COOKIE_DESCRIPTION } from '../auth/auth.types';
+import { REAUTH_ARGUMENT } from '../auth/reauthentication';
 import { inCookie } from '../auth/refresh-cookie';
 import { httpResponse, requireUser, type Context } from '../core/context';
 import { User } from '../users/user.model';
@@ -49,10 +50,13 @@ export class AccountResolver {
     return useCookie ? inCookie(httpResponse(ctx), result) : result;
   }
 
-  @Mutation(() => Boolean, { description: 'Mails a confirmation link to a new address. Needs my password.' })
+  @Mutation(() => Boolean, {
+    description: 'Mails a confirmation link to a new address. Needs my password or a recent reauthenticate.',
+  })
   requestEmailChange(
     @Arg('newEmail', () => String) newEmail: string,
-    @Arg('currentPassword', () => String) currentPassword: string,
+    @Arg('currentPassword', () => String, { nullable: true, description: REAUTH_ARGUMENT })
+    currentPassword: string | null | undefined,
     @Ctx() ctx: Context,
   ): Promise<boolean> {
     return requestEmailChange(requireUser(ctx), { newEmail, currentPassword }, callerOf(ctx));
@@ -64,10 +68,15 @@ export class AccountResolver {
   }
 
   @Mutation(() => Boolean, {
-    description: 'Deletes my account, my sessions and my items; the email becomes free. Needs my password.',
+    description:
+      'Deletes my account, my sessions and my items; the email becomes free. Needs my password or a recent reauthenticate.',
   })
-  deleteAccount(@Arg('currentPassword', () => String) currentPassword: string, @Ctx() ctx: Context): Promise<boolean> {
-    return deletion.deleteAccount(actorOf(ctx), currentPassword, callerOf(ctx));
+  deleteAccount(
+    @Arg('currentPassword', () => String, { nullable: true, description: REAUTH_ARGUMENT })
+    currentPassword: string | null | undefined,
+    @Ctx() ctx: Context,
+  ): Promise<boolean> {
+    return deletion.deleteAccount(requireUser(ctx), actorOf(ctx), currentPassword, callerOf(ctx));
   }
 
   @Mutation(() => Boolean, { description: 'ADMIN: deletes a user with its sessions and items.' })

@@ -2,7 +2,8 @@ import { AccountEvent } from './account.audit';
 import { z } from 'zod';
 import { recordAuditEvent } from '../audit/audit.service';
 import { isReservedForAdmin } from '../auth/admin-bootstrap';
-import { emailSchema, proveCurrentPassword } from '../auth/credentials.service';
+import { emailSchema } from '../auth/credentials.service';
+import { requireReauthentication } from '../auth/reauthentication';
 import { clearLockout } from '../users/lockout.service';
 import { revokeAllSessions } from '../auth/session.service';
 import type { AuthUser, Caller } from '../core/context';
@@ -23,17 +24,17 @@ import {
 
 const inUse = () => new ConflictError('An account with this email already exists', { field: 'newEmail' });
 
-/** `requestEmailChange`: mails a confirmation link to the new address, once the password is right. */
+/** `requestEmailChange`: mails a confirmation link to the new address, once the password (or a recent reauthenticate) proves it is me. */
 export async function requestEmailChange(
   me: AuthUser,
-  change: { newEmail: string; currentPassword: string },
+  change: { newEmail: string; currentPassword?: string | null },
   caller: Caller,
 ): Promise<boolean> {
   const { config } = caller;
   const { newEmail } = parseInput(z.object({ newEmail: emailSchema }), { newEmail: change.newEmail });
   const user = await UserModel.findById(me.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
-  await proveCurrentPassword(user, change.currentPassword, caller, 'requestEmailChange');
+  await requireReauthentication(me, user, change.currentPassword, caller, 'requestEmailChange');
   if (isReservedForAdmin(config, newEmail, me.role) || (await UserModel.exists({ email: newEmail }))) throw inUse();
   // Per account and per recipient: the link mail must not become a way to flood an inbox.
   await throttleLinkMail(`changeEmail:${me.id}`);

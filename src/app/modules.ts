@@ -8,6 +8,7 @@ import type { FeatureModule } from '../core/module';
 import { itemsModule } from '../items/items.module';
 import { mailModule } from '../mail/mail.module';
 import { mfaModule } from '../mfa/mfa.module';
+import { passwordlessModule } from '../passwordless/passwordless.module';
 import { realtimeModule } from '../realtime/realtime.module';
 import { usersModule } from '../users/users.module';
 
@@ -15,7 +16,7 @@ import { usersModule } from '../users/users.module';
  * Every feature of the application, each a folder under src/ exporting one module. A feature
  * is added here and nowhere else. The order is the layering of the features (each may use those
  * before it) and the order in which user hooks run: a deleted user's mail, links, sessions, TOTP
- * credentials, API keys, then items.
+ * credentials, API keys, items, then passkeys and sign-in codes.
  */
 export const MODULES: readonly FeatureModule[] = [
   auditModule,
@@ -26,6 +27,7 @@ export const MODULES: readonly FeatureModule[] = [
   apiKeysModule,
   itemsModule,
   accountModule,
+  passwordlessModule,
   realtimeModule,
 ];
 

@@ -8,6 +8,7 @@ import { assertCookieOrigin, clearRefreshCookie, inCookie, readRefreshCookie } f
 import { invalidRefreshToken, refresh } from './refresh.service';
 import * as sessions from './session.service';
 import { Session } from './session.model';
+import { REAUTH_ARGUMENT } from './reauthentication';
 
 @Resolver()
 export class AuthResolver {
@@ -71,7 +72,8 @@ export class AuthResolver {
     description: 'Changes my password; revokes all my other sessions and older access tokens.',
   })
   async changePassword(
-    @Arg('currentPassword', () => String) currentPassword: string,
+    @Arg('currentPassword', () => String, { nullable: true, description: REAUTH_ARGUMENT })
+    currentPassword: string | null | undefined,
     @Arg('newPassword', () => String) newPassword: string,
     @Ctx() ctx: Context,
   ): Promise<AuthPayload> {

@@ -16,13 +16,8 @@ import { sendVerificationMail } from '../users/verification-mail';
 import { isReservedForAdmin } from './admin-bootstrap';
 import type { AuthResult, SignInVia } from './sign-in';
 import { audit } from './auth.audit';
-import {
-  emailSchema,
-  normalizeEmail,
-  proveCurrentPassword,
-  verifyCredentials,
-  type SignIn,
-} from './credentials.service';
+import { emailSchema, normalizeEmail, verifyCredentials, type SignIn } from './credentials.service';
+import { requireReauthentication } from './reauthentication';
 import { hashPassword, validateNewPassword } from './password';
 import { isSessionActive, renewSession, revokeAllSessions, startSession } from './session.service';
 import { verifyAccessToken } from './tokens';
@@ -73,17 +68,17 @@ export async function login(input: SignIn, caller: Caller, via: SignInVia = 'log
   return startSession(user, caller);
 }
 
-/** The signed-in user's password change: the current password proves it is them. */
+/** The signed-in user's password change: the current password, or a recent reauthenticate, proves it is them. */
 export async function changePassword(
   me: AuthUser,
-  { currentPassword, newPassword }: { currentPassword: string; newPassword: string },
+  { currentPassword, newPassword }: { currentPassword?: string | null; newPassword: string },
   caller: Caller,
 ): Promise<AuthResult> {
   const { config } = caller;
   await limitAttempt(config, 'changePassword', caller.client.ip, me.id);
   const user = await UserModel.findById(me.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
-  await proveCurrentPassword(user, currentPassword, caller, 'changePassword');
+  await requireReauthentication(me, user, currentPassword, caller, 'changePassword');
   validateNewPassword(newPassword, 'newPassword', [user.email, user.email.split('@')[0]!]);
   if (newPassword === currentPassword) {
     throw new BadUserInputError('newPassword', 'newPassword must differ from currentPassword');

@@ -217,6 +217,20 @@ async function settled<T>(
 }
 
 /**
+ * A TOTP or recovery code where no password was checked just before (a session inside its
+ * re-authentication window): it takes a lockout slot first, so guesses are limited as at sign-in.
+ */
+export async function proveSecondFactorAlone(
+  user: User,
+  code: string,
+  caller: Caller,
+  via: SignInVia,
+): Promise<boolean> {
+  const slot = await reserveAttempt(caller.config, user.email);
+  return proveSecondFactor(String(user._id), { ok: true, locked: slot.last, held: user.email }, code, caller, via);
+}
+
+/**
  * The second factor on its own, where something other than the password proved the first (a
  * password reset link): no code is MFA_REQUIRED before anything is counted or used up; a code
  * takes a lockout slot first, so guesses are limited exactly as at sign-in, and only a right code

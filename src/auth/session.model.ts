@@ -73,6 +73,10 @@ export class Session {
   @prop({ type: Date, default: null })
   revokedAt?: Date | null;
 
+  /** Until when `reauthenticate` lets this session make sensitive changes without the password. */
+  @prop({ type: Date, default: null })
+  reauthenticatedUntil?: Date | null;
+
   /** Set per request: whether the caller's access token belongs to this session. */
   @Field({ description: 'True for the session of the access token making this request.' })
   current?: boolean;

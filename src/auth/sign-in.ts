@@ -23,4 +23,7 @@ export type SignInVia =
   | 'confirmTotpSetup'
   | 'disableTotp'
   | 'regenerateRecoveryCodes'
-  | 'resetPassword';
+  | 'resetPassword'
+  | 'reauthenticate'
+  | 'signInWithCode'
+  | 'passkey';

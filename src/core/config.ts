@@ -11,6 +11,7 @@ import { realtime } from './config/realtime';
 import { resolveSecretFiles, SECRET_VARIABLES } from './config/secrets';
 import { ConfigError, type DeepReadonly, type Env, type Section, type UnionToIntersection } from './config/section';
 import { server, type ServerSettings } from './config/server';
+import { webauthn } from './config/webauthn';
 
 /**
  * The one module that reads `process.env`. Everything else receives a `Config`. Each section in
@@ -22,7 +23,7 @@ export { SECRET_VARIABLES, secretWeakness } from './config/secrets';
 export { TRACE_SAMPLERS, type TraceSampler } from './config/observability';
 
 /** Built in this order, after `server` (whose settings each may read): the first ConfigError thrown is reported. */
-const SECTIONS = [database, observability, auth, account, http, limits, mail, realtime, admin] as const;
+const SECTIONS = [database, observability, auth, account, http, limits, mail, realtime, admin, webauthn] as const;
 
 const variables: z.ZodRawShape = Object.assign({}, server.variables, ...SECTIONS.map((s) => s.variables));
 const schema = z.object(variables);

@@ -1,4 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
+import { REAUTH_ARGUMENT } from '../auth/reauthentication';
 import { requireUser, type Context } from '../core/context';
 import { actorOf, callerOf } from '../users/user.actor';
 import { User } from '../users/user.model';
@@ -17,7 +18,8 @@ export class TotpResolver {
       'Starts two-factor sign-in: a new secret to scan, pending until confirmTotpSetup. A new call replaces a pending one. CONFLICT when already enabled.',
   })
   beginTotpSetup(
-    @Arg('currentPassword', () => String) currentPassword: string,
+    @Arg('currentPassword', () => String, { nullable: true, description: REAUTH_ARGUMENT })
+    currentPassword: string | null | undefined,
     @Ctx() ctx: Context,
   ): Promise<TotpSetup> {
     return totp.beginTotpSetup(requireUser(ctx), currentPassword, callerOf(ctx));
@@ -36,7 +38,8 @@ export class TotpResolver {
       'Turns two-factor sign-in off; `code` is a code from the app or a recovery code. Ends my other sessions.',
   })
   disableTotp(
-    @Arg('currentPassword', () => String) currentPassword: string,
+    @Arg('currentPassword', () => String, { nullable: true, description: REAUTH_ARGUMENT })
+    currentPassword: string | null | undefined,
     @Arg('code', () => String) code: string,
     @Ctx() ctx: Context,
   ): Promise<boolean> {
@@ -47,7 +50,8 @@ export class TotpResolver {
     description: 'Replaces all my recovery codes with 10 new ones; `code` is a code from the app or a recovery code.',
   })
   regenerateRecoveryCodes(
-    @Arg('currentPassword', () => String) currentPassword: string,
+    @Arg('currentPassword', () => String, { nullable: true, description: REAUTH_ARGUMENT })
+    currentPassword: string | null | undefined,
     @Arg('code', () => String) code: string,
     @Ctx() ctx: Context,
   ): Promise<string[]> {

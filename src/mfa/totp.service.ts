@@ -3,7 +3,8 @@ import { toString as qrCodeSvg } from 'qrcode';
 import { TOTP } from 'otpauth';
 import { audit } from '../auth/auth.audit';
 import type { SignInVia } from '../auth/sign-in';
-import { proveCodeUnderLockout, proveCurrentPassword, proveSecondFactor } from '../auth/credentials.service';
+import { proveCodeUnderLockout, proveSecondFactor, proveSecondFactorAlone } from '../auth/credentials.service';
+import { requireReauthentication } from '../auth/reauthentication';
 import { revokeAllSessions } from '../auth/session.service';
 import type { AuthUser, Caller } from '../core/context';
 import { atomically, op } from '../infra/db';
@@ -31,9 +32,9 @@ import type { TotpSetup } from './totp.types';
  */
 const wrongCode = () => new BadUserInputError('code', 'code is not a valid code from the authenticator app');
 
-/** What turning TOTP off or replacing the recovery codes takes: the password and a code. */
+/** What turning TOTP off or replacing the recovery codes takes: the password (or a recent reauthenticate) and a code. */
 export interface BothFactors {
-  currentPassword: string;
+  currentPassword?: string | null;
   code: string;
 }
 
@@ -44,24 +45,32 @@ async function accountOf(me: AuthUser): Promise<User> {
 }
 
 /**
- * Password, then a TOTP or recovery code: what turning TOTP off or replacing the recovery codes
- * takes. A wrong code counts towards the lockout like a wrong password.
+ * Password (or the session's re-authentication window), then a TOTP or recovery code: what
+ * turning TOTP off or replacing the recovery codes takes. A wrong code counts towards the lockout
+ * like a wrong password.
  */
 async function proveBothFactors(me: AuthUser, proof: BothFactors, caller: Caller, via: SignInVia): Promise<User> {
   const account = await accountOf(me);
   if (!account.totpEnabled) throw new ConflictError('Two-factor sign-in is not enabled', { reason: 'MFA_NOT_ENABLED' });
-  const check = await proveCurrentPassword(account, proof.currentPassword, caller, via, { hold: true });
-  if (!(await proveSecondFactor(me.id, check, proof.code, caller, via))) throw wrongCode();
+  const check = await requireReauthentication(me, account, proof.currentPassword, caller, via, { hold: true });
+  const proven = check
+    ? await proveSecondFactor(me.id, check, proof.code, caller, via)
+    : await proveSecondFactorAlone(account, proof.code, caller, via);
+  if (!proven) throw wrongCode();
   return account;
 }
 
 /** Starts (or restarts) setup: a new secret waits for its first code; nothing changes for sign-in yet. */
-export async function beginTotpSetup(me: AuthUser, currentPassword: string, caller: Caller): Promise<TotpSetup> {
+export async function beginTotpSetup(
+  me: AuthUser,
+  currentPassword: string | null | undefined,
+  caller: Caller,
+): Promise<TotpSetup> {
   const { config } = caller;
   const account = await accountOf(me);
   // Before the password, so this is never a password-only check on an account with TOTP on.
   if (account.totpEnabled) throw new ConflictError('Two-factor sign-in is already enabled', { reason: 'MFA_ENABLED' });
-  await proveCurrentPassword(account, currentPassword, caller, 'beginTotpSetup');
+  await requireReauthentication(me, account, currentPassword, caller, 'beginTotpSetup');
   const secret = newSecret();
   const pendingSecret = encryptSecret(config, me.id, new Uint8Array(secret.buffer));
   await atomically(totpKey(me.id), () =>

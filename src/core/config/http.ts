@@ -2,6 +2,20 @@ import { z } from 'zod';
 import { bool, int, section } from './section';
 import type { ServerSettings } from './server';
 
+/** A comma-separated list of origins (CORS_ORIGINS, WEBAUTHN_ORIGINS). */
+export const originList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.url({ error: 'must be a comma-separated list of origins such as https://app.example.com' })));
+
+/** CORS_ORIGINS, which the webauthn section reads too (its default origins). */
+export const corsOriginsVariable = originList.default([]);
+
 /** The HTTP edge: the playground, introspection, trusted documents, request bodies, CORS, proxies, timeouts. */
 export const http = section(
   {
@@ -12,16 +26,7 @@ export const http = section(
       .string()
       .regex(/^\d+(b|kb|mb)?$/i, 'must be a size such as 100kb or 1mb')
       .default('100kb'),
-    CORS_ORIGINS: z
-      .string()
-      .transform((s) =>
-        s
-          .split(',')
-          .map((o) => o.trim())
-          .filter(Boolean),
-      )
-      .pipe(z.array(z.url({ error: 'must be a comma-separated list of origins such as https://app.example.com' })))
-      .default([]),
+    CORS_ORIGINS: corsOriginsVariable,
     TRUST_PROXY: z
       .string()
       .regex(/^(true|false|\d+|[\w.:/, -]+)$/, 'must be true, false, a hop count or a list of proxy addresses')

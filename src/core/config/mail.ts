@@ -8,6 +8,17 @@ const linkTemplate = z
   .regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')
   .refine((s) => s.includes('{token}'), 'must contain {token}');
 
+/** PUBLIC_URL, which the webauthn section reads too (its default relying party). */
+export const publicUrlVariable = z
+  .string()
+  .regex(/^https?:\/\/[^\s?#]+$/, 'must be an http:// or https:// URL without query or fragment')
+  .optional();
+
+/** Where the service is reachable from a browser, without a trailing slash. */
+export function publicUrlOf(value: string | undefined, port: number): string {
+  return (value ?? `http://localhost:${port}`).replace(/\/+$/, '');
+}
+
 /** Account mail: how it is sent, and the links it carries. */
 export const mail = section(
   {
@@ -21,10 +32,7 @@ export const mail = section(
       .default('GraphQL API <no-reply@localhost>'),
     MAIL_TRANSPORT: z.enum(['smtp', 'log'], { error: 'must be smtp or log' }).optional(),
     MAIL_MAX_ATTEMPTS: int(1, 100).default(8),
-    PUBLIC_URL: z
-      .string()
-      .regex(/^https?:\/\/[^\s?#]+$/, 'must be an http:// or https:// URL without query or fragment')
-      .optional(),
+    PUBLIC_URL: publicUrlVariable,
     VERIFY_EMAIL_URL: linkTemplate.optional(),
     RESET_PASSWORD_URL: linkTemplate.optional(),
     CONFIRM_EMAIL_CHANGE_URL: linkTemplate.optional(),
@@ -38,7 +46,7 @@ export const mail = section(
     if (transport === 'smtp' && !v.SMTP_URL) {
       throw new ConfigError('SMTP_URL: is required when MAIL_TRANSPORT=smtp');
     }
-    const publicUrl = (v.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
+    const publicUrl = publicUrlOf(v.PUBLIC_URL, port);
     return {
       mail: {
         /** `log` writes each message to the log instead of sending it (development only). */
