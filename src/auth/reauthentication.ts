@@ -33,12 +33,14 @@ export async function openReauthWindow(me: AuthUser, caller: Caller): Promise<Da
         { $set: { reauthenticatedUntil: until } },
       )
     : null;
-  if (!opened?.matchedCount) {
-    throw new ForbiddenError('Only a signed-in session (an access token) can be re-authenticated', {
-      reason: 'SESSION_REQUIRED',
-    });
-  }
+  if (!opened?.matchedCount) throw sessionRequired();
   return until;
+}
+
+export function sessionRequired(): ForbiddenError {
+  return new ForbiddenError('Only a signed-in session (an access token) can be re-authenticated', {
+    reason: 'SESSION_REQUIRED',
+  });
 }
 
 /** Whether the caller's own session is inside its re-authentication window. */

@@ -11,46 +11,6 @@ import { printAppSchema } from '../../src/app/schema';
 const ROOT = path.resolve(__dirname, '..', '..');
 const OPERATIONS_DIR = path.join(ROOT, 'schema', 'operations');
 
-const PUBLIC_OPERATIONS = [
-  'register',
-  'login',
-  'refreshToken',
-  'logout',
-  'logoutAll',
-  'sessions',
-  'revokeSession',
-  'changePassword',
-  'me',
-  'users',
-  'setUserRole',
-  'setUserDisabled',
-  'unlockUser',
-  'updateProfile',
-  'deleteAccount',
-  'deleteUser',
-  'requestEmailVerification',
-  'verifyEmail',
-  'requestPasswordReset',
-  'resetPassword',
-  'requestEmailChange',
-  'confirmEmailChange',
-  'item',
-  'items',
-  'createItem',
-  'updateItem',
-  'deleteItem',
-  'itemEvents',
-  'auditEvents',
-  'apiKeys',
-  'createApiKey',
-  'revokeApiKey',
-  'beginTotpSetup',
-  'confirmTotpSetup',
-  'disableTotp',
-  'regenerateRecoveryCodes',
-  'resetUserTotp',
-];
-
 async function operationSources(): Promise<Array<{ file: string; source: string }>> {
   const files = (await readdir(OPERATIONS_DIR)).filter((f) => f.endsWith('.graphql')).sort();
   return Promise.all(
@@ -77,13 +37,17 @@ describe('schema/operations', () => {
     expect(validate(schema, document)).toEqual([]);
   });
 
-  it('cover every public operation', () => {
+  it('cover every root field of the committed schema', async () => {
+    const schema = buildSchema(await readFile(path.join(ROOT, 'schema', 'schema.graphql'), 'utf8'));
+    const publicFields = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].flatMap(
+      (type) => Object.keys(type?.getFields() ?? {}),
+    );
     const rootFields = new Set<string>();
     for (const def of document.definitions) {
       if (def.kind !== 'OperationDefinition') continue;
       for (const sel of def.selectionSet.selections) if (sel.kind === 'Field') rootFields.add(sel.name.value);
     }
-    expect([...rootFields].sort()).toEqual([...PUBLIC_OPERATIONS].sort());
+    expect([...rootFields].sort()).toEqual(publicFields.sort());
   });
 
   it('give every operation and fragment a one-line comment', async () => {

@@ -23,7 +23,7 @@ export const webauthn = section(
     WEBAUTHN_RP_ID: hostName.optional(),
     WEBAUTHN_RP_NAME: z.string().trim().min(1, 'must not be empty').max(64).optional(),
     WEBAUTHN_ORIGINS: originList.optional(),
-    REAUTH_WINDOW_SECONDS: int(10, 86_400).default(300),
+    REAUTH_WINDOW_SECONDS: int(1, 86_400).default(300),
     PUBLIC_URL: publicUrlVariable,
     CORS_ORIGINS: corsOriginsVariable,
   },

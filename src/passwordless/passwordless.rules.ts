@@ -1,0 +1,23 @@
+import { allow, isAuthenticated } from '../http/access.rules';
+
+/**
+ * Passkey sign-in needs no identity (the passkey is the credential); managing passkeys and
+ * re-authenticating need a signed-in caller, and the services ask for the re-authentication
+ * window where the issue requires it (adding and deleting passkeys).
+ */
+export const passwordlessPermissions = {
+  Query: {
+    passkeys: isAuthenticated,
+  },
+  Mutation: {
+    beginPasskeyRegistration: isAuthenticated,
+    finishPasskeyRegistration: isAuthenticated,
+    renamePasskey: isAuthenticated,
+    deletePasskey: isAuthenticated,
+    beginPasskeySignIn: allow,
+    finishPasskeySignIn: allow,
+    reauthenticate: isAuthenticated,
+  },
+  Passkey: allow,
+  Reauthentication: allow,
+};
