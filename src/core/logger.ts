@@ -39,6 +39,10 @@ export const REDACT_PATHS = [
   '*.recoveryCodes',
   '*.secret',
   'variables.*.totpCode',
+  // An emailed sign-in code (reauthenticate's input.emailCode; signInWithCode's $code is variables.code).
+  'emailCode',
+  '*.emailCode',
+  'variables.*.emailCode',
   // Not `*.code`: errors carry a `code` (ECONNREFUSED, extensions.code) that logs must keep.
   'variables.code',
 ];

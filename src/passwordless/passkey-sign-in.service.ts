@@ -71,7 +71,8 @@ export async function verifyAssertion(raw: unknown, caller: Caller): Promise<Ass
       { _id: passkey._id, counter: newCounter === 0 ? 0 : op({ $lt: newCounter }) },
       { $set: { counter: newCounter, lastUsedAt: now, backedUp: info.credentialBackedUp } },
     ));
-  if (!updated || updated.modifiedCount !== 1) {
+  // matchedCount: two sign-ins in one millisecond write the same values, and modify nothing.
+  if (!updated || updated.matchedCount !== 1) {
     audit(caller, PasswordlessEvent.PASSKEY_CLONE_SUSPECTED, {
       userId,
       details: { passkeyId: String(passkey._id), storedCounter: passkey.counter, presentedCounter: newCounter },
