@@ -49,6 +49,8 @@ const PUBLIC_OPERATIONS = [
   'disableTotp',
   'regenerateRecoveryCodes',
   'resetUserTotp',
+  'requestSignInCode',
+  'signInWithCode',
 ];
 
 async function operationSources(): Promise<Array<{ file: string; source: string }>> {
