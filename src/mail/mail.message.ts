@@ -1,5 +1,5 @@
 export type MailTemplate =
-  'verify-email' | 'reset-password' | 'password-changed' | 'confirm-email-change' | 'email-changed';
+  'verify-email' | 'reset-password' | 'password-changed' | 'confirm-email-change' | 'email-changed' | 'sign-in-code';
 
 export interface MailRequest {
   to: string;
@@ -10,10 +10,11 @@ export interface MailRequest {
    * displayName: user text (escaped in HTML) for the greeting; give it only for an address the
    * account has proven (greetingName in src/users/user.profile.ts), and verify-email and
    * confirm-email-change never show it. token: the raw link token (verify-email, reset-password,
-   * confirm-email-change). newEmail: for email-changed / confirm-email-change.
-   * expiresInMinutes: how long the link is valid, said in the message when given.
+   * confirm-email-change). code: the sign-in code (sign-in-code). newEmail: for email-changed /
+   * confirm-email-change. expiresInMinutes: how long the link or code is valid, said in the
+   * message when given.
    */
-  data: { displayName?: string | null; token?: string; newEmail?: string; expiresInMinutes?: number };
+  data: { displayName?: string | null; token?: string; code?: string; newEmail?: string; expiresInMinutes?: number };
 }
 
 /** A message ready to send: what the outbox stores. */

@@ -2,7 +2,7 @@ import type { Config } from '../core/config';
 import type { MailRequest, MailTemplate, RenderedMail } from './mail.message';
 
 /**
- * The five messages. Each is a subject, a few paragraphs and at most one link; `render` turns
+ * The six messages. Each is a subject, a few paragraphs and at most one link; `render` turns
  * that into a plain-text and an HTML part, so both always say the same thing. Paragraph text is
  * plain text: everything is escaped on the way into HTML, user-supplied or not.
  */
@@ -65,6 +65,16 @@ const templates: Record<MailTemplate, (data: MailRequest['data'], links: Links) 
       'If you did not do this, contact support at once.',
     ],
   }),
+  // No link: the code is typed into the page that asked for it, so the session starts there (a
+  // link opens wherever the mail is read, and mail scanners follow links).
+  'sign-in-code': (data) => ({
+    subject: 'Your sign-in code',
+    paragraphs: [
+      `Your sign-in code is ${required(data.code, 'code')}. Enter it where you asked for it; it works once.`,
+      validity(data.expiresInMinutes, 'code'),
+      'If you did not ask for it, ignore this message: your account stays as it is. Never give this code to anyone.',
+    ],
+  }),
 };
 
 /** Subject, text and HTML for one request; links are built from the configuration. */
@@ -91,11 +101,16 @@ export function escapeHtml(s: string): string {
 }
 
 function link(template: string, token: string | undefined): string {
-  if (!token) throw new Error('this mail template needs data.token');
-  return template.replaceAll('{token}', encodeURIComponent(token));
+  return template.replaceAll('{token}', encodeURIComponent(required(token, 'token')));
 }
 
-function validity(minutes: number | undefined): string {
+/** A value the template cannot do without: missing, it is a programming error. */
+function required(value: string | undefined, name: keyof MailRequest['data']): string {
+  if (!value) throw new Error(`this mail template needs data.${name}`);
+  return value;
+}
+
+function validity(minutes: number | undefined, what: 'link' | 'code' = 'link'): string {
   if (minutes === undefined) return '';
   const span =
     minutes >= 120 && minutes % 60 === 0
@@ -103,5 +118,5 @@ function validity(minutes: number | undefined): string {
       : minutes === 60
         ? '1 hour'
         : `${minutes} minute${minutes === 1 ? '' : 's'}`;
-  return `The link is valid for ${span}.`;
+  return `The ${what} is valid for ${span}.`;
 }

@@ -1,7 +1,7 @@
 import { allow, isAuthenticated } from '../http/access.rules';
 
 /**
- * Passkey sign-in needs no identity (the passkey is the credential); managing passkeys and
+ * Passkey and code sign-in need no identity (the passkey, the mailed code is the credential); managing passkeys and
  * re-authenticating need a signed-in caller, and the services ask for the re-authentication
  * window where the issue requires it (adding and deleting passkeys).
  */
@@ -16,6 +16,8 @@ export const passwordlessPermissions = {
     deletePasskey: isAuthenticated,
     beginPasskeySignIn: allow,
     finishPasskeySignIn: allow,
+    requestSignInCode: allow,
+    signInWithCode: allow,
     reauthenticate: isAuthenticated,
   },
   Passkey: allow,

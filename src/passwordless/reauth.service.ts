@@ -1,4 +1,5 @@
 import { audit } from '../auth/auth.audit';
+import { proveSecondFactorAlone } from '../auth/credentials.service';
 import { openReauthWindow, provePasswordAgain, sessionRequired } from '../auth/reauthentication';
 import type { AuthUser, Caller } from '../core/context';
 import { BadUserInputError, UnauthenticatedError } from '../core/errors';
@@ -6,9 +7,10 @@ import { limitAttempt } from '../infra/rate-limit';
 import { User, UserModel } from '../users/user.model';
 import { PasswordlessEvent } from './passwordless.audit';
 import { provePasskey } from './passkey-sign-in.service';
+import { proveSignInCode } from './sign-in-code.service';
 import type { ReauthenticateInput } from './reauth.types';
 
-const PROOFS = ['password', 'passkeyResponse'] as const;
+const PROOFS = ['password', 'passkeyResponse', 'emailCode'] as const;
 
 /**
  * `reauthenticate`: one strong proof opens the re-authentication window of the caller's session
@@ -26,6 +28,7 @@ export async function reauthenticate(me: AuthUser, input: ReauthenticateInput, c
   if (!account) throw new UnauthenticatedError();
   const method = given[0]!;
   if (method === 'password') await provePasswordAgain(account, input.password!, input.totpCode, caller);
+  else if (method === 'emailCode') await proveEmailCodeAgain(account, input.emailCode!, input.totpCode, caller);
   else if (!(await provePasskey(account, input.passkeyResponse, caller)))
     throw new BadUserInputError(
       'input.passkeyResponse',
@@ -38,4 +41,26 @@ export async function reauthenticate(me: AuthUser, input: ReauthenticateInput, c
     details: { method, sessionId: me.sessionId },
   });
   return expiresAt;
+}
+
+/**
+ * An emailed code, and with TOTP on a TOTP or recovery code too: as with signInWithCode and a
+ * password reset, the mailbox alone never stands in for the second factor. The TOTP code is
+ * checked first (a new one comes every 30 seconds; an emailed code is mailed at most 3 times in
+ * 10 minutes), each under the sign-in lockout.
+ */
+async function proveEmailCodeAgain(
+  account: User,
+  code: string,
+  totpCode: string | null | undefined,
+  caller: Caller,
+): Promise<void> {
+  if (account.totpEnabled) {
+    if (!totpCode)
+      throw new BadUserInputError('input.totpCode', 'totpCode is required: this account uses two-factor sign-in');
+    if (!(await proveSecondFactorAlone(account, totpCode, caller, 'reauthenticate')))
+      throw new BadUserInputError('input.totpCode', 'totpCode is not a valid code from the authenticator app');
+  }
+  if (!(await proveSignInCode(account, code, caller)))
+    throw new BadUserInputError('input.emailCode', 'emailCode is not a valid code: request a new one');
 }

@@ -8,7 +8,7 @@ export class Reauthentication {
 }
 
 @InputType('ReauthenticateInput', {
-  description: 'Exactly one proof: password (with totpCode when TOTP is on), passkeyResponse or emailCode.',
+  description: 'Exactly one proof: password or emailCode (each with totpCode when TOTP is on), or passkeyResponse.',
 })
 export class ReauthenticateInput {
   @Field(() => String, { nullable: true, description: 'My password.' })
@@ -16,7 +16,7 @@ export class ReauthenticateInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'With password, when two-factor sign-in is on: a code from the app or a recovery code.',
+    description: 'With password or emailCode, when two-factor sign-in is on: a code from the app or a recovery code.',
   })
   totpCode?: string | null;
 
@@ -25,4 +25,10 @@ export class ReauthenticateInput {
     description: "The browser's AuthenticationResponseJSON by one of my passkeys, to a beginPasskeySignIn challenge.",
   })
   passkeyResponse?: Record<string, unknown> | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A code from requestSignInCode, mailed to my address (with totpCode when TOTP is on).',
+  })
+  emailCode?: string | null;
 }

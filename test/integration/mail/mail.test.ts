@@ -139,6 +139,24 @@ describe('queueMail over SMTP', () => {
     expect(mail.html).toContain('valid for 30 minutes');
   });
 
+  it('delivers sign-in-code with the code and its validity in both parts, and no link', async () => {
+    const to = address();
+    await send({ to, template: 'sign-in-code', data: { code: '042917', expiresInMinutes: 10 } });
+    const mail = await mailbox.waitFor((m) => m.to === to);
+    expect(mail.subject).toBe('Your sign-in code');
+    for (const part of [mail.text, mail.html]) {
+      expect(part).toContain('Your sign-in code is 042917.');
+      expect(part).toContain('The code is valid for 10 minutes.');
+      expect(part).toContain('If you did not ask for it, ignore this message');
+    }
+    expect(mail.text).not.toMatch(/https?:\/\//);
+    expect(mail.html).not.toContain('href=');
+  });
+
+  it('refuses to queue a sign-in-code without its code (a programming error)', async () => {
+    await expect(send({ to: address(), template: 'sign-in-code', data: {} })).rejects.toThrow(/data\.code/);
+  });
+
   it('builds links from a per-link template, URL-encoding the token', async () => {
     const config = testConfig({
       SMTP_URL: mailbox.url,

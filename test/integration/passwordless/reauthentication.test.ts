@@ -5,6 +5,7 @@ import { flushAuditEvents } from '../../../src/audit/audit.service';
 import { basic, bearer, LOGIN, logIn, REFRESH, signUp } from '../../helpers/auth';
 import { codes, type GraphQLResponse } from '../../helpers/graphql';
 import { startTestServer, type TestServer } from '../../helpers/server';
+import { startMailbox, type Mailbox } from '../../helpers/mailbox';
 import { SoftwareAuthenticator } from '../../helpers/webauthn';
 
 const ORIGIN = 'http://localhost:4000';
@@ -22,10 +23,24 @@ const REGENERATE = 'mutation($c: String!) { regenerateRecoveryCodes(code: $c) }'
 const DELETE_ACCOUNT = 'mutation { deleteAccount }';
 
 let t: TestServer;
+let mailbox: Mailbox;
 beforeAll(async () => {
-  t = await startTestServer({ REAUTH_WINDOW_SECONDS: String(WINDOW_SECONDS) });
+  mailbox = await startMailbox();
+  t = await startTestServer({ REAUTH_WINDOW_SECONDS: String(WINDOW_SECONDS), SMTP_URL: mailbox.url });
 });
-afterAll(() => t.stop());
+afterAll(async () => {
+  await t.stop();
+  await mailbox.stop();
+});
+
+/** Asks for a sign-in code for the address and reads the newest one from the mailbox. */
+async function mailedCode(email: string): Promise<string> {
+  const codeMails = () => mailbox.messages.filter((m) => m.to === email && /sign-in code/i.test(m.subject));
+  const before = codeMails().length;
+  await t.gql('mutation($e: String!) { requestSignInCode(email: $e) }', { e: email });
+  await mailbox.waitFor(() => codeMails().length > before);
+  return /code is (\d{6})\b/.exec(codeMails().at(-1)!.text)![1]!;
+}
 
 type User = Awaited<ReturnType<typeof signUp>>;
 const newPassword = () => `Fresh-Meadow-${Math.random().toString(36).slice(2)}`;
@@ -199,5 +214,26 @@ describe('Mutation.reauthenticate', () => {
       (await reauthenticate(accessToken, { passkeyResponse: mine.get(await challenge()) })).body.errors,
     ).toBeUndefined();
     expect((await t.gql(BEGIN_TOTP, undefined, bearer(accessToken))).body.errors).toBeUndefined();
+  });
+
+  it('accepts an emailed code, with a TOTP code too when TOTP is on', async () => {
+    const user = await signUp(t);
+    const wrong = await reauthenticate(user.accessToken, { emailCode: '000000' });
+    expect(wrong.body.errors![0]!.extensions!.field).toBe('input.emailCode');
+    expect(
+      (await reauthenticate(user.accessToken, { emailCode: await mailedCode(user.email) })).body.errors,
+    ).toBeUndefined();
+    expect((await t.gql(BEGIN_TOTP, undefined, bearer(user.accessToken))).body.errors).toBeUndefined();
+
+    const guarded = await signUp(t);
+    const { secret, recovery } = await enableTotp(guarded);
+    const code = await mailedCode(guarded.email);
+    const alone = await reauthenticate(guarded.accessToken, { emailCode: code });
+    expect(alone.body.errors![0]!.extensions!.field).toBe('input.totpCode');
+    const both = await reauthenticate(guarded.accessToken, { emailCode: code, totpCode: totp(secret, 1) });
+    expect(both.body.errors).toBeUndefined();
+    // Used once (a recovery code stands in for the TOTP step already used).
+    const again = await reauthenticate(guarded.accessToken, { emailCode: code, totpCode: recovery[0] });
+    expect(again.body.errors![0]!.extensions!.field).toBe('input.emailCode');
   });
 });
