@@ -337,6 +337,11 @@ describe('audit events', () => {
         MFA_DISABLED: 'warn',
         MFA_RECOVERY_CODE_USED: 'warn',
         MFA_RECOVERY_CODES_REGENERATED: 'warn',
+        PASSKEY_ADDED: 'info',
+        PASSKEY_REMOVED: 'info',
+        PASSKEY_CLONE_SUSPECTED: 'warn',
+        SIGN_IN_CODE_SENT: 'info',
+        REAUTHENTICATED: 'info',
       };
       expect(Object.keys(expected).sort()).toEqual(Object.values(AuditEventType).sort());
       for (const type of Object.values(AuditEventType)) record({ type, userId, actorId });
