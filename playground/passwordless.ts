@@ -32,19 +32,12 @@ export async function requestSignInCode(email: string): Promise<void> {
   fieldOf(body, 'requestSignInCode');
 }
 
-const CODE_SIGN_IN = (cookie: boolean) =>
-  `mutation SignInWithCode($email: String!, $code: String!, $totpCode: String) {
-  signInWithCode(email: $email, code: $code, totpCode: $totpCode${cookie ? ', useCookie: true' : ''}) ${SIGNED_IN}
-}`;
-
 export async function signInWithCode(email: string, code: string, totpCode?: string): Promise<Session> {
-  const variables = { email, code, totpCode: totpCode || undefined };
-  const body = await post(CODE_SIGN_IN(true), variables);
-  // A server whose signInWithCode has no useCookie refuses the document before running it (the
-  // code is not spent): sign in again without the cookie, as a session that cannot renew itself.
-  const unknown = body.errors?.[0]?.message.includes('Unknown argument "useCookie"');
-  if (!unknown) return sessionOf(body, 'signInWithCode');
-  return sessionOf(await post(CODE_SIGN_IN(false), variables), 'signInWithCode', false);
+  const body = await post(
+    `mutation SignInWithCode($email: String!, $code: String!, $totpCode: String) { signInWithCode(email: $email, code: $code, totpCode: $totpCode, useCookie: true) ${SIGNED_IN} }`,
+    { email, code, totpCode: totpCode || undefined },
+  );
+  return sessionOf(body, 'signInWithCode');
 }
 
 /** Opens this session's re-authentication window; a wrong or missing proof names its field. */

@@ -78,9 +78,9 @@ export async function postSignedIn(query: string, variables?: object): Promise<B
 export const SIGNED_IN = '{ accessToken user { email } }';
 
 /** The session a sign-in mutation answered, in cookie mode unless told otherwise. */
-export function sessionOf(body: Body, field: string, cookie = true): Session {
+export function sessionOf(body: Body, field: string): Session {
   const signedIn = fieldOf<{ accessToken: string; user?: { email: string } }>(body, field);
-  return { token: signedIn.accessToken, email: signedIn.user?.email, cookie };
+  return { token: signedIn.accessToken, email: signedIn.user?.email, cookie: true };
 }
 
 export async function login(email: string, password: string, totpCode?: string): Promise<Session> {

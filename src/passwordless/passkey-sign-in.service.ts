@@ -55,11 +55,10 @@ export async function verifyAssertion(raw: unknown, caller: Caller): Promise<Ass
   const passkey = await PasskeyModel.findOne({ credentialId: response.id }).lean<Passkey>();
   if (!passkey) return { failure: 'unknown passkey' };
   const { userId } = passkey;
-  if (
-    response.response.userHandle &&
-    !(await WebAuthnUserModel.exists({ _id: userId, handle: response.response.userHandle }))
-  )
-    return { failure: 'user handle does not match', userId };
+  // Usernameless (no allowCredentials): the user handle is how the passkey names its user, and must be there.
+  const { userHandle } = response.response;
+  if (!userHandle || !(await WebAuthnUserModel.exists({ _id: userId, handle: userHandle })))
+    return { failure: 'user handle missing or not the passkey user', userId };
   const info = await checkSignature(response, challenge, passkey, caller);
   if (typeof info === 'string') return { failure: info, userId };
   const { newCounter } = info;
@@ -112,11 +111,12 @@ function passkeyInvalid(): UnauthenticatedError {
 
 /**
  * `finishPasskeySignIn`: a verified passkey with user verification is both factors at once, so
- * no TOTP code is asked. Rate-limited per IP; a disabled account is refused.
+ * no TOTP code is asked; a disabled account is refused. The per-IP limit is counted where the
+ * challenge is handed out (beginPasskeySignIn): each finish uses one up, so finishes are limited
+ * with it, and one sign-in counts once.
  */
 export async function finishSignIn(raw: unknown, caller: Caller): Promise<AuthResult> {
-  const { config, client, logger } = caller;
-  await limitAttempt(config, 'passkey', client.ip);
+  const { config, logger } = caller;
   const assertion = await verifyAssertion(raw, caller);
   if ('failure' in assertion) {
     logger.info({ reason: assertion.failure }, 'passkey sign-in refused');

@@ -21,6 +21,11 @@ export async function reauthenticate(me: AuthUser, input: ReauthenticateInput, c
   const given = PROOFS.filter((proof) => input[proof] != null);
   if (given.length !== 1)
     throw new BadUserInputError('input', `Give exactly one proof: ${PROOFS.join(', ')} (got ${given.length})`);
+  if (given[0] === 'passkeyResponse' && input.totpCode != null)
+    throw new BadUserInputError(
+      'input.totpCode',
+      'totpCode goes with password or emailCode: a passkey is both factors',
+    );
   // Only a session has a window to open: refused before any proof is spent on it.
   if (!me.sessionId) throw sessionRequired();
   await limitAttempt(caller.config, 'reauthenticate', caller.client.ip, me.id);

@@ -30,6 +30,8 @@ export interface Ceremony {
   counter?: number;
   credential?: HeldCredential;
   challenge?: string;
+  /** Send this user handle instead of the passkey's; null sends none. */
+  userHandle?: string | null;
 }
 
 const FLAG_UP = 0x01;
@@ -182,7 +184,7 @@ export class SoftwareAuthenticator {
         clientDataJSON: b64url(clientDataJSON),
         authenticatorData: b64url(authenticatorData),
         signature: b64url(signature),
-        userHandle: credential.userHandle,
+        ...(ceremony.userHandle !== null && { userHandle: ceremony.userHandle ?? credential.userHandle }),
       },
     };
   }

@@ -5,6 +5,7 @@ import { freePort } from '../../../src/infra/ferretdb';
 import { bearer, signUp } from '../../helpers/auth';
 import { launchChromium } from '../../helpers/browser';
 import { buildBundles } from '../../helpers/bundles';
+import { startMailbox, type Mailbox } from '../../helpers/mailbox';
 import { startTestServer, type TestServer } from '../../helpers/server';
 import { signUpWithTotp, totpCode } from '../../helpers/totp';
 
@@ -41,17 +42,20 @@ describe('passkeys in the playground (headless Chromium, virtual authenticator)'
   let api: TestServer;
   let origin = '';
   let browser: Browser;
+  let mailbox: Mailbox;
 
   beforeAll(async () => {
     await buildBundles();
+    mailbox = await startMailbox();
     const port = await freePort();
     origin = `http://localhost:${port}`;
-    api = await startTestServer({ PUBLIC_URL: origin }, undefined, { port });
+    api = await startTestServer({ PUBLIC_URL: origin, SMTP_URL: mailbox.url }, undefined, { port });
     browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
     await api?.stop();
+    await mailbox?.stop();
   });
 
   async function openSignedIn(email: string, password: string, secret?: string) {
@@ -130,6 +134,25 @@ describe('passkeys in the playground (headless Chromium, virtual authenticator)'
     expect((await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials).toHaveLength(1);
     const stored = await api.gql(PASSKEYS, undefined, bearer(user.accessToken));
     expect(stored.body.data!.passkeys).toHaveLength(1);
+    await page.close();
+  }, 60_000);
+
+  it('signs in with a code emailed from the sign-in bar', async () => {
+    const user = await signUp(api);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${origin}/playground?query=${encodeURIComponent('{ me { email emailVerified } }')}`);
+    await page.fill('input[name=email]', user.email);
+    await page.getByRole('button', { name: 'Email me a code' }).click();
+    const mail = await mailbox.waitFor((m) => m.to === user.email && /sign-in code/i.test(m.subject));
+    const code = /code is (\d{6})\b/.exec(mail.text)![1]!;
+    await page.fill('input[name=emailCode]', code);
+    await page.getByRole('button', { name: 'Sign in with the code' }).click();
+    await page.getByTestId('signed-in').getByText(`Signed in as ${user.email}`).waitFor();
+    await page.click('.graphiql-execute-button');
+    const result = page.locator('.result-window');
+    await result.getByText(user.email).waitFor({ timeout: 15_000 });
+    // The code proved the address.
+    expect(await result.innerText()).toContain('"emailVerified": true');
     await page.close();
   }, 60_000);
 });

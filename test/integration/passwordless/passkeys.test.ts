@@ -203,6 +203,11 @@ describe('signing in with a passkey', () => {
       expect(codes(res)).toEqual(['UNAUTHENTICATED']);
       expect(reason(res)).toBe('PASSKEY_INVALID');
     }
+    // The user handle names the passkey's user: it must be there, and be that user's.
+    for (const userHandle of [null, Buffer.alloc(32, 7).toString('base64url')]) {
+      const res = await t.gql(FINISH_SIGN_IN, { r: authenticator.get(await signInOptions(), { userHandle }) });
+      expect(reason(res)).toBe('PASSKEY_INVALID');
+    }
     const stranger = new SoftwareAuthenticator(APP);
     stranger.create(await registrationOptions(user));
     expect(reason(await t.gql(FINISH_SIGN_IN, { r: stranger.get(await signInOptions()) }))).toBe('PASSKEY_INVALID');

@@ -207,6 +207,8 @@ describe('Mutation.reauthenticate', () => {
     const challenge = async () =>
       (await t.gql('mutation { beginPasskeySignIn }')).body.data!
         .beginPasskeySignIn as PublicKeyCredentialRequestOptionsJSON;
+    const withCode = await reauthenticate(accessToken, { passkeyResponse: mine.get(await challenge()), totpCode: '1' });
+    expect(withCode.body.errors![0]!.extensions!.field).toBe('input.totpCode');
     const foreign = await reauthenticate(accessToken, { passkeyResponse: theirs.get(await challenge()) });
     expect(foreign.body.errors![0]!.extensions!.field).toBe('input.passkeyResponse');
     expectReauthRequired(await t.gql(BEGIN_TOTP, undefined, bearer(accessToken)));
