@@ -2,7 +2,7 @@ import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { AuthPayload, COOKIE_DESCRIPTION } from '../auth/auth.types';
 import { REAUTH_ARGUMENT } from '../auth/reauthentication';
 import { inCookie } from '../auth/refresh-cookie';
-import { httpResponse, requireUser, type Context } from '../core/context';
+import { afterResponse, httpResponse, requireUser, type Context } from '../core/context';
 import { User } from '../users/user.model';
 import * as deletion from './account-deletion.service';
 import { confirmEmailChange, requestEmailChange } from './email-change.service';
@@ -26,9 +26,7 @@ export class AccountResolver {
     description: 'Mails a password reset link if an account has this email. Always true: it tells nothing.',
   })
   requestPasswordReset(@Arg('email', () => String) email: string, @Ctx() ctx: Context): Promise<boolean> {
-    // `close` comes after the response is sent, and also when the client went away.
-    const afterResponse = (run: () => void) => void httpResponse(ctx).once('close', run);
-    return requestPasswordReset(email, callerOf(ctx), afterResponse);
+    return requestPasswordReset(email, callerOf(ctx), afterResponse(ctx));
   }
 
   @Mutation(() => AuthPayload, {

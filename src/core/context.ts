@@ -91,6 +91,18 @@ export function requireUser(ctx: Pick<Context, 'user'>): AuthUser {
 }
 
 /**
+ * Runs work once the HTTP response is over: sent, or the client gone. `close` may have fired
+ * already (a client that hung up while the resolver awaited), and would never come again: then at once.
+ */
+export function afterResponse(ctx: Pick<Context, 'res'>): (run: () => void) => void {
+  const res = httpResponse(ctx);
+  return (run) => {
+    if (res.closed) run();
+    else res.once('close', run);
+  };
+}
+
+/**
  * The HTTP response, for the resolvers that set or clear a cookie. Only queries and mutations
  * need one, and they run over HTTP only: WebSocket refuses them before execution.
  */

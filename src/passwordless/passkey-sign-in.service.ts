@@ -11,7 +11,7 @@ import { startSession } from '../auth/session.service';
 import type { AuthResult } from '../auth/sign-in';
 import type { Caller } from '../core/context';
 import { emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
-import { op } from '../infra/db';
+import { atomically, op } from '../infra/db';
 import { limitAttempt } from '../infra/rate-limit';
 import { User, UserModel } from '../users/user.model';
 import { PasswordlessEvent } from './passwordless.audit';
@@ -64,11 +64,14 @@ export async function verifyAssertion(raw: unknown, caller: Caller): Promise<Ass
   const { newCounter } = info;
   const grew = newCounter > passkey.counter || (newCounter === 0 && passkey.counter === 0);
   const now = new Date();
+  // Queued per passkey: FerretDB checks a conditional write's filter and writes in two steps.
   const updated =
     grew &&
-    (await PasskeyModel.updateOne(
-      { _id: passkey._id, counter: newCounter === 0 ? 0 : op({ $lt: newCounter }) },
-      { $set: { counter: newCounter, lastUsedAt: now, backedUp: info.credentialBackedUp } },
+    (await atomically(`passkey:${String(passkey._id)}`, () =>
+      PasskeyModel.updateOne(
+        { _id: passkey._id, counter: newCounter === 0 ? 0 : op({ $lt: newCounter }) },
+        { $set: { counter: newCounter, lastUsedAt: now, backedUp: info.credentialBackedUp } },
+      ),
     ));
   // matchedCount: two sign-ins in one millisecond write the same values, and modify nothing.
   if (!updated || updated.matchedCount !== 1) {

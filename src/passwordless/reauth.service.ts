@@ -1,5 +1,4 @@
 import { audit } from '../auth/auth.audit';
-import { proveSecondFactorAlone } from '../auth/credentials.service';
 import { openReauthWindow, provePasswordAgain, sessionRequired } from '../auth/reauthentication';
 import type { AuthUser, Caller } from '../core/context';
 import { BadUserInputError, UnauthenticatedError } from '../core/errors';
@@ -50,9 +49,7 @@ export async function reauthenticate(me: AuthUser, input: ReauthenticateInput, c
 
 /**
  * An emailed code, and with TOTP on a TOTP or recovery code too: as with signInWithCode and a
- * password reset, the mailbox alone never stands in for the second factor. The TOTP code is
- * checked first (a new one comes every 30 seconds; an emailed code is mailed at most 3 times in
- * 10 minutes), each under the sign-in lockout.
+ * password reset, the mailbox alone never stands in for the second factor.
  */
 async function proveEmailCodeAgain(
   account: User,
@@ -60,12 +57,12 @@ async function proveEmailCodeAgain(
   totpCode: string | null | undefined,
   caller: Caller,
 ): Promise<void> {
-  if (account.totpEnabled) {
-    if (!totpCode)
-      throw new BadUserInputError('input.totpCode', 'totpCode is required: this account uses two-factor sign-in');
-    if (!(await proveSecondFactorAlone(account, totpCode, caller, 'reauthenticate')))
-      throw new BadUserInputError('input.totpCode', 'totpCode is not a valid code from the authenticator app');
-  }
-  if (!(await proveSignInCode(account, code, caller)))
+  // Before anything is counted or used up.
+  if (account.totpEnabled && !totpCode)
+    throw new BadUserInputError('input.totpCode', 'totpCode is required: this account uses two-factor sign-in');
+  const wrong = await proveSignInCode(account, code, totpCode, caller);
+  if (wrong === 'totpCode')
+    throw new BadUserInputError('input.totpCode', 'totpCode is not a valid code from the authenticator app');
+  if (wrong === 'emailCode')
     throw new BadUserInputError('input.emailCode', 'emailCode is not a valid code: request a new one');
 }

@@ -1,7 +1,7 @@
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 import { AuthPayload, COOKIE_DESCRIPTION } from '../auth/auth.types';
 import { inCookie } from '../auth/refresh-cookie';
-import { httpResponse, type Context } from '../core/context';
+import { afterResponse, httpResponse, type Context } from '../core/context';
 import { callerOf } from '../users/user.actor';
 import { requestSignInCode, signInWithCode } from './sign-in-code.service';
 
@@ -12,9 +12,7 @@ export class SignInCodeResolver {
       'Mails a 6-digit sign-in code (valid 10 minutes, once) if an account has this email. Always true: it tells nothing.',
   })
   requestSignInCode(@Arg('email', () => String) email: string, @Ctx() ctx: Context): Promise<boolean> {
-    // `close` comes after the response is sent, and also when the client went away.
-    const afterResponse = (run: () => void) => void httpResponse(ctx).once('close', run);
-    return requestSignInCode(email, callerOf(ctx), afterResponse);
+    return requestSignInCode(email, callerOf(ctx), afterResponse(ctx));
   }
 
   @Mutation(() => AuthPayload, {

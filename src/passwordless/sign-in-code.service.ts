@@ -187,15 +187,28 @@ async function takeCode(live: SignInCode): Promise<boolean> {
 }
 
 /**
- * reauthenticate's email-code proof: the user's live sign-in code, under the sign-in lockout;
- * true when it matched (and is used up).
+ * reauthenticate's email-code proof: the user's live sign-in code and, with TOTP on, a TOTP or
+ * recovery code, under one lockout slot: as at signInWithCode, only both right use the code up
+ * and clear the failures (neither alone resets the count before guesses of the other). Answers
+ * which one was wrong, or null when the proof holds.
  */
-export async function proveSignInCode(account: User, code: string, caller: Caller): Promise<boolean> {
+export async function proveSignInCode(
+  account: User,
+  code: string,
+  totpCode: string | null | undefined,
+  caller: Caller,
+): Promise<'emailCode' | 'totpCode' | null> {
   const subject = subjectOf(account, account.email);
+  let wrongFactor = false;
+  const secondFactor = async () => {
+    wrongFactor = !totpCode || !(await secondFactorMatches(account, totpCode, caller, 'reauthenticate'));
+    return !wrongFactor;
+  };
   const proven = await proveCodeUnderLockout(account, caller, 'reauthenticate', (last) =>
-    useCode(caller.config, subject, asCode(code), last),
+    useCode(caller.config, subject, asCode(code), last, account.totpEnabled ? secondFactor : undefined),
   );
-  return proven === true;
+  if (proven) return null;
+  return wrongFactor ? 'totpCode' : 'emailCode';
 }
 
 // ---------------------------------------------------------------- signing in

@@ -240,6 +240,14 @@ describe('signing in with a passkey', () => {
     });
     expect(reason(clone)).toBe('PASSKEY_INVALID');
     expect(await auditTypes(user.user.id)).toContain('PASSKEY_CLONE_SUSPECTED');
+    // A clone and its original presenting the same counter at once: only one gets through.
+    const next = held.counter + 1;
+    const [first, second] = [await signInOptions(), await signInOptions()];
+    const raced = await Promise.all(
+      [first, second].map((options) => t.gql(FINISH_SIGN_IN, { r: authenticator.get(options, { counter: next }) })),
+    );
+    expect(raced.map(reason).sort()).toEqual(['PASSKEY_INVALID', undefined]);
+    held.counter = next;
     // The genuine authenticator, counting on, still signs in.
     expect((await t.gql(FINISH_SIGN_IN, { r: authenticator.get(await signInOptions()) })).body.errors).toBeUndefined();
   });

@@ -2,6 +2,7 @@ import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/serv
 import { Secret, TOTP } from 'otpauth';
 import { AuditEventModel } from '../../../src/audit/audit.model';
 import { flushAuditEvents } from '../../../src/audit/audit.service';
+import { RateLimitModel } from '../../../src/infra/rate-limit';
 import { basic, bearer, LOGIN, logIn, REFRESH, signUp } from '../../helpers/auth';
 import { codes, type GraphQLResponse } from '../../helpers/graphql';
 import { startTestServer, type TestServer } from '../../helpers/server';
@@ -230,6 +231,10 @@ describe('Mutation.reauthenticate', () => {
     const guarded = await signUp(t);
     const { secret, recovery } = await enableTotp(guarded);
     const code = await mailedCode(guarded.email);
+    // A right TOTP code with a wrong emailed one clears nothing: both or neither.
+    const half = await reauthenticate(guarded.accessToken, { emailCode: '000000', totpCode: totp(secret, 1) });
+    expect(half.body.errors![0]!.extensions!.field).toBe('input.emailCode');
+    expect((await RateLimitModel.findById(`lockout:${guarded.email}`).lean())?.count).toBe(1);
     const alone = await reauthenticate(guarded.accessToken, { emailCode: code });
     expect(alone.body.errors![0]!.extensions!.field).toBe('input.totpCode');
     const both = await reauthenticate(guarded.accessToken, { emailCode: code, totpCode: totp(secret, 1) });

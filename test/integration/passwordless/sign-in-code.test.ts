@@ -254,16 +254,16 @@ describe('requestSignInCode and signInWithCode over real SMTP', () => {
     expect(res.headers.get('set-cookie')).toMatch(/__Host-refresh_token=[^;]+;.*HttpOnly/i);
   });
 
-  it('proveSignInCode (reauthenticate): true once for the live code, false for a wrong one', async () => {
+  it('proveSignInCode (reauthenticate): passes once for the live code, names the wrong one', async () => {
     const user = await signUp(t, uniqueEmail('prove'));
     const code = await mailedCode(user.email);
     const account = (await UserModel.findById(user.user.id).lean<User>())!;
     const caller = { config: t.config, client: { ip: '127.0.0.1' }, logger: t.server.logger };
-    expect(await proveSignInCode(account, wrong(code), caller)).toBe(false);
+    expect(await proveSignInCode(account, wrong(code), null, caller)).toBe('emailCode');
     expect(await failuresOf(user.email)).toBe(1);
-    expect(await proveSignInCode(account, code, caller)).toBe(true);
+    expect(await proveSignInCode(account, code, null, caller)).toBeNull();
     expect(await failuresOf(user.email)).toBeUndefined();
-    expect(await proveSignInCode(account, code, caller)).toBe(false);
+    expect(await proveSignInCode(account, code, null, caller)).toBe('emailCode');
   });
 
   it('loses no code mail during an SMTP outage', async () => {
