@@ -28,7 +28,8 @@ export function eventNames<const L extends AuditLevels>(levels: L): { readonly [
 
 /** Why a user's standing credentials are revoked (the audit log records it). */
 export interface Revocation {
-  reason: 'USER_DISABLED' | 'PASSWORD_RESET';
+  /** EMAIL_PROVEN: an emailed code proved an address nobody had proven (src/passwordless/account-claim.ts). */
+  reason: 'USER_DISABLED' | 'PASSWORD_RESET' | 'EMAIL_PROVEN';
   /** Who caused it (an admin, or the user resetting their password). */
   actorId: string;
   ip?: string;

@@ -214,12 +214,13 @@ export async function deletePasskeysOf(userId: string): Promise<number> {
 }
 
 /**
- * A password reset takes a compromised account back: a passkey an intruder added must not
- * outlive it, so every passkey goes (as API keys do). Disabling keeps them: sign-in refuses a
- * disabled account anyway, and enabling it again gives them back.
+ * A password reset takes a compromised account back, and a first emailed code takes an account
+ * back from whoever registered it without owning the address: a passkey an intruder added must
+ * not outlive either, so every passkey goes (as API keys do). Disabling keeps them: sign-in
+ * refuses a disabled account anyway, and enabling it again gives them back.
  */
 export async function revokePasskeysOf(userId: string, revocation: Revocation): Promise<void> {
-  if (revocation.reason !== 'PASSWORD_RESET') return;
+  if (revocation.reason === 'USER_DISABLED') return;
   const removed = await PasskeyModel.deleteMany({ userId });
   if (!removed.deletedCount) return;
   audit({ client: revocation, logger: revocation.logger }, PasswordlessEvent.PASSKEY_REMOVED, {

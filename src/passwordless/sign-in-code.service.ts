@@ -24,6 +24,7 @@ import { reserveAttempt } from '../users/lockout.service';
 import { undoUnlessUserActive } from '../users/user.guard';
 import { User, UserModel } from '../users/user.model';
 import { greetingName } from '../users/user.profile';
+import { claimUnprovenAccount } from './account-claim';
 import { PasswordlessEvent } from './passwordless.audit';
 import { SignInCode, SignInCodeModel } from './sign-in-code.model';
 
@@ -243,11 +244,13 @@ export async function signInWithCode(
     throw wrongFactor ? new UnauthenticatedError('Invalid two-factor code', { reason: MFA_INVALID }) : codeInvalid();
   }
   if (user.disabled) throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
-  // The code reached the mailbox: the address is proven.
-  if (!user.emailVerified)
-    await UserModel.updateOne({ _id: user._id, email: user.email }, { $set: { emailVerified: true } });
-  audit(caller, AuthEvent.LOGIN_SUCCEEDED, { userId: String(user._id), details: { via } });
-  return startSession({ ...user, emailVerified: true }, caller);
+  // The code reached the mailbox: the address is proven, and if that is news, the account is claimed.
+  const signedIn = user.emailVerified ? user : await claimUnprovenAccount(user, caller);
+  audit(caller, AuthEvent.LOGIN_SUCCEEDED, {
+    userId: String(user._id),
+    details: { via, ...(!user.emailVerified && { claimed: true }) },
+  });
+  return startSession(signedIn, caller);
 }
 
 /** A TOTP or recovery code; a used recovery code is audited as at password sign-in. */

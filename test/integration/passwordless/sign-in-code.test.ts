@@ -9,6 +9,7 @@ import { bearer, LOGIN, logIn, ME, signUp, strongPassword, uniqueEmail } from '.
 import { codes, type GraphQLResponse } from '../../helpers/graphql';
 import { startMailbox, type Mailbox, type ReceivedMail } from '../../helpers/mailbox';
 import { startTestServer, type TestServer } from '../../helpers/server';
+import { SoftwareAuthenticator } from '../../helpers/webauthn';
 import { signUpWithTotp, totpCode } from '../../helpers/totp';
 
 const REQUEST = 'mutation($e: String!) { requestSignInCode(email: $e) }';
@@ -97,7 +98,55 @@ describe('requestSignInCode and signInWithCode over real SMTP', () => {
     await flushAuditEvents();
     const events = await AuditEventModel.find({ userId: user.user.id }).lean();
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['SIGN_IN_CODE_SENT', 'LOGIN_SUCCEEDED']));
-    expect(events.find((e) => e.type === 'LOGIN_SUCCEEDED')!.details).toEqual({ via: 'signInWithCode' });
+    // The first proof of the address: the account is claimed (see the next test).
+    expect(events.find((e) => e.type === 'LOGIN_SUCCEEDED')!.details).toEqual({ via: 'signInWithCode', claimed: true });
+  });
+
+  it('takes an unproven account back from whoever registered it: that password, session, key and passkey end', async () => {
+    // Someone registers the owner's address first, without owning the mailbox, and sets up ways back in.
+    const squatter = await signUp(t, uniqueEmail('squatted'));
+    const auth = bearer(squatter.accessToken);
+    await t.gql(
+      'mutation($i: ReauthenticateInput!) { reauthenticate(input: $i) { expiresAt } }',
+      {
+        i: { password: squatter.password },
+      },
+      auth,
+    );
+    const authenticator = new SoftwareAuthenticator('http://localhost:4000');
+    const options = (await t.gql('mutation { beginPasskeyRegistration }', undefined, auth)).body.data!;
+    const finished = await t.gql(
+      'mutation($r: JSONObject!) { finishPasskeyRegistration(response: $r) { id } }',
+      { r: authenticator.create(options.beginPasskeyRegistration) },
+      auth,
+    );
+    expect(finished.body.errors).toBeUndefined();
+    const key = await t.gql(
+      'mutation { createApiKey(input: { name: "later", scopes: [ITEMS_READ] }) { secret } }',
+      undefined,
+      auth,
+    );
+    const apiKey = bearer(key.body.data!.createApiKey.secret);
+    expect((await t.gql(ME, {}, apiKey)).body.data!.me.email).toBe(squatter.email);
+
+    // The owner signs in by email.
+    const owner = await signIn(squatter.email, await mailedCode(squatter.email));
+    const ownerAuth = bearer(owner.body.data!.signInWithCode.accessToken);
+    expect((await t.gql(ME, {}, ownerAuth)).body.data!.me.email).toBe(squatter.email);
+
+    expect(codes(await t.gql(ME, {}, auth))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await t.gql(ME, {}, apiKey))).toEqual(['UNAUTHENTICATED']);
+    const login = await t.gql(LOGIN, { input: { email: squatter.email, password: squatter.password } });
+    expect(login.body.errors![0]!.extensions!.reason).toBe('BAD_CREDENTIALS');
+    const challenge = (await t.gql('mutation { beginPasskeySignIn }')).body.data!.beginPasskeySignIn;
+    const viaPasskey = await t.gql('mutation($r: JSONObject!) { finishPasskeySignIn(response: $r) { accessToken } }', {
+      r: authenticator.get(challenge),
+    });
+    expect(viaPasskey.body.errors![0]!.extensions!.reason).toBe('PASSKEY_INVALID');
+
+    // Once proven, a later code sign-in ends nothing.
+    await signIn(squatter.email, await mailedCode(squatter.email, 2));
+    expect((await t.gql(ME, {}, ownerAuth)).body.data!.me.email).toBe(squatter.email);
   });
 
   it('answers true alike for unknown and disabled accounts and mails neither; a malformed address is BAD_USER_INPUT', async () => {
