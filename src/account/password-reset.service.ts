@@ -117,7 +117,7 @@ export async function resetPassword(
   const updated = await UserModel.findOneAndUpdate(
     // Only while TOTP is as it was read: turned on meanwhile, no code was checked for it.
     { _id: user._id, email: found.email, totpEnabled: user.totpEnabled ? true : op({ $ne: true }) },
-    { $set: { passwordHash, emailVerified: true }, $inc: { tokenVersion: 1 } },
+    { $set: { passwordHash, hasPassword: true, emailVerified: true }, $inc: { tokenVersion: 1 } },
     { returnDocument: 'after' },
   ).lean<User>();
   if (!updated) throw invalidLink();

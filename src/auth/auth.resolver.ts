@@ -8,6 +8,7 @@ import { assertCookieOrigin, clearRefreshCookie, inCookie, readRefreshCookie } f
 import { invalidRefreshToken, refresh } from './refresh.service';
 import * as sessions from './session.service';
 import { Session } from './session.model';
+import { User } from '../users/user.model';
 import { REAUTH_ARGUMENT } from './reauthentication';
 
 @Resolver()
@@ -82,6 +83,14 @@ export class AuthResolver {
     if (ctx.user) ctx.user.tokenVersion = result.user.tokenVersion;
     // A client in cookie mode keeps its session: the new refresh token replaces the cookie.
     return readRefreshCookie(ctx.req) ? inCookie(httpResponse(ctx), result) : result;
+  }
+
+  @Mutation(() => User, {
+    description:
+      'Gives an account without a password its first one (same rules as register). Needs the re-authentication window of this session (reauthenticate by passkey or email code); CONFLICT when it has one.',
+  })
+  setPassword(@Arg('newPassword', () => String) newPassword: string, @Ctx() ctx: Context): Promise<User> {
+    return auth.setPassword(requireUser(ctx), newPassword, callerOf(ctx));
   }
 
   @Query(() => [Session], { description: 'My active sessions, newest first.' })

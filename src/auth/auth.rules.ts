@@ -14,6 +14,7 @@ export const authPermissions = {
     logoutAll: isAuthenticated,
     revokeSession: isAuthenticated,
     changePassword: isAuthenticated,
+    setPassword: isAuthenticated,
   },
   // Payload types are reachable only through the fields above, which decide access.
   AuthPayload: allow,

@@ -11,13 +11,13 @@ import { OBJECT_ID_HEX, parseInput } from '../core/validation';
 import { User, UserModel, USER_VIEW_FIELDS } from '../users/user.model';
 import { cancelTokens } from '../users/account-token.service';
 import { authUserOf } from '../users/user.actor';
-import { parseDisplayName } from '../users/user.profile';
+import { parseDisplayName, userView } from '../users/user.profile';
 import { sendVerificationMail } from '../users/verification-mail';
 import { isReservedForAdmin } from './admin-bootstrap';
 import type { AuthResult, SignInVia } from './sign-in';
 import { audit } from './auth.audit';
 import { emailSchema, normalizeEmail, verifyCredentials, type SignIn } from './credentials.service';
-import { requireReauthentication } from './reauthentication';
+import { isReauthenticated, reauthenticationRequired, requireReauthentication } from './reauthentication';
 import { hashPassword, validateNewPassword } from './password';
 import { isSessionActive, renewSession, revokeAllSessions, startSession } from './session.service';
 import { verifyAccessToken } from './tokens';
@@ -86,7 +86,7 @@ export async function changePassword(
   const passwordHash = await hashPassword(config, newPassword);
   const updated = await UserModel.findOneAndUpdate(
     { _id: user._id },
-    { $set: { passwordHash }, $inc: { tokenVersion: 1 } },
+    { $set: { passwordHash, hasPassword: true }, $inc: { tokenVersion: 1 } },
     { returnDocument: 'after' },
   ).lean<User>();
   if (!updated) throw new UnauthenticatedError();
@@ -96,6 +96,35 @@ export async function changePassword(
   // The caller's own session stays, with a fresh refresh token; without one, a new session starts.
   const kept = me.sessionId ? await renewSession(config, updated, me.sessionId) : null;
   return kept ?? startSession(updated, caller);
+}
+
+/**
+ * `setPassword`: a first password for an account that has none (it signs in by email code,
+ * passkey or a provider), inside the session's re-authentication window; CONFLICT once it has one.
+ */
+export async function setPassword(me: AuthUser, newPassword: string, caller: Caller): Promise<User> {
+  const { config } = caller;
+  await limitAttempt(config, 'changePassword', caller.client.ip, me.id);
+  const user = await UserModel.findById(me.id).lean<User>();
+  if (!user) throw new UnauthenticatedError();
+  if (user.hasPassword !== false) throw passwordExists();
+  if (!(await isReauthenticated(me))) throw reauthenticationRequired();
+  validateNewPassword(newPassword, 'newPassword', [user.email, user.email.split('@')[0]!]);
+  const passwordHash = await hashPassword(config, newPassword);
+  const updated = await UserModel.findOneAndUpdate(
+    { _id: user._id, hasPassword: false },
+    { $set: { passwordHash, hasPassword: true } },
+    { returnDocument: 'after' },
+  ).lean<User>();
+  if (!updated) throw passwordExists();
+  audit(caller, AuthEvent.PASSWORD_CHANGED, { userId: me.id, actorId: me.id, details: { first: true } });
+  return userView(updated);
+}
+
+function passwordExists(): ConflictError {
+  return new ConflictError('This account has a password: change it with changePassword', {
+    reason: 'PASSWORD_EXISTS',
+  });
 }
 
 // ---------------------------------------------------------------- per-request authentication

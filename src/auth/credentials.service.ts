@@ -268,7 +268,8 @@ export async function verifyCredentials(login: SignIn, caller: Caller, via: Sign
     throw new UnauthenticatedError(INVALID_CREDENTIALS, { reason: 'BAD_CREDENTIALS' });
   }
   if (user.totpEnabled) await secondFactor(user, check, login.totpCode, caller, via);
-  if (needsRehash(config, user.passwordHash)) await upgradeHash(user, password, caller);
+  // A right password means there is a hash (an account without one never matches).
+  if (needsRehash(config, user.passwordHash!)) await upgradeHash(user, password, caller);
   if (user.disabled) throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
   // HTTP Basic still authenticates an unverified account: the permission rules limit it to
   // requesting a new verification link.

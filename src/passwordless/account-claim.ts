@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { hashPassword } from '../auth/password';
 import type { Caller } from '../core/context';
 import { revokeCredentials } from '../core/hooks';
 import { op } from '../infra/db';
@@ -10,15 +8,14 @@ import { User, UserModel } from '../users/user.model';
  * may not own the mailbox: someone can sign up with another person's address before they do, set
  * the password, add a passkey or an API key, and wait for the owner to sign in by email. So what
  * was set up before the address was proven ends, as at a password reset: every session, API key,
- * passkey and pending link, and the password, replaced by an unusable one (the owner sets theirs
- * with changePassword after reauthenticate, or with a reset link). Answers the account as it now is.
+ * passkey and pending link, and the password: the account has none until the owner sets one
+ * (setPassword after reauthenticate, or a reset link). Answers the account as it now is.
  */
 export async function claimUnprovenAccount(user: User, caller: Caller): Promise<User> {
   const userId = String(user._id);
-  const passwordHash = await hashPassword(caller.config, randomBytes(32).toString('base64url'));
   const claimed = await UserModel.findOneAndUpdate(
     { _id: user._id, email: user.email, emailVerified: op({ $ne: true }) },
-    { $set: { emailVerified: true, passwordHash }, $inc: { tokenVersion: 1 } },
+    { $set: { emailVerified: true, passwordHash: null, hasPassword: false }, $inc: { tokenVersion: 1 } },
     { returnDocument: 'after' },
   ).lean<User>();
   // Proven meanwhile (a verification link, a parallel sign-in): nothing to claim.

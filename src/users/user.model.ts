@@ -28,12 +28,22 @@ export class User {
   email!: string;
 
   /**
-   * bcrypt hash; never part of the GraphQL schema. Not `select: false`: mongoose would then send
-   * a projection with findAndModify, which FerretDB v1 does not implement. Reads that return
-   * users to clients use USER_VIEW_FIELDS instead.
+   * bcrypt hash, or null for an account without a password (it signs in another way); never part
+   * of the GraphQL schema. Not `select: false`: mongoose would then send a projection with
+   * findAndModify, which FerretDB v1 does not implement. Reads that return users to clients use
+   * USER_VIEW_FIELDS instead.
    */
-  @prop({ required: true, type: String })
-  passwordHash!: string;
+  @prop({ type: String, default: null })
+  passwordHash?: string | null;
+
+  /**
+   * False for an account without a password, written with every passwordHash change (the hash
+   * itself never leaves the server, and view reads do not select it). Resolved with a default in
+   * UserResolver: accounts from before it have a password.
+   */
+  @Field({ description: 'False for an account that signs in only without a password (setPassword gives it one).' })
+  @prop({ type: Boolean, default: true })
+  hasPassword!: boolean;
 
   @Field(() => String, { nullable: true, description: 'Shown to other users (as PublicUser); 1 to 100 characters.' })
   @prop({ type: String, default: null })
@@ -84,5 +94,6 @@ export const USER_VIEW_FIELDS = {
   role: 1,
   disabled: 1,
   totpEnabled: 1,
+  hasPassword: 1,
   createdAt: 1,
 } as const;

@@ -27,6 +27,11 @@ export class UserResolver {
     return user.emailVerified ?? false;
   }
 
+  @FieldResolver(() => Boolean)
+  hasPassword(@Root() user: User): boolean {
+    return user.hasPassword !== false;
+  }
+
   @Query(() => UserConnection, { description: 'ADMIN: every user, oldest first.' })
   users(
     @Arg('first', () => Int, { nullable: true }) first: number | null,
