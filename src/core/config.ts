@@ -7,8 +7,9 @@ import { http } from './config/http';
 import { limits } from './config/limits';
 import { mail } from './config/mail';
 import { observability } from './config/observability';
+import { oidc, PROVIDER_VARIABLE } from './config/oidc';
 import { realtime } from './config/realtime';
-import { resolveSecretFiles, SECRET_VARIABLES } from './config/secrets';
+import { isSecretVariable, resolveSecretFiles, SECRET_VARIABLES } from './config/secrets';
 import { ConfigError, type DeepReadonly, type Env, type Section, type UnionToIntersection } from './config/section';
 import { server, type ServerSettings } from './config/server';
 import { webauthn } from './config/webauthn';
@@ -23,7 +24,7 @@ export { SECRET_VARIABLES, secretWeakness } from './config/secrets';
 export { TRACE_SAMPLERS, type TraceSampler } from './config/observability';
 
 /** Built in this order, after `server` (whose settings each may read): the first ConfigError thrown is reported. */
-const SECTIONS = [database, observability, auth, account, http, limits, mail, realtime, admin, webauthn] as const;
+const SECTIONS = [database, observability, auth, account, http, limits, mail, realtime, admin, webauthn, oidc] as const;
 
 const variables: z.ZodRawShape = Object.assign({}, server.variables, ...SECTIONS.map((s) => s.variables));
 const schema = z.object(variables);
@@ -41,14 +42,15 @@ function dropEmpty(env: Env): Env {
 function describe(issue: z.core.$ZodIssue, env: Env): string {
   const name = String(issue.path[0] ?? 'configuration');
   const value = env[name];
-  const shown = value === undefined || SECRET_VARIABLES.some((s) => name.startsWith(s)) ? '' : ` (got "${value}")`;
+  const shown = value === undefined || isSecretVariable(name) ? '' : ` (got "${value}")`;
   const message = issue.code === 'invalid_type' && value === undefined ? 'is required' : issue.message;
   return `${name}: ${message}${shown}`;
 }
 
 export function loadConfig(source: Env = process.env): Config {
   const env = dropEmpty(resolveSecretFiles(source));
-  const parsed = schema.safeParse(env);
+  const dynamic: z.ZodRawShape = Object.assign({}, ...SECTIONS.map((s) => s.dynamicVariables?.(env) ?? {}));
+  const parsed = (Object.keys(dynamic).length ? schema.extend(dynamic) : schema).safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(describe(parsed.error.issues[0]!, env));
   }
@@ -67,6 +69,11 @@ export const KNOWN_VARIABLES: readonly string[] = [
   ...Object.keys(variables),
   ...SECRET_VARIABLES.map((s) => `${s}_FILE`),
 ];
+
+/** A known name, or one of a provider's own (`OIDC_GOOGLE_ISSUER`), whose names depend on OIDC_PROVIDERS. */
+export function isKnownVariable(name: string): boolean {
+  return KNOWN_VARIABLES.includes(name) || PROVIDER_VARIABLE.test(name);
+}
 
 function deepFreeze<T extends object>(obj: T): T {
   for (const value of Object.values(obj)) {

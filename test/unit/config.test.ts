@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, KNOWN_VARIABLES, loadConfig } from '../../src/core/config';
+import { ConfigError, isKnownVariable, KNOWN_VARIABLES, loadConfig } from '../../src/core/config';
 
 /** From `openssl rand -base64 48`. */
 const SECRET = 'fE6H/Q+ItkN/hDrIf5jSehIadUz9cU3BoKXxXpFju0c19gw2v+HruSSzHQa1gkRz';
@@ -302,6 +302,81 @@ describe('loadConfig', () => {
       [{ OTEL_TRACES_SAMPLER_ARG: '-0.1' }, /^OTEL_TRACES_SAMPLER_ARG: must be a ratio between 0 and 1/],
     ])('rejects %j naming the variable', (env, expected) => {
       expect(errorOf(env as Record<string, string>)).toMatch(expected);
+    });
+  });
+
+  describe('OpenID Connect providers (OIDC_*)', () => {
+    const GOOGLE = {
+      OIDC_PROVIDERS: 'google, entra-id',
+      OIDC_REDIRECT_URIS: 'https://app.example.com/auth/callback, http://localhost:5173/callback',
+      OIDC_GOOGLE_ISSUER: 'https://accounts.google.com/',
+      OIDC_GOOGLE_CLIENT_ID: 'google-client',
+      OIDC_GOOGLE_CLIENT_SECRET: 'google-secret-value',
+      OIDC_ENTRA_ID_ISSUER: 'https://login.microsoftonline.com/tenant/v2.0',
+      OIDC_ENTRA_ID_CLIENT_ID: 'entra-client',
+      OIDC_ENTRA_ID_CLIENT_SECRET: 'entra-secret-value',
+      OIDC_ENTRA_ID_NAME: 'Microsoft',
+      OIDC_ENTRA_ID_SCOPES: 'openid email',
+    };
+
+    it('has none by default, and reads each listed one from its own variables', () => {
+      expect(loadConfig({}).oidc).toEqual({ providers: [], redirectUris: [] });
+      expect(loadConfig(GOOGLE).oidc).toEqual({
+        providers: [
+          {
+            id: 'google',
+            name: 'Google',
+            issuer: 'https://accounts.google.com',
+            clientId: 'google-client',
+            clientSecret: 'google-secret-value',
+            scopes: 'openid email profile',
+          },
+          {
+            id: 'entra-id',
+            name: 'Microsoft',
+            issuer: 'https://login.microsoftonline.com/tenant/v2.0',
+            clientId: 'entra-client',
+            clientSecret: 'entra-secret-value',
+            scopes: 'openid email',
+          },
+        ],
+        redirectUris: ['https://app.example.com/auth/callback', 'http://localhost:5173/callback'],
+      });
+    });
+
+    it('stops the start with a message naming the variable', () => {
+      const without = (name: string) => Object.fromEntries(Object.entries(GOOGLE).filter(([k]) => k !== name));
+      expect(errorOf(without('OIDC_GOOGLE_ISSUER'))).toBe('OIDC_GOOGLE_ISSUER: is required');
+      expect(errorOf(without('OIDC_ENTRA_ID_CLIENT_SECRET'))).toBe('OIDC_ENTRA_ID_CLIENT_SECRET: is required');
+      expect(errorOf(without('OIDC_REDIRECT_URIS'))).toMatch(/^OIDC_REDIRECT_URIS: is required when OIDC_PROVIDERS/);
+      expect(errorOf({ ...GOOGLE, OIDC_PROVIDERS: 'Google' })).toMatch(/^OIDC_PROVIDERS: must be provider ids/);
+      expect(errorOf({ ...GOOGLE, OIDC_PROVIDERS: 'google,google' })).toMatch(
+        /^OIDC_PROVIDERS: must not name a provider twice/,
+      );
+      expect(errorOf({ ...GOOGLE, OIDC_GOOGLE_ISSUER: 'http://accounts.example.com' })).toMatch(
+        /^OIDC_GOOGLE_ISSUER: must be an https:\/\/ URL/,
+      );
+      expect(errorOf({ ...GOOGLE, OIDC_GOOGLE_SCOPES: 'email profile' })).toMatch(
+        /^OIDC_GOOGLE_SCOPES: must include openid/,
+      );
+      expect(errorOf({ ...GOOGLE, OIDC_REDIRECT_URIS: '/callback' })).toMatch(/^OIDC_REDIRECT_URIS: must be/);
+    });
+
+    it('takes http issuers on loopback addresses only (local providers, tests)', () => {
+      for (const issuer of ['http://127.0.0.1:9000', 'http://localhost:8080/realms/dev'])
+        expect(loadConfig({ ...GOOGLE, OIDC_GOOGLE_ISSUER: issuer }).oidc.providers[0]!.issuer).toBe(issuer);
+    });
+
+    it('treats client secrets as secrets: never echoed, readable from _FILE', () => {
+      const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'config-oidc-')), 'secret');
+      writeFileSync(file, 'from-a-file\n');
+      const env = { ...GOOGLE, OIDC_GOOGLE_CLIENT_SECRET: '', OIDC_GOOGLE_CLIENT_SECRET_FILE: file };
+      expect(loadConfig(env).oidc.providers[0]!.clientSecret).toBe('from-a-file');
+      expect(errorOf({ ...GOOGLE, OIDC_GOOGLE_CLIENT_SECRET: 'x', OIDC_GOOGLE_CLIENT_SECRET_FILE: file })).toMatch(
+        /set either OIDC_GOOGLE_CLIENT_SECRET or OIDC_GOOGLE_CLIENT_SECRET_FILE/,
+      );
+      expect(isKnownVariable('OIDC_GOOGLE_CLIENT_SECRET_FILE')).toBe(true);
+      expect(isKnownVariable('OIDC_GOOGLE_COLOR')).toBe(false);
     });
   });
 

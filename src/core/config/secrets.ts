@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isProviderSecret } from './oidc';
 import { ConfigError, type Env } from './section';
 
 /** Secrets that may also be given as `<NAME>_FILE` (Docker/Compose secrets). */
@@ -12,10 +13,18 @@ export const SECRET_VARIABLES = [
   'TOTP_ENCRYPTION_KEY',
 ] as const;
 
+/** A secret: never echoed in an error, readable from `<name>_FILE`. Providers' client secrets too. */
+export function isSecretVariable(name: string): boolean {
+  return SECRET_VARIABLES.some((s) => name.startsWith(s)) || isProviderSecret(name.replace(/_FILE$/, ''));
+}
+
 /** Resolves `X_FILE` into `X`, so the schema only ever sees plain values. */
 export function resolveSecretFiles(env: Env): Env {
   const out: Env = { ...env };
-  for (const name of SECRET_VARIABLES) {
+  const providerSecrets = Object.keys(env)
+    .map((name) => name.replace(/_FILE$/, ''))
+    .filter(isProviderSecret);
+  for (const name of [...SECRET_VARIABLES, ...new Set(providerSecrets)]) {
     const file = env[`${name}_FILE`];
     if (file === undefined || file === '') continue;
     if (env[name] !== undefined && env[name] !== '') {

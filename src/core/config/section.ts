@@ -27,6 +27,8 @@ export type Parsed = Record<string, unknown>;
  */
 export interface Section<C, B> {
   readonly variables: z.ZodRawShape;
+  /** Variables whose names depend on others (OIDC_<ID>_ISSUER for each id OIDC_PROVIDERS lists). */
+  readonly dynamicVariables?: (env: Env) => z.ZodRawShape;
   readonly build: (values: Parsed, base: B) => C;
 }
 
