@@ -1,3 +1,6 @@
+/** ESM-only packages the server imports (openid-client's graph), as a path segment pattern. */
+const ESM_PACKAGES = '(openid-client|oauth4webapi|jose)';
+
 /** Shared by both projects. */
 const base = {
   testEnvironment: 'node',
@@ -5,7 +8,12 @@ const base = {
   transform: {
     // Transpile only: type checking is `npm run typecheck`, and it keeps the suite fast.
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }],
+    // openid-client and the packages it imports are ES modules only. Node loads them from the
+    // compiled server through require(esm), but jest's module registry runs CommonJS only, so
+    // these (and nothing else in node_modules) are compiled to CommonJS for the tests.
+    [`/node_modules/${ESM_PACKAGES}/.+\\.js$`]: ['ts-jest', { tsconfig: 'tsconfig.jest.json' }],
   },
+  transformIgnorePatterns: [`/node_modules/(?!${ESM_PACKAGES}/)`],
   // type-graphql's decorators need the metadata polyfill before any model module loads.
   setupFiles: ['reflect-metadata'],
 };
