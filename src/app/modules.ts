@@ -10,13 +10,14 @@ import { mailModule } from '../mail/mail.module';
 import { mfaModule } from '../mfa/mfa.module';
 import { passwordlessModule } from '../passwordless/passwordless.module';
 import { realtimeModule } from '../realtime/realtime.module';
+import { socialModule } from '../social/social.module';
 import { usersModule } from '../users/users.module';
 
 /**
  * Every feature of the application, each a folder under src/ exporting one module. A feature
  * is added here and nowhere else. The order is the layering of the features (each may use those
  * before it) and the order in which user hooks run: a deleted user's mail, links, sessions, TOTP
- * credentials, API keys, items, then passkeys and sign-in codes.
+ * credentials, API keys, items, passkeys and sign-in codes, then linked identities.
  */
 export const MODULES: readonly FeatureModule[] = [
   auditModule,
@@ -28,6 +29,7 @@ export const MODULES: readonly FeatureModule[] = [
   itemsModule,
   accountModule,
   passwordlessModule,
+  socialModule,
   realtimeModule,
 ];
 

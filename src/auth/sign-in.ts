@@ -26,4 +26,5 @@ export type SignInVia =
   | 'resetPassword'
   | 'reauthenticate'
   | 'signInWithCode'
-  | 'passkey';
+  | 'passkey'
+  | 'provider';

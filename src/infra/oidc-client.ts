@@ -1,14 +1,11 @@
 /**
- * SPIKE for issue 24 (OpenID Connect sign-in): proves that openid-client v6, which is ESM only,
- * loads from this CommonJS code base both in production and under jest. The lead moves and
- * extends it; nothing in the app uses it yet.
+ * The OpenID Connect client side (openid-client v6): discovery, the authorization URL with PKCE
+ * S256, state and nonce, and redeeming the callback's code for verified ID token claims.
  *
- * How it loads: the plain `import` below compiles to `require('openid-client')`. In production
- * Node (^22.17 || >=24) loads the ES module graph through require(esm), which needs no flag
- * since 22.12 (and 20.19); it works because neither openid-client nor oauth4webapi nor jose
- * uses top-level await. Jest's own CommonJS module registry cannot run ES modules, so
- * jest.config.js transforms exactly those three packages to CommonJS (ts-jest, allowJs in
- * tsconfig.jest.json).
+ * openid-client is ESM only. The plain `import` below compiles to `require('openid-client')`:
+ * Node (^22.17 || >=24) loads the ES module graph through require(esm), which works because
+ * neither openid-client nor oauth4webapi nor jose uses top-level await. Jest's CommonJS registry
+ * cannot run ES modules, so jest.config.js transforms exactly those three packages (ts-jest).
  */
 import * as oidc from 'openid-client';
 
@@ -83,7 +80,7 @@ async function discover({ issuer, clientId, clientSecret }: OidcClientOptions): 
  * openid-client's messages are generic ("something went wrong"): the causes say what failed.
  * Not `instanceof Error`: fetch's errors come from another realm under jest.
  */
-function reasons(error: unknown): string {
+export function reasons(error: unknown): string {
   const messages: string[] = [];
   for (let e = error as { message?: unknown; code?: unknown; cause?: unknown } | undefined; e;) {
     messages.push(String(e.message || e.code || e));
@@ -131,4 +128,17 @@ export async function completeAuthorization(
   const claims = tokens.claims();
   if (!claims) throw new Error('OIDC token response carried no ID token');
   return claims;
+}
+
+/**
+ * Whether a failure means the provider could not be reached (refused, reset, timed out, a 5xx),
+ * as opposed to the provider or the checks refusing what was presented.
+ */
+export function isUnreachable(error: unknown): boolean {
+  const text = reasons(error);
+  return (
+    /fetch failed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|UND_ERR|aborted|timeout|discovery .* failed/i.test(
+      text,
+    ) || /status code 5\d\d/i.test(text)
+  );
 }

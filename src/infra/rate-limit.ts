@@ -21,6 +21,7 @@ export const RATE_LIMITS = [
   'passkey',
   'signInCode',
   'reauthenticate',
+  'oidc',
   'apiKey',
   'itemWrite',
   'read',

@@ -9,6 +9,7 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
+import { importJWK, SignJWT } from 'jose';
 import Provider from 'oidc-provider';
 
 // stdout carries the lines above only: oidc-provider's notices (console.info) go to stderr.
@@ -113,8 +114,45 @@ function reply(res, status, text) {
 let keys = [signingKey()];
 let provider;
 let handle;
+/** How the token endpoint lies about the ID token, to play a hostile provider: null tells the truth. */
+let forgery = null;
+
+/** Re-signs an ID token with `claims` changed, by the provider's key or (`wrong-key`) a stranger's. */
+async function forge(idToken) {
+  const [header, payload] = idToken
+    .split('.')
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url')));
+  const claims = { ...payload };
+  if (forgery === 'wrong-aud') claims.aud = 'someone-else';
+  if (forgery === 'wrong-nonce') claims.nonce = 'not-the-nonce';
+  const key = forgery === 'wrong-key' ? signingKey() : keys[0];
+  const signer = await importJWK(key, 'RS256');
+  return new SignJWT(claims).setProtectedHeader({ ...header, kid: keys[0].kid }).sign(signer);
+}
+
+/** Rewrites the token endpoint's JSON on its way out while a forgery is set. */
+function forging(req, res) {
+  if (!forgery || req.method !== 'POST' || !new URL(req.url, 'http://x').pathname.endsWith('/token')) return;
+  const end = res.end.bind(res);
+  const chunks = [];
+  res.write = (chunk) => chunks.push(Buffer.from(chunk)) > 0;
+  res.end = (chunk, ...rest) => {
+    if (chunk && typeof chunk !== 'function') chunks.push(Buffer.from(chunk));
+    const body = JSON.parse(Buffer.concat(chunks).toString() || '{}');
+    if (!body.id_token) return end(Buffer.concat(chunks), ...rest);
+    forge(body.id_token).then((idToken) => {
+      const text = JSON.stringify({ ...body, id_token: idToken });
+      res.setHeader('Content-Length', Buffer.byteLength(text));
+      end(text);
+    });
+    return res;
+  };
+}
+
 const server = createServer((req, res) => {
   const match = /^\/interaction\/([\w-]+)(?:\/(login|confirm|abort))?$/.exec(new URL(req.url, 'http://x').pathname);
+  forging(req, res);
   if (!match) return handle(req, res);
   interaction(provider, req, res, match[1], match[2]).catch((error) => {
     if (!res.headersSent) reply(res, 400, error.message);
@@ -130,7 +168,13 @@ server.listen(0, '127.0.0.1', () => {
 
 const commands = createInterface({ input: process.stdin });
 commands.on('line', (line) => {
-  if (line.trim() !== 'rotate') return;
+  const [command, mode] = line.trim().split(' ');
+  if (command === 'forge') {
+    forgery = mode === 'off' ? null : mode;
+    process.stdout.write(`${JSON.stringify({ forgery })}\n`);
+    return;
+  }
+  if (command !== 'rotate') return;
   // A new key first, the old one kept in the JWKS (as a provider does while tokens it signed are alive).
   keys = [signingKey(), keys[0]];
   // Codes, sessions and grants live in oidc-provider's module-level memory store: the new

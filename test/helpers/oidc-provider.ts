@@ -35,6 +35,11 @@ export interface TestOidcProvider {
   accounts: OidcTestAccount[];
   /** Signs with a new key from now on (the old one stays in the JWKS); resolves to the new key id. */
   rotateKeys(): Promise<string>;
+  /**
+   * Plays a hostile provider: the token endpoint's ID tokens are signed by a stranger's key, or by
+   * the provider's own for another audience or nonce, until `off`.
+   */
+  forgeIdTokens(mode: 'wrong-key' | 'wrong-aud' | 'wrong-nonce' | 'off'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -74,6 +79,10 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<T
     clientId,
     clientSecret,
     accounts,
+    async forgeIdTokens(mode) {
+      child.stdin.write(`forge ${mode}\n`);
+      await next();
+    },
     async rotateKeys() {
       child.stdin.write('rotate\n');
       return ((await next()) as { kid: string }).kid;

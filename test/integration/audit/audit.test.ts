@@ -342,6 +342,8 @@ describe('audit events', () => {
         PASSKEY_CLONE_SUSPECTED: 'warn',
         SIGN_IN_CODE_SENT: 'info',
         REAUTHENTICATED: 'info',
+        IDENTITY_LINKED: 'info',
+        IDENTITY_UNLINKED: 'info',
       };
       expect(Object.keys(expected).sort()).toEqual(Object.values(AuditEventType).sort());
       for (const type of Object.values(AuditEventType)) record({ type, userId, actorId });

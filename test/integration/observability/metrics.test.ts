@@ -72,6 +72,7 @@ const RATE_LIMITS = [
   'passkey',
   'signInCode',
   'reauthenticate',
+  'oidc',
   'apiKey',
   'itemWrite',
   'read',
