@@ -5,6 +5,7 @@ import React, { useEffect, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import 'graphiql/graphiql.css';
 import './playground.css';
+import { takeProviderCallback } from './providers';
 import { SignIn } from './sign-in';
 import {
   authorizedFetch,
@@ -70,6 +71,9 @@ const wsClient = createClient({
   },
 });
 
+// Before anything renders: the provider's code leaves the address bar at once.
+const providerCallback = takeProviderCallback();
+
 function App() {
   const [session, setSession] = useState<Session | null>(loadSession);
   const initialQuery = new URLSearchParams(window.location.search).get('query') ?? DEFAULT_QUERY;
@@ -87,7 +91,7 @@ function App() {
 
   return (
     <div className="pg-root">
-      <SignIn session={session} onChange={saveSession} />
+      <SignIn session={session} onChange={saveSession} callback={providerCallback} />
       <div className="pg-graphiql">
         <GraphiQL fetcher={fetcher} defaultQuery={initialQuery} shouldPersistHeaders={false} />
       </div>

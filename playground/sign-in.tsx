@@ -1,7 +1,8 @@
-import React, { useState } from 'react';
+import React, { useEffect, useState } from 'react';
 import { AddPasskey } from './add-passkey';
 import { Input, TOTP_PROMPT, TotpInput } from './inputs';
 import { requestSignInCode, signInWithCode, signInWithPasskey } from './passwordless';
+import { finishProviderSignIn, ProviderButtons, type ProviderCallback } from './providers';
 import { ApiError, login, post, type Session } from './session';
 
 type OnChange = (s: Session | null) => void;
@@ -29,10 +30,12 @@ function SignedIn({ session, onChange }: { session: Session; onChange: OnChange 
 }
 
 /**
- * The sign-in bar: a password, a passkey, a code mailed to the email typed in, or a pasted token.
- * The password and the emailed code both ask for a TOTP code when the server answers MFA_REQUIRED.
+ * The sign-in bar: a password, a passkey, a code mailed to the email typed in, one of the server's
+ * providers, or a pasted token. All but the last ask for a TOTP code when the server answers
+ * MFA_REQUIRED. `callback` is the provider's redirect back to the page, if it just came back.
  */
-export function SignIn({ session, onChange }: { session: Session | null; onChange: OnChange }) {
+export function SignIn(props: { session: Session | null; onChange: OnChange; callback: ProviderCallback | null }) {
+  const { session, onChange, callback } = props;
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [pasted, setPasted] = useState('');
@@ -44,15 +47,32 @@ export function SignIn({ session, onChange }: { session: Session | null; onChang
   // Once a code was mailed, the form signs in with it instead of the password.
   const [codeSent, setCodeSent] = useState(false);
   const [emailCode, setEmailCode] = useState('');
+  // The provider's code and state, sent again with the TOTP code once the server asks for it.
+  const [pending, setPending] = useState(callback && 'code' in callback ? callback : null);
 
-  if (session) return <SignedIn session={session} onChange={onChange} />;
-
+  const done = (next: Session) => {
+    setPending(null);
+    onChange(next);
+  };
   const fail = (err: Error) => {
-    if (err instanceof ApiError && err.reason === 'MFA_REQUIRED') {
+    const reason = err instanceof ApiError ? err.reason : undefined;
+    // Only a missing or wrong second factor is retried with the provider's code and state; after
+    // anything else the form signs in the other ways again.
+    if (reason !== 'MFA_REQUIRED' && reason !== 'MFA_INVALID') setPending(null);
+    if (reason === 'MFA_REQUIRED') {
       setNeedsCode(true);
       setError(TOTP_PROMPT);
     } else setError(err.message);
   };
+
+  // Once per page load: the bar stays mounted while signed in.
+  useEffect(() => {
+    if (callback && 'error' in callback) setError(callback.error);
+    else if (callback) finishProviderSignIn(callback.code, callback.state).then(done, fail);
+  }, []);
+
+  if (session) return <SignedIn session={session} onChange={onChange} />;
+
   const start = () => {
     setError('');
     setNotice('');
@@ -64,10 +84,14 @@ export function SignIn({ session, onChange }: { session: Session | null; onChang
       onSubmit={(e) => {
         e.preventDefault();
         start();
-        if (pasted.trim()) return onChange({ token: pasted.trim().replace(/^Bearer\s+/i, '') });
+        if (pasted.trim()) return done({ token: pasted.trim().replace(/^Bearer\s+/i, '') });
         const totp = needsCode ? totpCode.trim() : undefined;
-        const signedIn = codeSent ? signInWithCode(email.trim(), emailCode.trim(), totp) : login(email, password, totp);
-        signedIn.then(onChange, fail);
+        const signedIn = pending
+          ? finishProviderSignIn(pending.code, pending.state, totp)
+          : codeSent
+            ? signInWithCode(email.trim(), emailCode.trim(), totp)
+            : login(email, password, totp);
+        signedIn.then(done, fail);
       }}
     >
       <strong>GraphQL playground</strong>
@@ -115,11 +139,12 @@ export function SignIn({ session, onChange }: { session: Session | null; onChang
         type="button"
         onClick={() => {
           start();
-          signInWithPasskey().then(onChange, fail);
+          signInWithPasskey().then(done, fail);
         }}
       >
         Sign in with a passkey
       </button>
+      <ProviderButtons onStart={start} onError={fail} />
       <span className="pg-or">or</span>
       <Input name="token" placeholder="paste an access token" value={pasted} onChange={setPasted} />
       {notice && (
