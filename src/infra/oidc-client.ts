@@ -8,6 +8,7 @@
  * cannot run ES modules, so jest.config.js transforms exactly those three packages (ts-jest).
  */
 import * as oidc from 'openid-client';
+import { isLoopback } from '../core/config/oidc';
 
 export interface OidcClientOptions {
   /** The issuer identifier: discovery reads `<issuer>/.well-known/openid-configuration`. */
@@ -23,10 +24,9 @@ export interface PendingAuthorization {
   nonce: string;
 }
 
-/** 127.0.0.0/8, [::1] or localhost: the only hosts where an http issuer is accepted (tests, local providers). */
+/** The only hosts where an http issuer is accepted (tests, local providers). */
 export function isLoopbackUrl(url: URL): boolean {
-  const host = url.hostname;
-  return host === 'localhost' || host === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(host);
+  return isLoopback(url.hostname);
 }
 
 /**
@@ -135,10 +135,11 @@ export async function completeAuthorization(
  * as opposed to the provider or the checks refusing what was presented.
  */
 export function isUnreachable(error: unknown): boolean {
-  const text = reasons(error);
-  return (
-    /fetch failed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|UND_ERR|aborted|timeout|discovery .* failed/i.test(
-      text,
-    ) || /status code 5\d\d/i.test(text)
+  for (let e = error as { status?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.status === 'number' && e.status >= 500) return true;
+    e = typeof e.cause === 'object' && e.cause !== null ? (e.cause as typeof e) : undefined;
+  }
+  return /fetch failed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|UND_ERR|aborted|timeout/i.test(
+    reasons(error),
   );
 }

@@ -37,6 +37,13 @@ export class OidcState {
   @prop({ required: true, enum: ['signIn', 'link'], type: String })
   purpose!: 'signIn' | 'link';
 
+  /**
+   * Sign-in only: SHA-256 of the browser binding cookie set by the start, so only the browser
+   * that started a sign-in can finish it (a victim cannot be made to finish an attacker's).
+   */
+  @prop({ type: String, default: null })
+  bindingHash?: string | null;
+
   /** Link only: who started it (only they may finish it). */
   @prop({ type: String, default: null })
   userId?: string | null;

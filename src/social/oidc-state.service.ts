@@ -1,4 +1,5 @@
 import type { Caller } from '../core/context';
+import { sha256 } from '../core/crypto';
 import { BadUserInputError } from '../core/errors';
 import { atomically, op } from '../infra/db';
 import { limitAttempt } from '../infra/rate-limit';
@@ -17,8 +18,7 @@ const key = (state: string) => `oidc-state:${state}`;
 export async function startRoundTrip(
   providerId: string,
   redirectUri: string,
-  purpose: OidcState['purpose'],
-  userId: string | null,
+  owner: { purpose: 'signIn'; binding: string } | { purpose: 'link'; userId: string },
   caller: Caller,
 ): Promise<{ url: string; expiresAt: Date }> {
   const { config, client, logger } = caller;
@@ -31,8 +31,9 @@ export async function startRoundTrip(
     _id: pending.state,
     provider: provider.id,
     redirectUri,
-    purpose,
-    userId,
+    purpose: owner.purpose,
+    userId: owner.purpose === 'link' ? owner.userId : null,
+    bindingHash: owner.purpose === 'signIn' ? sha256(owner.binding) : null,
     codeVerifier: pending.codeVerifier,
     nonce: pending.nonce,
     expiresAt,
@@ -48,22 +49,20 @@ export function checkCallback(code: string, state: string): void {
 
 /**
  * Claims a live state for one finish: of two parallel finishes with one state, one gets it. Null
- * when it is unknown, of another purpose or user, used, claimed, or expired.
+ * when it is unknown, of another purpose, browser (sign-in) or user (link), used, claimed, or expired.
  */
 export async function claimState(
   state: string,
-  purpose: OidcState['purpose'],
-  userId?: string,
+  owner: { purpose: 'signIn'; binding: string | undefined } | { purpose: 'link'; userId: string },
 ): Promise<OidcState | null> {
+  // Without the binding cookie nothing matches; a wrong one leaves the state to its own browser.
+  const bound =
+    owner.purpose === 'signIn'
+      ? { bindingHash: owner.binding ? sha256(owner.binding) : '-' }
+      : { userId: owner.userId };
   return atomically(key(state), () =>
     OidcStateModel.findOneAndUpdate(
-      {
-        _id: state,
-        purpose,
-        claimedAt: null,
-        expiresAt: op({ $gt: new Date() }),
-        ...(userId ? { userId } : {}),
-      },
+      { _id: state, purpose: owner.purpose, claimedAt: null, expiresAt: op({ $gt: new Date() }), ...bound },
       { $set: { claimedAt: new Date() } },
       { returnDocument: 'after' },
     ).lean<OidcState>(),

@@ -1,4 +1,5 @@
 import type { Config } from '../core/config';
+import { emailSchema } from '../core/validation';
 import type { OidcProviderSettings } from '../core/config/oidc';
 import type { Logger } from '../core/logger';
 import { BadUserInputError, ServiceUnavailableError, UnauthenticatedError } from '../core/errors';
@@ -71,10 +72,9 @@ export async function redeemCode(
       state: state._id,
       nonce: state.nonce,
     });
-    const email = typeof claims.email === 'string' ? claims.email.trim().toLowerCase() : null;
     return {
       subject: claims.sub,
-      email: email || null,
+      email: emailOf(claims.email),
       emailVerified: claims.email_verified === true,
       name: typeof claims.name === 'string' ? claims.name : null,
     };
@@ -83,4 +83,15 @@ export async function redeemCode(
     logger.info({ provider: provider.id, reason: reasons(err) }, 'OIDC callback refused');
     return null;
   }
+}
+
+/**
+ * The provider's email as sign-up takes one (trimmed, lower-cased, valid, at most 254), or null.
+ * One that compatibility normalisation changes is refused: a Kelvin sign lower-cases to `k`, and
+ * would otherwise match someone else's address.
+ */
+function emailOf(raw: unknown): string | null {
+  if (typeof raw !== 'string' || raw.normalize('NFKC') !== raw) return null;
+  const parsed = emailSchema.safeParse(raw);
+  return parsed.success ? parsed.data : null;
 }

@@ -2,7 +2,7 @@ import { isReservedForAdmin } from '../auth/admin-bootstrap';
 import type { Caller } from '../core/context';
 import { ConflictError, ForbiddenError, isDuplicateKeyError } from '../core/errors';
 import { limitAttempt } from '../infra/rate-limit';
-import { User, UserModel } from '../users/user.model';
+import { Role, User, UserModel } from '../users/user.model';
 import { parseDisplayName } from '../users/user.profile';
 import { LinkedIdentity, LinkedIdentityModel } from './identity.model';
 import type { VerifiedIdentity } from './oidc-state.model';
@@ -34,7 +34,9 @@ export async function resolveAccount(provider: string, identity: VerifiedIdentit
     });
   const existing = await UserModel.findOne({ email: identity.email }).lean<User>();
   if (existing) {
-    if (identity.emailVerified && existing.emailVerified) return { user: existing, linked: null };
+    // Never an administrator: a provider's word is not enough for a way into that account.
+    if (identity.emailVerified && existing.emailVerified && existing.role !== Role.ADMIN)
+      return { user: existing, linked: null };
     throw accountExists();
   }
   return { user: await createAccount(identity, caller), linked: null };

@@ -1,11 +1,20 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { AuthPayload, COOKIE_DESCRIPTION } from '../auth/auth.types';
-import { inCookie } from '../auth/refresh-cookie';
+import { randomBytes } from 'node:crypto';
+import { inCookie, readCookie } from '../auth/refresh-cookie';
+import { STATE_TTL_MS } from './oidc-state.service';
 import { httpResponse, requireUser, type Context } from '../core/context';
 import { callerOf } from '../users/user.actor';
 import { LinkedIdentity } from './identity.model';
 import * as social from './social.service';
 import { ProviderRedirect, SignInProvider } from './social.types';
+
+/**
+ * Binds a provider sign-in to the browser that started it: set by startProviderSignIn, required by
+ * finishProviderSignIn (a login CSRF would bring someone else's state without it). httpOnly,
+ * `__Host-` (this host, Secure, Path=/), SameSite=Lax, for the state's 10 minutes.
+ */
+const BINDING_COOKIE = '__Host-oidc_binding';
 
 @Resolver()
 export class SocialResolver {
@@ -23,12 +32,21 @@ export class SocialResolver {
     description:
       'Starts a sign-in at a provider: send the browser to url; the provider comes back to redirectUri (one of OIDC_REDIRECT_URIS) with code and state for finishProviderSignIn.',
   })
-  startProviderSignIn(
+  async startProviderSignIn(
     @Arg('provider', () => String) provider: string,
     @Arg('redirectUri', () => String) redirectUri: string,
     @Ctx() ctx: Context,
   ): Promise<ProviderRedirect> {
-    return social.startRoundTrip(provider, redirectUri, 'signIn', null, callerOf(ctx));
+    const binding = randomBytes(32).toString('base64url');
+    const redirect = await social.startSignIn(provider, redirectUri, binding, callerOf(ctx));
+    httpResponse(ctx).cookie(BINDING_COOKIE, binding, {
+      httpOnly: true,
+      secure: true,
+      sameSite: 'lax',
+      path: '/',
+      maxAge: STATE_TTL_MS,
+    });
+    return redirect;
   }
 
   @Mutation(() => AuthPayload, {
@@ -47,7 +65,8 @@ export class SocialResolver {
     totpCode?: string | null,
     @Arg('useCookie', () => Boolean, { nullable: true, description: COOKIE_DESCRIPTION }) useCookie?: boolean | null,
   ): Promise<AuthPayload> {
-    const result = await social.finishSignIn({ code, state, totpCode }, callerOf(ctx));
+    const binding = readCookie(ctx.req, BINDING_COOKIE);
+    const result = await social.finishSignIn({ code, state, totpCode, binding }, callerOf(ctx));
     return useCookie ? inCookie(httpResponse(ctx), result) : result;
   }
 

@@ -4,23 +4,30 @@ import { isReauthenticated, reauthenticationRequired } from '../auth/reauthentic
 import { startSession } from '../auth/session.service';
 import type { AuthResult } from '../auth/sign-in';
 import type { AuthUser, Caller } from '../core/context';
+import type { Revocation } from '../core/module';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors';
 import { isObjectId } from '../core/validation';
 import { PasskeyModel } from '../passwordless/passkey.model';
 import { User, UserModel } from '../users/user.model';
 import { LinkedIdentity, LinkedIdentityModel } from './identity.model';
-import type { OidcState, VerifiedIdentity } from './oidc-state.model';
+import { OidcStateModel, type OidcState, type VerifiedIdentity } from './oidc-state.model';
 import { checkCallback, claimState, deleteState, releaseState, startRoundTrip } from './oidc-state.service';
 import { providerOf, providerSignInInvalid, redeemCode } from './provider';
 import { linkIdentity, resolveAccount } from './social-accounts';
 import { SocialEvent } from './social.audit';
 
-export { startRoundTrip };
+/**
+ * `startProviderSignIn`: the state is bound to the browser that asked (`binding`, kept in an
+ * httpOnly cookie by the resolver), so a callback sent to someone else cannot sign them in.
+ */
+export function startSignIn(provider: string, redirectUri: string, binding: string, caller: Caller) {
+  return startRoundTrip(provider, redirectUri, { purpose: 'signIn', binding }, caller);
+}
 
 /** `startProviderLink`: like a sign-in, for the signed-in caller, inside the re-authentication window. */
 export async function startLink(me: AuthUser, provider: string, redirectUri: string, caller: Caller) {
   if (!(await isReauthenticated(me))) throw reauthenticationRequired();
-  return startRoundTrip(provider, redirectUri, 'link', me.id, caller);
+  return startRoundTrip(provider, redirectUri, { purpose: 'link', userId: me.id }, caller);
 }
 
 /** The identity a claimed state proves: the one kept from an earlier try, or the code redeemed now. */
@@ -49,11 +56,11 @@ async function identityOf(state: OidcState, code: string, caller: Caller): Promi
  * can be redeemed once).
  */
 export async function finishSignIn(
-  input: { code: string; state: string; totpCode?: string | null },
+  input: { code: string; state: string; totpCode?: string | null; binding: string | undefined },
   caller: Caller,
 ): Promise<AuthResult> {
   checkCallback(input.code, input.state);
-  const state = await claimState(input.state, 'signIn');
+  const state = await claimState(input.state, { purpose: 'signIn', binding: input.binding });
   if (!state) throw providerSignInInvalid();
   const identity = await identityOf(state, input.code, caller);
   const { user, linked } = await resolveAccount(state.provider, identity, caller).catch(async (err: unknown) => {
@@ -102,7 +109,7 @@ async function recordUse(
 /** `finishProviderLink`: the caller's own link state; the identity joins the caller's account. */
 export async function finishLink(me: AuthUser, input: { code: string; state: string }, caller: Caller) {
   checkCallback(input.code, input.state);
-  const state = await claimState(input.state, 'link', me.id);
+  const state = await claimState(input.state, { purpose: 'link', userId: me.id });
   if (!state) throw providerSignInInvalid();
   const identity = await identityOf(state, input.code, caller);
   await deleteState(state._id);
@@ -130,21 +137,47 @@ export async function unlink(me: AuthUser, id: string, caller: Caller): Promise<
     ? await LinkedIdentityModel.findOne({ _id: id.toLowerCase(), userId: me.id }).lean<LinkedIdentity>()
     : null;
   if (!identity) throw new NotFoundError('No such linked identity');
-  const [account, passkeys, identities] = await Promise.all([
-    UserModel.findById(me.id, { hasPassword: 1 }).lean<User>(),
-    PasskeyModel.countDocuments({ userId: me.id }),
-    LinkedIdentityModel.countDocuments({ userId: me.id }),
-  ]);
-  if (account?.hasPassword === false && passkeys === 0 && identities <= 1)
+  const removed = await LinkedIdentityModel.deleteOne({ _id: identity._id, userId: me.id });
+  if (!removed.deletedCount) throw new NotFoundError('No such linked identity');
+  // Counted after the delete, so two parallel unlinks cannot both see another way in left.
+  if (!(await hasAnotherWayIn(me.id))) {
+    await LinkedIdentityModel.create(identity).catch(() => undefined);
     throw new ConflictError('This is the last way to sign in: set a password or add a passkey first', {
       reason: 'LAST_SIGN_IN_METHOD',
     });
-  const removed = await LinkedIdentityModel.deleteOne({ _id: identity._id, userId: me.id });
-  if (!removed.deletedCount) throw new NotFoundError('No such linked identity');
+  }
   audit(caller, SocialEvent.IDENTITY_UNLINKED, {
     userId: me.id,
     actorId: me.id,
     details: { provider: identity.provider },
   });
   return true;
+}
+
+async function hasAnotherWayIn(userId: string): Promise<boolean> {
+  const [account, passkeys, identities] = await Promise.all([
+    UserModel.findById(userId, { hasPassword: 1 }).lean<User>(),
+    PasskeyModel.countDocuments({ userId }),
+    LinkedIdentityModel.countDocuments({ userId }),
+  ]);
+  return account?.hasPassword !== false || passkeys > 0 || identities > 0;
+}
+
+/**
+ * A password reset takes a compromised account back, and a first emailed code takes an account
+ * back from whoever registered it without owning the address: an identity an intruder linked
+ * must not outlive either (as passkeys and API keys do not). Disabling keeps them.
+ */
+export async function revokeIdentitiesOf(userId: string, revocation: Revocation): Promise<void> {
+  if (revocation.reason === 'USER_DISABLED') return;
+  const [identities] = await Promise.all([
+    LinkedIdentityModel.deleteMany({ userId }),
+    OidcStateModel.deleteMany({ userId }),
+  ]);
+  if (!identities.deletedCount) return;
+  audit({ client: revocation, logger: revocation.logger }, SocialEvent.IDENTITY_UNLINKED, {
+    userId,
+    actorId: revocation.actorId,
+    details: { reason: revocation.reason, count: identities.deletedCount },
+  });
 }

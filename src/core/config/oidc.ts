@@ -29,7 +29,8 @@ const providerIds = z
       .refine((ids) => new Set(ids).size === ids.length, 'must not name a provider twice'),
   );
 
-function isLoopback(host: string): boolean {
+/** localhost, 127.0.0.0/8 or [::1]: where an http issuer is accepted (a local provider, the tests). */
+export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
@@ -49,7 +50,11 @@ const redirectUris = z
   .transform(list)
   .pipe(
     z.array(
-      z.url({ error: 'must be a comma-separated list of absolute URLs such as https://app.example.com/auth/callback' }),
+      z
+        .url({ error: 'must be a comma-separated list of absolute URLs such as https://app.example.com/auth/callback' })
+        // The callback adds its own query (code, state): a redirect URI with one could never match.
+        .refine((s) => !URL.canParse(s) || !/[?#]/.test(s), 'must be URLs without query or fragment')
+        .transform((s) => new URL(s).href),
     ),
   );
 

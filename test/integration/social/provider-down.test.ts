@@ -32,9 +32,10 @@ function expectUnavailable(res: GraphQLResponse): void {
 describe('a provider that cannot be reached', () => {
   it('answers SERVICE_UNAVAILABLE with reason PROVIDER_UNAVAILABLE, at the finish and at the start', async () => {
     const started = await t.gql(START, { r: REDIRECT_URI });
+    const cookie = /__Host-oidc_binding=[^;]+/.exec(started.headers.get('set-cookie') ?? '')![0];
     const { code, state } = await authorize(new URL(started.body.data!.startProviderSignIn.url), { login: 'alice' });
     await provider.stop();
-    expectUnavailable(await t.gql(FINISH, { c: code, s: state }));
+    expectUnavailable(await t.gql(FINISH, { c: code, s: state }, { cookie }));
     // Not cached as a failure, and never a 500.
     clearOidcDiscoveries();
     const res = await t.gql(START, { r: REDIRECT_URI });

@@ -22,6 +22,10 @@ const ACCOUNTS = [
   { sub: 'gina', email: 'gina@example.test', email_verified: true, name: 'Gina' },
   { sub: 'hank', email: 'hank-at-corp@example.test', email_verified: true, name: 'Hank' },
   { sub: 'ivy', email: 'ivy@example.test', email_verified: true, name: 'Ivy' },
+  { sub: 'jack', email: 'jack-at-corp@example.test', email_verified: true, name: 'Jack' },
+  // A provider that vouches for the administrator's address, and one whose email hides a Kelvin sign.
+  { sub: 'root', email: ADMIN_EMAIL, email_verified: true, name: 'Root' },
+  { sub: 'kelvin', email: '\u212Aate@example.test', email_verified: true, name: 'Kelvin' },
 ];
 
 const START =
@@ -59,18 +63,31 @@ function reason(res: GraphQLResponse): unknown {
   return res.body.errors?.[0]?.extensions?.reason;
 }
 
-/** start… at the API, then login and consent at the provider: the callback's code and state. */
+/**
+ * start… at the API, then login and consent at the provider: the callback's code and state, and
+ * the browser binding cookie the start set (a browser sends it back with finish…).
+ */
 async function callback(login: string, start = START, headers: Record<string, string> = {}) {
   const started = await t.gql(start, { p: 'corp', r: REDIRECT_URI }, headers);
   const redirect = Object.values(started.body.data ?? {})[0] as { url: string } | undefined;
   if (!redirect) throw new Error(JSON.stringify(started.body.errors));
+  const binding = /__Host-oidc_binding=[^;]+/.exec(started.headers.get('set-cookie') ?? '')?.[0];
   const { code, state } = await authorize(new URL(redirect.url), { login });
-  return { code: code!, state: state! };
+  const browser: Record<string, string> = binding ? { cookie: binding } : {};
+  return { code: code!, state: state!, browser };
+}
+
+/** finish… from the browser that started (its binding cookie), unless another is named. */
+function finish(
+  flow: { code: string; state: string; browser: Record<string, string> },
+  totp?: string,
+  browser = flow.browser,
+) {
+  return t.gql(FINISH, { c: flow.code, s: flow.state, t: totp }, browser);
 }
 
 async function signInAs(login: string, totp?: string) {
-  const { code, state } = await callback(login);
-  return t.gql(FINISH, { c: code, s: state, t: totp });
+  return finish(await callback(login), totp);
 }
 
 describe('signing in through a provider', () => {
@@ -119,17 +136,33 @@ describe('signing in through a provider', () => {
     expect(reason(await signInAs('bob'))).toBe('ACCOUNT_EXISTS');
     // No email at all: no account to make.
     expect(reason(await signInAs('carol'))).toBe('PROVIDER_EMAIL_REQUIRED');
+    // Never the administrator's account, whatever the provider vouches for.
+    expect(reason(await signInAs('root'))).toBe('ACCOUNT_EXISTS');
+    // An address that only looks like kate's once lower-cased (a Kelvin sign) is no address.
+    const kate = await signUp(t, 'kate@example.test');
+    await UserModel.updateOne({ _id: kate.user.id }, { $set: { emailVerified: true } });
+    expect(reason(await signInAs('kelvin'))).toBe('PROVIDER_EMAIL_REQUIRED');
   });
 
   it('refuses a wrong, replayed or parallel state and a replayed code (PROVIDER_SIGN_IN_INVALID)', async () => {
-    const { code, state } = await callback('alice');
-    expect(reason(await t.gql(FINISH, { c: code, s: 'x'.repeat(43) }))).toBe('PROVIDER_SIGN_IN_INVALID');
-    const results = await Promise.all([1, 2].map(() => t.gql(FINISH, { c: code, s: state })));
+    const flow = await callback('alice');
+    expect(reason(await finish({ ...flow, state: 'x'.repeat(43) }))).toBe('PROVIDER_SIGN_IN_INVALID');
+    const results = await Promise.all([1, 2].map(() => finish(flow)));
     expect(results.map(reason).sort()).toEqual(['PROVIDER_SIGN_IN_INVALID', undefined]);
-    expect(reason(await t.gql(FINISH, { c: code, s: state }))).toBe('PROVIDER_SIGN_IN_INVALID');
+    expect(reason(await finish(flow))).toBe('PROVIDER_SIGN_IN_INVALID');
     // The provider redeems a code once, whatever state comes with it.
     const fresh = await callback('alice');
-    expect(reason(await t.gql(FINISH, { c: code, s: fresh.state }))).toBe('PROVIDER_SIGN_IN_INVALID');
+    expect(reason(await finish({ ...fresh, code: flow.code }))).toBe('PROVIDER_SIGN_IN_INVALID');
+  });
+
+  it('cannot be finished by another browser (login CSRF): the state waits for the one that started it', async () => {
+    // The attacker starts and signs in at the provider, then sends the callback to a victim.
+    const attackers = await callback('alice');
+    expect(reason(await finish(attackers, undefined, {}))).toBe('PROVIDER_SIGN_IN_INVALID');
+    const victims = await callback('bob').catch(() => null);
+    const otherBrowser = victims?.browser ?? { cookie: '__Host-oidc_binding=somebody-else' };
+    expect(reason(await finish(attackers, undefined, otherBrowser))).toBe('PROVIDER_SIGN_IN_INVALID');
+    expect((await finish(attackers)).body.data!.finishProviderSignIn.user.email).toBe('alice@example.test');
   });
 
   it('takes only the configured redirect URIs and providers', async () => {
@@ -140,23 +173,23 @@ describe('signing in through a provider', () => {
   });
 
   it.each(['wrong-key', 'wrong-aud', 'wrong-nonce'] as const)('refuses an ID token with a %s', async (mode) => {
-    const { code, state } = await callback('alice');
+    const flow = await callback('alice');
     await provider.forgeIdTokens(mode);
     try {
-      expect(reason(await t.gql(FINISH, { c: code, s: state }))).toBe('PROVIDER_SIGN_IN_INVALID');
+      expect(reason(await finish(flow))).toBe('PROVIDER_SIGN_IN_INVALID');
     } finally {
       await provider.forgeIdTokens('off');
     }
-    expect(await OidcStateModel.exists({ _id: state })).toBeNull();
+    expect(await OidcStateModel.exists({ _id: flow.state })).toBeNull();
   });
 
   it('asks a TOTP account for a code and keeps the state for the retry', async () => {
     const frank = await signUpWithTotp(t, 'frank@example.test');
     await UserModel.updateOne({ _id: frank.user.id }, { $set: { emailVerified: true } });
-    const { code, state } = await callback('frank');
-    expect(reason(await t.gql(FINISH, { c: code, s: state }))).toBe('MFA_REQUIRED');
-    expect(reason(await t.gql(FINISH, { c: code, s: state, t: '000000' }))).toBe('MFA_INVALID');
-    const signedIn = await t.gql(FINISH, { c: code, s: state, t: await totpCode(frank.secret) });
+    const flow = await callback('frank');
+    expect(reason(await finish(flow))).toBe('MFA_REQUIRED');
+    expect(reason(await finish(flow, '000000'))).toBe('MFA_INVALID');
+    const signedIn = await finish(flow, await totpCode(frank.secret));
     expect(signedIn.body.data!.finishProviderSignIn.user.id).toBe(frank.user.id);
   });
 
@@ -240,5 +273,24 @@ describe('linking and unlinking identities', () => {
     expect(await LinkedIdentityModel.countDocuments({ userId: alice.user.id })).toBe(1);
     expect((await t.gql('mutation { deleteAccount }', undefined, auth)).body.data!.deleteAccount).toBe(true);
     expect(await LinkedIdentityModel.countDocuments({ userId: alice.user.id })).toBe(0);
+  });
+
+  it("does not outlive the account's claim by its owner (an identity a squatter linked)", async () => {
+    // Someone registers the owner's address without owning it, and links their own provider account.
+    const squatter = await signUp(t, uniqueEmail('squatted'));
+    const auth = bearer(squatter.accessToken);
+    await t.gql(REAUTH, { i: { password: squatter.password } }, auth);
+    const { code, state } = await callback('jack', START_LINK, auth);
+    expect((await t.gql(FINISH_LINK, { c: code, s: state }, auth)).body.errors).toBeUndefined();
+    // The owner signs in by email: the first proof of the address claims the account.
+    const owner = await t.gql(
+      'mutation($e: String!, $c: String!) { signInWithCode(email: $e, code: $c) { user { id } } }',
+      { e: squatter.email, c: await mailedCode(squatter.email) },
+    );
+    expect(owner.body.data!.signInWithCode.user.id).toBe(squatter.user.id);
+    expect(await LinkedIdentityModel.countDocuments({ userId: squatter.user.id })).toBe(0);
+    // The squatter's provider account now makes an account of its own, not the owner's.
+    const viaProvider = await signInAs('jack');
+    expect(viaProvider.body.data!.finishProviderSignIn.user.id).not.toBe(squatter.user.id);
   });
 });
