@@ -62,6 +62,15 @@ describe('an account without a password', () => {
     expect(reason(login)).toBe('BAD_CREDENTIALS');
     const viaBasic = await t.gql(ME, {}, basic(account.email, account.oldPassword));
     expect(codes(viaBasic)).toEqual(['UNAUTHENTICATED']);
+    // The OAuth password grant, too, says what it says for a wrong password.
+    const grant = (username: string) =>
+      fetch(`${t.url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'password', username, password: account.oldPassword }).toString(),
+      }).then(async (res) => ({ status: res.status, body: await res.json() }));
+    const other = await signUp(t);
+    expect(await grant(account.email)).toEqual(await grant(other.email));
     // A currentPassword cannot be right either.
     const change = await t.gql(
       'mutation($p: String!) { changePassword(currentPassword: $p, newPassword: "Some-New-Horse-77") { accessToken } }',

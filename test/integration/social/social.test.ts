@@ -25,6 +25,7 @@ const ACCOUNTS = [
   { sub: 'jack', email: 'jack-at-corp@example.test', email_verified: true, name: 'Jack' },
   // A provider that vouches for the administrator's address, and one whose email hides a Kelvin sign.
   { sub: 'root', email: ADMIN_EMAIL, email_verified: true, name: 'Root' },
+  { sub: 'liz', email: 'Liz.Case@Example.TEST', email_verified: true, name: 'Liz' },
   { sub: 'kelvin', email: '\u212Aate@example.test', email_verified: true, name: 'Kelvin' },
 ];
 
@@ -110,8 +111,11 @@ describe('signing in through a provider', () => {
     expect(identities.body.data!.linkedIdentities).toEqual([
       expect.objectContaining({ provider: 'corp', email: 'alice@example.test' }),
     ]);
+    const before = identities.body.data!.linkedIdentities[0].lastUsedAt as string;
     const again = await signInAs('alice');
     expect(again.body.data!.finishProviderSignIn.user.id).toBe(user.id);
+    const after = await t.gql(IDENTITIES, undefined, bearer(again.body.data!.finishProviderSignIn.accessToken));
+    expect(Date.parse(after.body.data!.linkedIdentities[0].lastUsedAt)).toBeGreaterThan(Date.parse(before));
     // No password: a password sign-in answers as a wrong one.
     expect(reason(await t.gql(LOGIN, { input: { email: 'alice@example.test', password: 'Whatever-123' } }))).toBe(
       'BAD_CREDENTIALS',
@@ -125,6 +129,11 @@ describe('signing in through a provider', () => {
     expect(signedIn.body.data!.finishProviderSignIn.user.id).toBe(dave.user.id);
     await flushAuditEvents();
     expect(await AuditEventModel.exists({ userId: dave.user.id, type: 'IDENTITY_LINKED' })).not.toBeNull();
+
+    // Emails compare case-insensitively.
+    const liz = await signUp(t, 'liz.case@example.test');
+    await UserModel.updateOne({ _id: liz.user.id }, { $set: { emailVerified: true } });
+    expect((await signInAs('liz')).body.data!.finishProviderSignIn.user.id).toBe(liz.user.id);
 
     // The account never proved the address: whoever registered it may not own it.
     await signUp(t, 'erin@example.test');
