@@ -164,6 +164,12 @@ describe('signing in through a provider', () => {
     expect(reason(await finish({ ...fresh, code: flow.code }))).toBe('PROVIDER_SIGN_IN_INVALID');
   });
 
+  it('refuses an expired state', async () => {
+    const flow = await callback('alice');
+    await OidcStateModel.updateOne({ _id: flow.state }, { $set: { expiresAt: new Date(Date.now() - 1000) } });
+    expect(reason(await finish(flow))).toBe('PROVIDER_SIGN_IN_INVALID');
+  });
+
   it('cannot be finished by another browser (login CSRF): the state waits for the one that started it', async () => {
     // The attacker starts and signs in at the provider, then sends the callback to a victim.
     const attackers = await callback('alice');
