@@ -8,6 +8,7 @@ import type { FeatureModule } from '../core/module';
 import { itemsModule } from '../items/items.module';
 import { mailModule } from '../mail/mail.module';
 import { mfaModule } from '../mfa/mfa.module';
+import { orgsModule } from '../orgs/orgs.module';
 import { passwordlessModule } from '../passwordless/passwordless.module';
 import { realtimeModule } from '../realtime/realtime.module';
 import { socialModule } from '../social/social.module';
@@ -17,7 +18,7 @@ import { usersModule } from '../users/users.module';
  * Every feature of the application, each a folder under src/ exporting one module. A feature
  * is added here and nowhere else. The order is the layering of the features (each may use those
  * before it) and the order in which user hooks run: a deleted user's mail, links, sessions, TOTP
- * credentials, API keys, items, passkeys and sign-in codes, then linked identities.
+ * credentials, memberships, API keys, items, passkeys and sign-in codes, then linked identities.
  */
 export const MODULES: readonly FeatureModule[] = [
   auditModule,
@@ -25,6 +26,7 @@ export const MODULES: readonly FeatureModule[] = [
   usersModule,
   authModule,
   mfaModule,
+  orgsModule,
   apiKeysModule,
   itemsModule,
   accountModule,

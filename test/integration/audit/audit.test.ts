@@ -344,6 +344,7 @@ describe('audit events', () => {
         REAUTHENTICATED: 'info',
         IDENTITY_LINKED: 'info',
         IDENTITY_UNLINKED: 'info',
+        ORG_CREATED: 'info',
       };
       expect(Object.keys(expected).sort()).toEqual(Object.values(AuditEventType).sort());
       for (const type of Object.values(AuditEventType)) record({ type, userId, actorId });

@@ -1,0 +1,72 @@
+import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoose';
+import type { Types } from 'mongoose';
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+
+export enum OrgRole {
+  OWNER = 'OWNER',
+  ADMIN = 'ADMIN',
+  MEMBER = 'MEMBER',
+  VIEWER = 'VIEWER',
+}
+registerEnumType(OrgRole, {
+  name: 'OrgRole',
+  description:
+    "A member's role in an organization: VIEWER reads; MEMBER also adds items; ADMIN manages items and members; OWNER also owners and the organization itself.",
+});
+
+/**
+ * An organization: a group with items of its own.
+ *
+ * Indexes: slug (unique): clients name organizations by it; createdBy: the per-user cap.
+ */
+@ObjectType('Organization', { description: 'A group of users with items of its own.' })
+@modelOptions({ schemaOptions: { collection: 'organizations', timestamps: { createdAt: true, updatedAt: false } } })
+@index({ slug: 1 }, { unique: true })
+@index({ createdBy: 1 })
+export class Organization {
+  @Field(() => ID, { name: 'id' })
+  readonly _id!: Types.ObjectId;
+
+  @Field({ description: '1 to 100 characters.' })
+  @prop({ required: true, type: String })
+  name!: string;
+
+  @Field({ description: 'Unique; lower-case letters, digits and single hyphens, 3 to 40 characters.' })
+  @prop({ required: true, type: String })
+  slug!: string;
+
+  @prop({ required: true, type: String })
+  createdBy!: string;
+
+  @Field()
+  readonly createdAt!: Date;
+}
+
+export const OrganizationModel = getModelForClass(Organization);
+
+/**
+ * A user's membership of an organization, with their role in it.
+ *
+ * Indexes: orgId + userId (unique): one membership each, read per request by the role checks;
+ * userId + orgId: a user's organizations (and the deletion cascade).
+ */
+@modelOptions({ schemaOptions: { collection: 'memberships', versionKey: false } })
+@index({ orgId: 1, userId: 1 }, { unique: true })
+@index({ userId: 1, orgId: 1 })
+export class Membership {
+  readonly _id!: Types.ObjectId;
+
+  @prop({ required: true, type: String })
+  orgId!: string;
+
+  @prop({ required: true, type: String })
+  userId!: string;
+
+  @prop({ required: true, enum: OrgRole, type: String })
+  role!: OrgRole;
+
+  @prop({ required: true, type: Date })
+  joinedAt!: Date;
+}
+
+export const MembershipModel = getModelForClass(Membership);

@@ -1,0 +1,64 @@
+import DataLoader from 'dataloader';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { requireUser, type Context } from '../core/context';
+import { callerOf } from '../users/user.actor';
+import { CreateOrganizationInput } from './org.inputs';
+import { Organization, OrgRole } from './org.model';
+import * as orgs from './org.service';
+
+/** The caller's role per organization, batched and cached for the request (one read). */
+function roleLoader(ctx: Context): DataLoader<string, OrgRole | null> {
+  let loader = ctx.loaders.get('orgRole') as DataLoader<string, OrgRole | null> | undefined;
+  if (!loader) {
+    const userId = requireUser(ctx).id;
+    loader = new DataLoader(async (ids: readonly string[]) => {
+      const roles = await orgs.rolesOf(userId, [...ids]);
+      return ids.map((id) => roles.get(id) ?? null);
+    });
+    ctx.loaders.set('orgRole', loader);
+  }
+  return loader;
+}
+
+@Resolver(() => Organization)
+export class OrgResolver {
+  @FieldResolver(() => OrgRole, {
+    nullable: true,
+    description: 'My role in it; null for a site ADMIN who is not a member.',
+  })
+  myRole(@Root() org: Organization, @Ctx() ctx: Context): Promise<OrgRole | null> {
+    return roleLoader(ctx).load(String(org._id));
+  }
+
+  @Query(() => [Organization], {
+    description: 'The organizations I belong to; with all: true (site ADMIN only), every one (the first 1,000).',
+  })
+  organizations(
+    @Arg('all', () => Boolean, { nullable: true }) all: boolean | null | undefined,
+    @Ctx() ctx: Context,
+  ): Promise<Organization[]> {
+    return orgs.listOrganizations(requireUser(ctx), all === true);
+  }
+
+  @Query(() => Organization, { nullable: true, description: 'One organization; null unless I belong to it.' })
+  organization(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Organization | null> {
+    return orgs.findVisible(requireUser(ctx), id);
+  }
+
+  @Mutation(() => Organization, { description: 'Creates an organization; I become its OWNER. At most 20 per user.' })
+  createOrganization(
+    @Arg('input', () => CreateOrganizationInput) input: CreateOrganizationInput,
+    @Ctx() ctx: Context,
+  ): Promise<Organization> {
+    return orgs.createOrganization(requireUser(ctx), input, callerOf(ctx));
+  }
+
+  @Mutation(() => Organization, { description: 'OWNER or ADMIN: renames the organization.' })
+  renameOrganization(
+    @Arg('id', () => ID) id: string,
+    @Arg('name', () => String) name: string,
+    @Ctx() ctx: Context,
+  ): Promise<Organization> {
+    return orgs.renameOrganization(requireUser(ctx), id, name);
+  }
+}

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { audit } from '../auth/auth.audit';
+import type { AuthUser, Caller } from '../core/context';
+import { ConflictError, ForbiddenError, isDuplicateKeyError, NotFoundError } from '../core/errors';
+import { isObjectId, parseInput } from '../core/validation';
+import { op } from '../infra/db';
+import { Membership, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
+import { OrgEvent } from './org.audit';
+
+/** Organizations one user may create. */
+export const MAX_ORGS_PER_USER = 20;
+
+const nameSchema = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
+const slugSchema = z
+  .string()
+  .regex(
+    /^(?=.{3,40}$)[a-z0-9]+(-[a-z0-9]+)*$/,
+    'must be 3 to 40 lower-case letters, digits and single hyphens, not starting or ending with one',
+  );
+
+/** `createOrganization`: the caller becomes its OWNER. A taken slug, or the 20th organization, is CONFLICT. */
+export async function createOrganization(
+  me: AuthUser,
+  input: { name: string; slug: string },
+  caller: Caller,
+): Promise<Organization> {
+  const { name, slug } = parseInput(z.object({ name: nameSchema, slug: slugSchema }), input);
+  if ((await OrganizationModel.countDocuments({ createdBy: me.id })) >= MAX_ORGS_PER_USER)
+    throw new ConflictError(`At most ${MAX_ORGS_PER_USER} organizations per user`, { reason: 'ORG_LIMIT' });
+  let org: Organization;
+  try {
+    org = (await OrganizationModel.create({ name, slug, createdBy: me.id })).toObject();
+  } catch (err) {
+    // The unique index decides between parallel creations of one slug.
+    if (isDuplicateKeyError(err)) throw new ConflictError('This slug is taken', { field: 'slug' });
+    throw err;
+  }
+  await MembershipModel.create({ orgId: String(org._id), userId: me.id, role: OrgRole.OWNER, joinedAt: new Date() });
+  audit(caller, OrgEvent.ORG_CREATED, { userId: me.id, actorId: me.id, details: { orgId: String(org._id), slug } });
+  return org;
+}
+
+/** The caller's role in each of the given organizations (one read). */
+export async function rolesOf(userId: string, orgIds: string[]): Promise<Map<string, OrgRole>> {
+  const memberships = await MembershipModel.find({ userId, orgId: op({ $in: orgIds }) }).lean<Membership[]>();
+  return new Map(memberships.map((m) => [m.orgId, m.role]));
+}
+
+/** `organizations`: mine, oldest membership first; `all` (site ADMIN only): every one, by creation. */
+export async function listOrganizations(me: AuthUser, all: boolean): Promise<Organization[]> {
+  if (all) {
+    if (me.role !== 'ADMIN') throw new ForbiddenError('Administrators only', { reason: 'ADMIN_ONLY' });
+    return OrganizationModel.find().sort({ _id: 1 }).limit(1000).lean<Organization[]>();
+  }
+  const memberships = await MembershipModel.find({ userId: me.id }).sort({ orgId: 1 }).lean<Membership[]>();
+  return OrganizationModel.find({ _id: op({ $in: memberships.map((m) => m.orgId) }) })
+    .sort({ _id: 1 })
+    .lean<Organization[]>();
+}
+
+/** One organization the caller may see (a member, or a site ADMIN), else null: ids reveal nothing. */
+export async function findVisible(me: AuthUser, id: string): Promise<Organization | null> {
+  if (!isObjectId(id)) return null;
+  const orgId = id.toLowerCase();
+  if (me.role !== 'ADMIN' && !(await MembershipModel.exists({ orgId, userId: me.id }))) return null;
+  return OrganizationModel.findById(orgId).lean<Organization>();
+}
+
+/** `renameOrganization`: OWNER or ADMIN of it (or a site ADMIN); NOT_FOUND for non-members. */
+export async function renameOrganization(me: AuthUser, id: string, rawName: string): Promise<Organization> {
+  const name = parseInput(nameSchema, rawName, 'name');
+  const org = await findVisible(me, id);
+  if (!org) throw new NotFoundError('No such organization');
+  const role = (await rolesOf(me.id, [String(org._id)])).get(String(org._id));
+  if (me.role !== 'ADMIN' && role !== OrgRole.OWNER && role !== OrgRole.ADMIN)
+    throw new ForbiddenError('Only an OWNER or ADMIN of the organization may rename it', { reason: 'ORG_ROLE' });
+  const renamed = await OrganizationModel.findOneAndUpdate(
+    { _id: org._id },
+    { $set: { name } },
+    { returnDocument: 'after' },
+  ).lean<Organization>();
+  if (!renamed) throw new NotFoundError('No such organization');
+  return renamed;
+}
+
+/**
+ * A deleted user's memberships go; an organization they were the only member of goes with them.
+ * (Refusing the deletion of the last OWNER of an organization with other members comes with
+ * membership changes.) Answers how many documents went.
+ */
+export async function deleteMembershipsOf(userId: string): Promise<number> {
+  const mine = await MembershipModel.find({ userId }).lean<Membership[]>();
+  let removed = 0;
+  for (const { orgId } of mine) {
+    const others = await MembershipModel.exists({ orgId, userId: op({ $ne: userId }) });
+    if (!others) removed += (await OrganizationModel.deleteOne({ _id: orgId })).deletedCount;
+  }
+  return removed + (await MembershipModel.deleteMany({ userId })).deletedCount;
+}
