@@ -17,7 +17,7 @@ import { isReservedForAdmin } from './admin-bootstrap';
 import type { AuthResult, SignInVia } from './sign-in';
 import { audit } from './auth.audit';
 import { emailSchema, normalizeEmail, verifyCredentials, type SignIn } from './credentials.service';
-import { isReauthenticated, reauthenticationRequired, requireReauthentication } from './reauthentication';
+import { assertReauthenticated, requireReauthentication } from './reauthentication';
 import { hashPassword, validateNewPassword } from './password';
 import { isSessionActive, renewSession, revokeAllSessions, startSession } from './session.service';
 import { verifyAccessToken } from './tokens';
@@ -108,7 +108,7 @@ export async function setPassword(me: AuthUser, newPassword: string, caller: Cal
   const user = await UserModel.findById(me.id).lean<User>();
   if (!user) throw new UnauthenticatedError();
   if (user.hasPassword !== false) throw passwordExists();
-  if (!(await isReauthenticated(me))) throw reauthenticationRequired();
+  await assertReauthenticated(me);
   validateNewPassword(newPassword, 'newPassword', [user.email, user.email.split('@')[0]!]);
   const passwordHash = await hashPassword(config, newPassword);
   const updated = await UserModel.findOneAndUpdate(

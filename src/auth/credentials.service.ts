@@ -2,7 +2,7 @@ import { AuthEvent } from './auth.audit';
 import { z } from 'zod';
 import type { Config } from '../core/config';
 import type { Caller } from '../core/context';
-import { BadUserInputError, emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
+import { BadUserInputError, emailNotVerified, accountDisabled, UnauthenticatedError } from '../core/errors';
 import { emailSchema, parseInput } from '../core/validation';
 import { checkSecondFactor } from '../core/hooks';
 import { User, UserModel } from '../users/user.model';
@@ -243,8 +243,8 @@ export async function requireSecondFactor(
   via: SignInVia,
 ): Promise<void> {
   if (!code) throw mfaRequired();
-  const slot = await reserveAttempt(caller.config, user.email);
-  await secondFactor(user, { ok: true, locked: slot.last, held: user.email }, code, caller, via);
+  if (!(await proveSecondFactorAlone(user, code, caller, via)))
+    throw new UnauthenticatedError('Invalid two-factor code', { reason: MFA_INVALID });
 }
 
 /**
@@ -270,7 +270,7 @@ export async function verifyCredentials(login: SignIn, caller: Caller, via: Sign
   if (user.totpEnabled) await secondFactor(user, check, login.totpCode, caller, via);
   // A right password means there is a hash (an account without one never matches).
   if (needsRehash(config, user.passwordHash!)) await upgradeHash(user, password, caller);
-  if (user.disabled) throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
+  if (user.disabled) throw accountDisabled();
   // HTTP Basic still authenticates an unverified account: the permission rules limit it to
   // requesting a new verification link.
   if (config.account.requireEmailVerification && !user.emailVerified && via !== 'basic') throw emailNotVerified();

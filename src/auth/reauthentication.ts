@@ -55,6 +55,11 @@ export async function isReauthenticated(me: AuthUser): Promise<boolean> {
   return open !== null;
 }
 
+/** The caller's session is inside its re-authentication window, else FORBIDDEN REAUTHENTICATION_REQUIRED. */
+export async function assertReauthenticated(me: AuthUser): Promise<void> {
+  if (!(await isReauthenticated(me))) throw reauthenticationRequired();
+}
+
 /**
  * What a sensitive change takes: a right `currentPassword` (checked as before, under the lockout;
  * a wrong one is BAD_USER_INPUT whatever the window), or, without one, the caller's session

@@ -19,6 +19,9 @@ export class ForbiddenError extends GraphQLError {
 export const accountGone = () =>
   new UnauthenticatedError('This account was disabled or deleted', { reason: 'SESSION_REVOKED' });
 
+/** The right credential of an account an admin has disabled. */
+export const accountDisabled = () => new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
+
 /** REQUIRE_EMAIL_VERIFICATION: the account must prove its address before signing in. */
 export const emailNotVerified = () =>
   new ForbiddenError('Verify your email address first: follow the link we sent you', { reason: 'EMAIL_NOT_VERIFIED' });

@@ -10,7 +10,7 @@ import { proveCodeUnderLockout } from '../auth/credentials.service';
 import { startSession } from '../auth/session.service';
 import type { AuthResult } from '../auth/sign-in';
 import type { Caller } from '../core/context';
-import { emailNotVerified, ForbiddenError, UnauthenticatedError } from '../core/errors';
+import { emailNotVerified, accountDisabled, UnauthenticatedError } from '../core/errors';
 import { atomically, op } from '../infra/db';
 import { limitAttempt } from '../infra/rate-limit';
 import { User, UserModel } from '../users/user.model';
@@ -129,7 +129,7 @@ export async function finishSignIn(raw: unknown, caller: Caller): Promise<AuthRe
   const userId = assertion.passkey.userId;
   const user = await UserModel.findById(userId).lean<User>();
   if (!user) throw passkeyInvalid();
-  if (user.disabled) throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
+  if (user.disabled) throw accountDisabled();
   if (config.account.requireEmailVerification && !user.emailVerified) throw emailNotVerified();
   audit(caller, AuthEvent.LOGIN_SUCCEEDED, { userId, details: { via: 'passkey' } });
   return startSession(user, caller);

@@ -7,7 +7,7 @@ import {
 } from '@simplewebauthn/server';
 import { z } from 'zod';
 import { audit } from '../auth/auth.audit';
-import { isReauthenticated, reauthenticationRequired } from '../auth/reauthentication';
+import { assertReauthenticated } from '../auth/reauthentication';
 import type { AuthUser, Caller } from '../core/context';
 import {
   BadUserInputError,
@@ -68,7 +68,7 @@ async function userHandleOf(userId: string): Promise<string> {
  * the session's re-authentication window: a stolen access token alone cannot add a passkey.
  */
 export async function beginRegistration(me: AuthUser, caller: Caller): Promise<PublicKeyCredentialCreationOptionsJSON> {
-  if (!(await isReauthenticated(me))) throw reauthenticationRequired();
+  await assertReauthenticated(me);
   const account = await UserModel.findById(me.id, { email: 1, displayName: 1 }).lean<User>();
   if (!account) throw new UnauthenticatedError();
   const existing = await listPasskeys(me.id);
@@ -191,7 +191,7 @@ export async function renamePasskey(me: AuthUser, id: string, rawName: string): 
 
 /** `deletePasskey`: one of my passkeys, inside the re-authentication window. */
 export async function deletePasskey(me: AuthUser, id: string, caller: Caller): Promise<boolean> {
-  if (!(await isReauthenticated(me))) throw reauthenticationRequired();
+  await assertReauthenticated(me);
   const found = await findMine(me.id, id);
   const removed = found ? await PasskeyModel.deleteOne({ _id: found._id, userId: me.id }) : null;
   if (!removed?.deletedCount) throw new NotFoundError('No such passkey');

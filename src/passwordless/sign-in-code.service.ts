@@ -14,7 +14,7 @@ import type { AuthResult, SignInVia } from '../auth/sign-in';
 import type { Config } from '../core/config';
 import type { Caller } from '../core/context';
 import { sameHash } from '../core/crypto';
-import { ForbiddenError, UnauthenticatedError } from '../core/errors';
+import { accountDisabled, UnauthenticatedError } from '../core/errors';
 import { checkSecondFactor } from '../core/hooks';
 import { parseInput } from '../core/validation';
 import { atomically, op } from '../infra/db';
@@ -243,7 +243,7 @@ export async function signInWithCode(
   if (!proven || !user) {
     throw wrongFactor ? new UnauthenticatedError('Invalid two-factor code', { reason: MFA_INVALID }) : codeInvalid();
   }
-  if (user.disabled) throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
+  if (user.disabled) throw accountDisabled();
   // The code reached the mailbox: the address is proven, and if that is news, the account is claimed.
   const signedIn = user.emailVerified ? user : await claimUnprovenAccount(user, caller);
   audit(caller, AuthEvent.LOGIN_SUCCEEDED, {

@@ -1,11 +1,11 @@
 import { audit, AuthEvent } from '../auth/auth.audit';
 import { mfaRequired, requireSecondFactor } from '../auth/credentials.service';
-import { isReauthenticated, reauthenticationRequired } from '../auth/reauthentication';
+import { assertReauthenticated } from '../auth/reauthentication';
 import { startSession } from '../auth/session.service';
 import type { AuthResult } from '../auth/sign-in';
 import type { AuthUser, Caller } from '../core/context';
 import type { Revocation } from '../core/module';
-import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors';
+import { accountDisabled, ConflictError, NotFoundError } from '../core/errors';
 import { isObjectId } from '../core/validation';
 import { PasskeyModel } from '../passwordless/passkey.model';
 import { User, UserModel } from '../users/user.model';
@@ -26,7 +26,7 @@ export function startSignIn(provider: string, redirectUri: string, binding: stri
 
 /** `startProviderLink`: like a sign-in, for the signed-in caller, inside the re-authentication window. */
 export async function startLink(me: AuthUser, provider: string, redirectUri: string, caller: Caller) {
-  if (!(await isReauthenticated(me))) throw reauthenticationRequired();
+  await assertReauthenticated(me);
   return startRoundTrip(provider, redirectUri, { purpose: 'link', userId: me.id }, caller);
 }
 
@@ -69,7 +69,7 @@ export async function finishSignIn(
   });
   if (user.disabled) {
     await deleteState(state._id);
-    throw new ForbiddenError('This account is disabled', { reason: 'ACCOUNT_DISABLED' });
+    throw accountDisabled();
   }
   if (user.totpEnabled) {
     if (!input.totpCode) {
@@ -132,7 +132,7 @@ export function listIdentities(userId: string): Promise<LinkedIdentity[]> {
  * only identity of an account with neither a password nor a passkey is CONFLICT.
  */
 export async function unlink(me: AuthUser, id: string, caller: Caller): Promise<boolean> {
-  if (!(await isReauthenticated(me))) throw reauthenticationRequired();
+  await assertReauthenticated(me);
   const identity = isObjectId(id)
     ? await LinkedIdentityModel.findOne({ _id: id.toLowerCase(), userId: me.id }).lean<LinkedIdentity>()
     : null;

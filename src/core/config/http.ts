@@ -1,16 +1,11 @@
 import { z } from 'zod';
-import { bool, int, section } from './section';
+import { bool, commaList, int, section } from './section';
 import type { ServerSettings } from './server';
 
 /** A comma-separated list of origins (CORS_ORIGINS, WEBAUTHN_ORIGINS). */
 export const originList = z
   .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((o) => o.trim())
-      .filter(Boolean),
-  )
+  .transform(commaList)
   .pipe(z.array(z.url({ error: 'must be a comma-separated list of origins such as https://app.example.com' })));
 
 /** CORS_ORIGINS, which the webauthn section reads too (its default origins). */

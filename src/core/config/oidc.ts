@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, type Env, type Section } from './section';
+import { commaList, ConfigError, type Env, type Section } from './section';
 
 /** A provider's id as OIDC_PROVIDERS lists it and clients name it: `google`, `corp`, `entra-id`. */
 const PROVIDER_ID = /^[a-z][a-z0-9-]{0,31}$/;
@@ -14,15 +14,9 @@ export const PROVIDER_VARIABLE =
 /** A provider's client secret (also readable from `<name>_FILE`). */
 export const isProviderSecret = (name: string): boolean => /^OIDC_[A-Z][A-Z0-9_]*_CLIENT_SECRET$/.test(name);
 
-const list = (s: string) =>
-  s
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-
 const providerIds = z
   .string()
-  .transform(list)
+  .transform(commaList)
   .pipe(
     z
       .array(z.string().regex(PROVIDER_ID, 'must be provider ids such as google,corp (a-z, 0-9 and -, from a letter)'))
@@ -47,7 +41,7 @@ const issuer = z
 
 const redirectUris = z
   .string()
-  .transform(list)
+  .transform(commaList)
   .pipe(
     z.array(
       z
@@ -60,7 +54,7 @@ const redirectUris = z
 
 /** The variables of the providers OIDC_PROVIDERS names (it is read leniently here; its own schema reports errors). */
 function providerVariables(env: Env): z.ZodRawShape {
-  const ids = list(env.OIDC_PROVIDERS ?? '').filter((id) => PROVIDER_ID.test(id));
+  const ids = commaList(env.OIDC_PROVIDERS ?? '').filter((id) => PROVIDER_ID.test(id));
   return Object.assign(
     {},
     ...ids.map((id) => {

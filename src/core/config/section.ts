@@ -14,6 +14,13 @@ export const int = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
+/** A comma-separated value as its trimmed, non-empty items. */
+export const commaList = (s: string): string[] =>
+  s
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+
 export const bool = z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).transform((v) => v === 'true');
 
 /** What one schema holding every section's variables parses the environment into. */
