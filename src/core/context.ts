@@ -52,8 +52,11 @@ export interface AuthUser {
    * for the caller is undone if it changed meanwhile (logoutAll, password change or reset).
    */
   tokenVersion?: number;
-  /** Set when the caller authenticated with an API key: it acts as its owner, limited to these scopes. */
-  apiKey?: { id: string; scopes: string[] };
+  /**
+   * Set when the caller authenticated with an API key: it acts as its owner, limited to these
+   * scopes, and with `orgId` only on that organization's items, with its owner's role there.
+   */
+  apiKey?: { id: string; scopes: string[]; orgId?: string };
 }
 
 /**

@@ -31,6 +31,8 @@ export interface ItemEventMessage {
   at: string;
   /** Kept for DELETED too, so subscribers can filter a deletion by owner and category. */
   ownerId: string;
+  /** The item's organization (null: a personal item): only its members receive the event. */
+  orgId: string | null;
   category: string | null;
   item: ItemSnapshot | null;
 }
@@ -61,6 +63,7 @@ export function itemChanged(type: 'CREATED' | 'UPDATED', item: Item, actorId: st
     actorId,
     at: new Date().toISOString(),
     ownerId: item.ownerId,
+    orgId: item.orgId ?? null,
     category: item.category ?? null,
     item: itemSnapshot(item),
   };
@@ -69,7 +72,7 @@ export function itemChanged(type: 'CREATED' | 'UPDATED', item: Item, actorId: st
 
 /** Publishes a committed deletion. */
 export function itemDeleted(
-  item: Pick<Item, '_id' | 'ownerId' | 'category' | 'version'>,
+  item: Pick<Item, '_id' | 'ownerId' | 'orgId' | 'category' | 'version'>,
   actorId: string | null,
 ): void {
   const message: ItemEventMessage = {
@@ -79,6 +82,7 @@ export function itemDeleted(
     actorId,
     at: new Date().toISOString(),
     ownerId: item.ownerId,
+    orgId: item.orgId ?? null,
     category: item.category ?? null,
     item: null,
   };

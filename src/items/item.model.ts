@@ -67,6 +67,10 @@ export class Item {
   @prop({ required: true, type: String })
   ownerId!: string;
 
+  /** The organization the item belongs to; null (or absent, before organizations) for a personal item. */
+  @prop({ type: String, default: null })
+  orgId?: string | null;
+
   /** True when the item holds a slot of its owner's item quota (see item-quota.service.ts). */
   @prop({ type: Boolean })
   counted?: boolean;

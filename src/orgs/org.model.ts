@@ -38,6 +38,16 @@ export class Organization {
   @prop({ required: true, type: String })
   createdBy!: string;
 
+  /**
+   * Members and OWNERs, kept by conditional increments so that the member cap and the "last OWNER
+   * stays" rule hold under parallel requests (a count-then-write would not).
+   */
+  @prop({ required: true, type: Number, default: 1 })
+  memberCount!: number;
+
+  @prop({ required: true, type: Number, default: 1 })
+  ownerCount!: number;
+
   @Field()
   readonly createdAt!: Date;
 }

@@ -1,24 +1,10 @@
-import DataLoader from 'dataloader';
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { requireUser, type Context } from '../core/context';
 import { callerOf } from '../users/user.actor';
 import { CreateOrganizationInput } from './org.inputs';
+import { orgRoleLoader } from './org.access';
 import { Organization, OrgRole } from './org.model';
 import * as orgs from './org.service';
-
-/** The caller's role per organization, batched and cached for the request (one read). */
-function roleLoader(ctx: Context): DataLoader<string, OrgRole | null> {
-  let loader = ctx.loaders.get('orgRole') as DataLoader<string, OrgRole | null> | undefined;
-  if (!loader) {
-    const userId = requireUser(ctx).id;
-    loader = new DataLoader(async (ids: readonly string[]) => {
-      const roles = await orgs.rolesOf(userId, [...ids]);
-      return ids.map((id) => roles.get(id) ?? null);
-    });
-    ctx.loaders.set('orgRole', loader);
-  }
-  return loader;
-}
 
 @Resolver(() => Organization)
 export class OrgResolver {
@@ -27,7 +13,7 @@ export class OrgResolver {
     description: 'My role in it; null for a site ADMIN who is not a member.',
   })
   myRole(@Root() org: Organization, @Ctx() ctx: Context): Promise<OrgRole | null> {
-    return roleLoader(ctx).load(String(org._id));
+    return orgRoleLoader(ctx, requireUser(ctx)).load(String(org._id));
   }
 
   @Query(() => [Organization], {

@@ -6,6 +6,7 @@ import { isObjectId, parseInput } from '../core/validation';
 import { op } from '../infra/db';
 import { Membership, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
 import { OrgEvent } from './org.audit';
+import { roleIn } from './org.access';
 
 /** Organizations one user may create. */
 export const MAX_ORGS_PER_USER = 20;
@@ -40,12 +41,6 @@ export async function createOrganization(
   return org;
 }
 
-/** The caller's role in each of the given organizations (one read). */
-export async function rolesOf(userId: string, orgIds: string[]): Promise<Map<string, OrgRole>> {
-  const memberships = await MembershipModel.find({ userId, orgId: op({ $in: orgIds }) }).lean<Membership[]>();
-  return new Map(memberships.map((m) => [m.orgId, m.role]));
-}
-
 /** `organizations`: mine, oldest membership first; `all` (site ADMIN only): every one, by creation. */
 export async function listOrganizations(me: AuthUser, all: boolean): Promise<Organization[]> {
   if (all) {
@@ -71,7 +66,7 @@ export async function renameOrganization(me: AuthUser, id: string, rawName: stri
   const name = parseInput(nameSchema, rawName, 'name');
   const org = await findVisible(me, id);
   if (!org) throw new NotFoundError('No such organization');
-  const role = (await rolesOf(me.id, [String(org._id)])).get(String(org._id));
+  const role = await roleIn(me.id, String(org._id));
   if (me.role !== 'ADMIN' && role !== OrgRole.OWNER && role !== OrgRole.ADMIN)
     throw new ForbiddenError('Only an OWNER or ADMIN of the organization may rename it', { reason: 'ORG_ROLE' });
   const renamed = await OrganizationModel.findOneAndUpdate(

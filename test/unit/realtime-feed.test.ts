@@ -24,7 +24,7 @@ function message(type: ItemEventMessage['type'], version: number): ItemEventMess
           createdAt: at,
           updatedAt: at,
         };
-  return { type, id: ID, version, actorId: OWNER, at, ownerId: OWNER, category: null, item };
+  return { type, id: ID, version, actorId: OWNER, at, ownerId: OWNER, orgId: null, category: null, item };
 }
 
 /** Publishes on a real in-process bus and returns what one unfiltered subscriber received. */

@@ -1,0 +1,46 @@
+import DataLoader from 'dataloader';
+import type { AuthUser, Context } from '../core/context';
+import { op } from '../infra/db';
+import { Membership, MembershipModel, OrgRole } from './org.model';
+
+/** Roles from least to most: each may do what the ones before it may. */
+const RANK: Record<OrgRole, number> = {
+  [OrgRole.VIEWER]: 0,
+  [OrgRole.MEMBER]: 1,
+  [OrgRole.ADMIN]: 2,
+  [OrgRole.OWNER]: 3,
+};
+
+/** Whether `role` is `least` or above (null, not a member: never). */
+export function atLeast(role: OrgRole | null | undefined, least: OrgRole): boolean {
+  return role !== null && role !== undefined && RANK[role] >= RANK[least];
+}
+
+/** A user's role in each of the given organizations (one read). */
+export async function rolesOf(userId: string, orgIds: readonly string[]): Promise<Map<string, OrgRole>> {
+  const memberships = await MembershipModel.find({ userId, orgId: op({ $in: [...orgIds] }) }).lean<Membership[]>();
+  return new Map(memberships.map((m) => [m.orgId, m.role]));
+}
+
+/** A user's role in one organization, or null when they are not a member. */
+export async function roleIn(userId: string, orgId: string): Promise<OrgRole | null> {
+  return (await rolesOf(userId, [orgId])).get(orgId) ?? null;
+}
+
+/**
+ * The caller's role per organization, batched and cached for the request: every rule and field
+ * of one request that asks shares one read. Keyed by user as well, since a subscription event's
+ * loaders are shared by every subscriber of that event.
+ */
+export function orgRoleLoader(ctx: Pick<Context, 'loaders'>, caller: AuthUser): DataLoader<string, OrgRole | null> {
+  const key = `orgRole:${caller.id}`;
+  let loader = ctx.loaders.get(key) as DataLoader<string, OrgRole | null> | undefined;
+  if (!loader) {
+    loader = new DataLoader(async (ids: readonly string[]) => {
+      const roles = await rolesOf(caller.id, ids);
+      return ids.map((id) => roles.get(id) ?? null);
+    });
+    ctx.loaders.set(key, loader);
+  }
+  return loader;
+}
