@@ -4,7 +4,7 @@ import { requireReauthentication } from '../auth/reauthentication';
 import { clearLockout } from '../users/lockout.service';
 import type { AuthUser, Caller } from '../core/context';
 import { NotFoundError, UnauthenticatedError } from '../core/errors';
-import { deleteUserData } from '../core/hooks';
+import { assertUserDeletable, deleteUserData } from '../core/hooks';
 import { parseObjectId } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
 import { setUserDisabled, type Actor } from '../users/user.service';
@@ -25,6 +25,8 @@ async function cascade(userId: string, actorId: string): Promise<number> {
 
 async function remove(user: User, actor: Actor, by: 'self' | 'admin'): Promise<true> {
   const userId = String(user._id);
+  // Before anything changes: a feature may refuse (an organization's last OWNER with other members).
+  await assertUserDeletable(userId);
   // Disabling first goes through the last-admin check of setUserDisabled (CONFLICT, nothing
   // changed) and signs the user out everywhere before anything is deleted.
   if (!user.disabled) await setUserDisabled(actor, userId, true);

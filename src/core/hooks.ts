@@ -23,6 +23,18 @@ export async function deleteUserData(userId: string, actorId: string): Promise<n
   return removed;
 }
 
+/** Throws when a feature refuses the user's deletion (before anything is deleted). */
+export async function assertUserDeletable(userId: string): Promise<void> {
+  for (const m of installed) await m.userHooks?.assertDeletable?.(userId);
+}
+
+/** Deletes a deleted organization's data in every feature; answers how many documents went. */
+export async function deleteOrganizationData(orgId: string, actorId: string): Promise<number> {
+  let removed = 0;
+  for (const m of installed) removed += (await m.organizationHooks?.deleteOrganizationData?.(orgId, actorId)) ?? 0;
+  return removed;
+}
+
 /** Checks a second-factor code with the feature that offers one; null when none matched. */
 export async function checkSecondFactor(
   ...args: Parameters<SecondFactorCheck>

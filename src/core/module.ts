@@ -49,6 +49,17 @@ export interface UserHooks {
    * finished by running it again); answers how many documents went.
    */
   deleteUserData?(userId: string, actorId: string): Promise<number>;
+  /**
+   * Refuses (throws, typically CONFLICT) a user's deletion the feature cannot follow through,
+   * before anything is changed: an organization's last OWNER while it has other members.
+   */
+  assertDeletable?(userId: string): Promise<void>;
+}
+
+/** What happens to an organization's data in other features when it is deleted (items). */
+export interface OrganizationHooks {
+  /** Deletes what the feature keeps for a deleted organization, idempotently; answers how many documents went. */
+  deleteOrganizationData?(orgId: string, actorId: string): Promise<number>;
 }
 
 /** Checks a second-factor code during sign-in: the factor that matched, or null. */
@@ -137,6 +148,7 @@ export interface FeatureModule {
   /** A second factor for password sign-in. */
   readonly secondFactor?: SecondFactorCheck;
   readonly userHooks?: UserHooks;
+  readonly organizationHooks?: OrganizationHooks;
   /** Periodic clean-up (expired documents: FerretDB has no TTL indexes). */
   housekeeping?(config: Config): Promise<unknown>;
   /** Starts the feature's background work; stopped, in reverse module order, after HTTP closes. */

@@ -345,6 +345,11 @@ describe('audit events', () => {
         IDENTITY_LINKED: 'info',
         IDENTITY_UNLINKED: 'info',
         ORG_CREATED: 'info',
+        ORG_DELETED: 'info',
+        MEMBER_INVITED: 'info',
+        MEMBER_JOINED: 'info',
+        MEMBER_ROLE_CHANGED: 'info',
+        MEMBER_REMOVED: 'info',
       };
       expect(Object.keys(expected).sort()).toEqual(Object.values(AuditEventType).sort());
       for (const type of Object.values(AuditEventType)) record({ type, userId, actorId });
