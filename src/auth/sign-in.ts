@@ -18,6 +18,7 @@ export type SignInVia =
   | 'oauth'
   | 'changePassword'
   | 'deleteAccount'
+  | 'deleteOrganization'
   | 'requestEmailChange'
   | 'beginTotpSetup'
   | 'confirmTotpSetup'

@@ -1,6 +1,6 @@
 import { ConflictError, isDuplicateKeyError, NotFoundError } from '../core/errors';
 import { atomically, op } from '../infra/db';
-import { MembershipModel, OrganizationModel, OrgRole } from './org.model';
+import { LIVE_ORG, MembershipModel, OrganizationModel, OrgRole } from './org.model';
 
 /** Members one organization may have. */
 export const MAX_MEMBERS_PER_ORG = 1000;
@@ -20,12 +20,12 @@ export async function addMember(orgId: string, userId: string, role: OrgRole): P
   const owners = role === OrgRole.OWNER ? 1 : 0;
   const taken = await atomically(orgLock(orgId), () =>
     OrganizationModel.updateOne(
-      { _id: orgId, memberCount: op({ $lt: MAX_MEMBERS_PER_ORG }) },
+      { _id: orgId, memberCount: op({ $lt: MAX_MEMBERS_PER_ORG }), ...LIVE_ORG },
       { $inc: { memberCount: 1, ownerCount: owners } },
     ),
   );
   if (taken.modifiedCount === 0) {
-    if (!(await OrganizationModel.exists({ _id: orgId }))) throw noSuchOrganization();
+    if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) throw noSuchOrganization();
     throw new ConflictError(`An organization has at most ${MAX_MEMBERS_PER_ORG} members`, { reason: 'MEMBER_LIMIT' });
   }
   const giveBack = () =>
@@ -40,7 +40,7 @@ export async function addMember(orgId: string, userId: string, role: OrgRole): P
     throw err;
   }
   // Deleted meanwhile: deleteOrganization removed the memberships it saw, not this one.
-  if (!(await OrganizationModel.exists({ _id: orgId }))) {
+  if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) {
     await MembershipModel.deleteOne({ orgId, userId });
     throw noSuchOrganization();
   }

@@ -1,5 +1,6 @@
 import { getModelForClass, index, modelOptions, prop } from '@typegoose/typegoose';
 import type { Types } from 'mongoose';
+import { op } from '../infra/db';
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 
 export enum OrgRole {
@@ -48,11 +49,18 @@ export class Organization {
   @prop({ required: true, type: Number, default: 1 })
   ownerCount!: number;
 
+  /** Set when deletion starts: from then on the organization is gone for every reader and writer. */
+  @prop({ type: Boolean })
+  deleting?: boolean;
+
   @Field()
   readonly createdAt!: Date;
 }
 
 export const OrganizationModel = getModelForClass(Organization);
+
+/** Organizations not being deleted (a deletion marks the organization first): the only ones anyone sees. */
+export const LIVE_ORG = { deleting: op({ $ne: true }) };
 
 /**
  * A user's membership of an organization, with their role in it.

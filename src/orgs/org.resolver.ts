@@ -2,7 +2,9 @@ import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'ty
 import { requireUser, type Context } from '../core/context';
 import { callerOf } from '../users/user.actor';
 import { CreateOrganizationInput } from './org.inputs';
+import { REAUTH_ARGUMENT } from '../auth/reauthentication';
 import { orgRoleLoader } from './org.access';
+import { deleteOrganization } from './org-deletion.service';
 import { Organization, OrgRole } from './org.model';
 import * as orgs from './org.service';
 
@@ -37,6 +39,19 @@ export class OrgResolver {
     @Ctx() ctx: Context,
   ): Promise<Organization> {
     return orgs.createOrganization(requireUser(ctx), input, callerOf(ctx));
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      'OWNER (or a site ADMIN), re-authenticated: deletes the organization with its items, memberships and invitations.',
+  })
+  deleteOrganization(
+    @Arg('id', () => ID) id: string,
+    @Arg('currentPassword', () => String, { nullable: true, description: REAUTH_ARGUMENT })
+    currentPassword: string | null | undefined,
+    @Ctx() ctx: Context,
+  ): Promise<boolean> {
+    return deleteOrganization(requireUser(ctx), id, currentPassword, callerOf(ctx));
   }
 
   @Mutation(() => Organization, { description: 'OWNER or ADMIN: renames the organization.' })

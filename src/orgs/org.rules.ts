@@ -9,6 +9,7 @@ export const orgPermissions = {
   Mutation: {
     createOrganization: isAuthenticated,
     renameOrganization: isAuthenticated,
+    deleteOrganization: isAuthenticated,
   },
   // Reachable only through the fields above, which decide access.
   Organization: allow,

@@ -4,7 +4,7 @@ import type { AuthUser, Caller } from '../core/context';
 import { ConflictError, ForbiddenError, isDuplicateKeyError, NotFoundError } from '../core/errors';
 import { isObjectId, parseInput } from '../core/validation';
 import { op } from '../infra/db';
-import { Membership, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
+import { LIVE_ORG, Membership, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
 import { OrgEvent } from './org.audit';
 import { roleIn } from './org.access';
 
@@ -45,10 +45,10 @@ export async function createOrganization(
 export async function listOrganizations(me: AuthUser, all: boolean): Promise<Organization[]> {
   if (all) {
     if (me.role !== 'ADMIN') throw new ForbiddenError('Administrators only', { reason: 'ADMIN_ONLY' });
-    return OrganizationModel.find().sort({ _id: 1 }).limit(1000).lean<Organization[]>();
+    return OrganizationModel.find(LIVE_ORG).sort({ _id: 1 }).limit(1000).lean<Organization[]>();
   }
   const memberships = await MembershipModel.find({ userId: me.id }).sort({ orgId: 1 }).lean<Membership[]>();
-  return OrganizationModel.find({ _id: op({ $in: memberships.map((m) => m.orgId) }) })
+  return OrganizationModel.find({ _id: op({ $in: memberships.map((m) => m.orgId) }), ...LIVE_ORG })
     .sort({ _id: 1 })
     .lean<Organization[]>();
 }
@@ -58,7 +58,7 @@ export async function findVisible(me: AuthUser, id: string): Promise<Organizatio
   if (!isObjectId(id)) return null;
   const orgId = id.toLowerCase();
   if (me.role !== 'ADMIN' && !(await MembershipModel.exists({ orgId, userId: me.id }))) return null;
-  return OrganizationModel.findById(orgId).lean<Organization>();
+  return OrganizationModel.findOne({ _id: orgId, ...LIVE_ORG }).lean<Organization>();
 }
 
 /** `renameOrganization`: OWNER or ADMIN of it (or a site ADMIN); NOT_FOUND for non-members. */
@@ -70,7 +70,7 @@ export async function renameOrganization(me: AuthUser, id: string, rawName: stri
   if (me.role !== 'ADMIN' && role !== OrgRole.OWNER && role !== OrgRole.ADMIN)
     throw new ForbiddenError('Only an OWNER or ADMIN of the organization may rename it', { reason: 'ORG_ROLE' });
   const renamed = await OrganizationModel.findOneAndUpdate(
-    { _id: org._id },
+    { _id: org._id, ...LIVE_ORG },
     { $set: { name } },
     { returnDocument: 'after' },
   ).lean<Organization>();
