@@ -5,6 +5,7 @@ import React, { useEffect, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import 'graphiql/graphiql.css';
 import './playground.css';
+import { ORGANIZATIONS, ORGANIZATIONS_VARIABLES, START } from './examples';
 import { takeProviderCallback } from './providers';
 import { SignIn } from './sign-in';
 import {
@@ -19,26 +20,6 @@ import {
 
 /** Subscriptions: graphql-ws on the same path, ws:// or wss:// as the page. */
 const WS_ENDPOINT = ENDPOINT.replace(/^http/, 'ws');
-
-const DEFAULT_QUERY = `# Sign in above, then run. You see yourself as a User (email, role);
-# other people, such as an item's owner, are a PublicUser (id only).
-{
-  me {
-    email
-    role
-  }
-  items(first: 5) {
-    edges {
-      node {
-        name
-        owner {
-          id
-        }
-      }
-    }
-  }
-}
-`;
 
 /** The token the open socket was authenticated with, and whether the server found it expired. */
 let socketToken: string | null = null;
@@ -76,7 +57,11 @@ const providerCallback = takeProviderCallback();
 
 function App() {
   const [session, setSession] = useState<Session | null>(loadSession);
-  const initialQuery = new URLSearchParams(window.location.search).get('query') ?? DEFAULT_QUERY;
+  // A link with ?query= opens that document alone; otherwise the example documents, one tab each.
+  const linked = new URLSearchParams(window.location.search).get('query');
+  const tabs = linked
+    ? [{ query: linked }]
+    : [{ query: START }, { query: ORGANIZATIONS, variables: ORGANIZATIONS_VARIABLES }];
 
   useEffect(() => {
     listenToSession(setSession);
@@ -93,7 +78,7 @@ function App() {
     <div className="pg-root">
       <SignIn session={session} onChange={saveSession} callback={providerCallback} />
       <div className="pg-graphiql">
-        <GraphiQL fetcher={fetcher} defaultQuery={initialQuery} shouldPersistHeaders={false} />
+        <GraphiQL fetcher={fetcher} defaultTabs={tabs} shouldPersistHeaders={false} />
       </div>
     </div>
   );
