@@ -18,12 +18,13 @@ registerEnumType(OrgRole, {
 /**
  * An organization: a group with items of its own.
  *
- * Indexes: slug (unique): clients name organizations by it; createdBy: the per-user cap.
+ * Indexes: slug (unique): clients name organizations by it; createdBy + creatorSlot (unique): an
+ * organization holds one of its creator's 20 slots, so the per-user cap holds under parallel creations.
  */
 @ObjectType('Organization', { description: 'A group of users with items of its own.' })
 @modelOptions({ schemaOptions: { collection: 'organizations', timestamps: { createdAt: true, updatedAt: false } } })
 @index({ slug: 1 }, { unique: true })
-@index({ createdBy: 1 })
+@index({ createdBy: 1, creatorSlot: 1 }, { unique: true })
 export class Organization {
   @Field(() => ID, { name: 'id' })
   readonly _id!: Types.ObjectId;
@@ -38,6 +39,9 @@ export class Organization {
 
   @prop({ required: true, type: String })
   createdBy!: string;
+
+  @prop({ required: true, type: Number })
+  creatorSlot!: number;
 
   /**
    * Members and OWNERs, kept by conditional increments so that the member cap and the "last OWNER

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { audit } from '../auth/auth.audit';
 import type { AuthUser, Caller } from '../core/context';
@@ -26,16 +27,7 @@ export async function createOrganization(
   caller: Caller,
 ): Promise<Organization> {
   const { name, slug } = parseInput(z.object({ name: nameSchema, slug: slugSchema }), input);
-  if ((await OrganizationModel.countDocuments({ createdBy: me.id })) >= MAX_ORGS_PER_USER)
-    throw new ConflictError(`At most ${MAX_ORGS_PER_USER} organizations per user`, { reason: 'ORG_LIMIT' });
-  let org: Organization;
-  try {
-    org = (await OrganizationModel.create({ name, slug, createdBy: me.id })).toObject();
-  } catch (err) {
-    // The unique index decides between parallel creations of one slug.
-    if (isDuplicateKeyError(err)) throw new ConflictError('This slug is taken', { field: 'slug' });
-    throw err;
-  }
+  const org = await insertInFreeSlot({ name, slug, createdBy: me.id });
   await MembershipModel.create({ orgId: String(org._id), userId: me.id, role: OrgRole.OWNER, joinedAt: new Date() });
   audit(caller, OrgEvent.ORG_CREATED, { userId: me.id, actorId: me.id, details: { orgId: String(org._id), slug } });
   return org;
@@ -51,6 +43,30 @@ export async function listOrganizations(me: AuthUser, all: boolean): Promise<Org
   return OrganizationModel.find({ _id: op({ $in: memberships.map((m) => m.orgId) }), ...LIVE_ORG })
     .sort({ _id: 1 })
     .lean<Organization[]>();
+}
+
+const tooMany = () => new ConflictError(`At most ${MAX_ORGS_PER_USER} organizations per user`, { reason: 'ORG_LIMIT' });
+
+/** Inserts the organization in one of its creator's free slots (the unique index decides races). */
+async function insertInFreeSlot(fields: Pick<Organization, 'name' | 'slug' | 'createdBy'>): Promise<Organization> {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const taken = new Set(
+      (await OrganizationModel.find({ createdBy: fields.createdBy }, { creatorSlot: 1 }).lean<Organization[]>()).map(
+        (o) => o.creatorSlot,
+      ),
+    );
+    const free = Array.from({ length: MAX_ORGS_PER_USER }, (_, i) => i).filter((slot) => !taken.has(slot));
+    if (free.length === 0) throw tooMany();
+    try {
+      return (await OrganizationModel.create({ ...fields, creatorSlot: free[randomInt(free.length)] })).toObject();
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
+      if (await OrganizationModel.exists({ slug: fields.slug }))
+        throw new ConflictError('This slug is taken', { field: 'slug' });
+      // Else a parallel creation took the slot: pick again.
+    }
+  }
+  throw tooMany();
 }
 
 /** One organization the caller may see (a member, or a site ADMIN), else null: ids reveal nothing. */

@@ -73,10 +73,13 @@ describe('organizations', () => {
     expect(names).toContain('Visible to admins');
   });
 
-  it('are at most 20 per user (CONFLICT)', async () => {
+  it('are at most 20 per user (CONFLICT), even when created in parallel', async () => {
     const user = await signUp(t);
-    for (let i = 0; i < 20; i += 1) expect((await create(user.accessToken, `Org ${i}`)).body.errors).toBeUndefined();
-    expect(codes(await create(user.accessToken, 'One too many'))).toEqual(['CONFLICT']);
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => create(user.accessToken, `Org ${i}`)));
+    expect(results.filter((r) => r.body.data?.createOrganization)).toHaveLength(20);
+    expect(results.flatMap(codes)).toEqual(Array(4).fill('CONFLICT'));
+    expect(results.find((r) => r.body.errors)!.body.errors![0]!.extensions!.reason).toBe('ORG_LIMIT');
+    expect(await OrganizationModel.countDocuments({ createdBy: user.user.id })).toBe(20);
   });
 
   it('go with a deleted user who was their only member', async () => {
