@@ -25,6 +25,7 @@ export const RATE_LIMITS = [
   'apiKey',
   'itemWrite',
   'read',
+  'invitation',
 ] as const;
 export type RateLimitName = (typeof RATE_LIMITS)[number];
 

@@ -2,7 +2,7 @@ import type { Config } from '../core/config';
 import type { MailRequest, MailTemplate, RenderedMail } from './mail.message';
 
 /**
- * The six messages. Each is a subject, a few paragraphs and at most one link; `render` turns
+ * The seven messages. Each is a subject, a few paragraphs and at most one link; `render` turns
  * that into a plain-text and an HTML part, so both always say the same thing. Paragraph text is
  * plain text: everything is escaped on the way into HTML, user-supplied or not.
  */
@@ -75,6 +75,28 @@ const templates: Record<MailTemplate, (data: MailRequest['data'], links: Links) 
       'If you did not ask for it, ignore this message: your account stays as it is. Never give this code to anyone.',
     ],
   }),
+  // Only fixed text: the organization's name and the inviter's name or address are written by
+  // the inviter, and this address has proven nothing, so the mail must not carry their words
+  // (a phishing vehicle with our sender). The invitee learns the name once they accept.
+  invitation: (data, links) => ({
+    subject: 'You are invited to join an organization',
+    paragraphs: [
+      `You have been invited to join an organization${data.role ? ` as ${ROLE_NAMES[data.role]}` : ''}.`,
+      'To accept, open the link below and sign in with this email address (if you have no account yet, ' +
+        'sign up with this address and confirm it first). The link works once.',
+      validity(data.expiresInMinutes),
+      'If you did not expect this, ignore this message: nothing happens unless you accept.',
+    ],
+    link: { url: link(links.acceptInvitation, data.token), label: 'Accept the invitation' },
+    unproven: true,
+  }),
+};
+
+const ROLE_NAMES: Record<NonNullable<MailRequest['data']['role']>, string> = {
+  OWNER: 'an owner',
+  ADMIN: 'an administrator',
+  MEMBER: 'a member',
+  VIEWER: 'a viewer',
 };
 
 /** Subject, text and HTML for one request; links are built from the configuration. */
@@ -113,10 +135,12 @@ function required(value: string | undefined, name: keyof MailRequest['data']): s
 function validity(minutes: number | undefined, what: 'link' | 'code' = 'link'): string {
   if (minutes === undefined) return '';
   const span =
-    minutes >= 120 && minutes % 60 === 0
-      ? `${minutes / 60} hours`
-      : minutes === 60
-        ? '1 hour'
-        : `${minutes} minute${minutes === 1 ? '' : 's'}`;
+    minutes >= 2 * 1440 && minutes % 1440 === 0
+      ? `${minutes / 1440} days`
+      : minutes >= 120 && minutes % 60 === 0
+        ? `${minutes / 60} hours`
+        : minutes === 60
+          ? '1 hour'
+          : `${minutes} minute${minutes === 1 ? '' : 's'}`;
   return `The ${what} is valid for ${span}.`;
 }

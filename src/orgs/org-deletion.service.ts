@@ -10,6 +10,7 @@ import { roleIn } from './org.access';
 import { OrgEvent } from './org.audit';
 import { membershipEnded } from './org.events';
 import { MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
+import { deleteInvitationsOf } from './invitation.service';
 import { orgLock } from './membership.service';
 
 /**
@@ -39,6 +40,7 @@ export async function deleteOrganization(
   // The marked organization's members lose its events at once, on every instance.
   membershipEnded(orgId, null);
   let removed = await deleteOrganizationData(orgId, me.id);
+  removed += await deleteInvitationsOf(orgId);
   removed += (await MembershipModel.deleteMany({ orgId })).deletedCount;
   removed += (await OrganizationModel.deleteOne({ _id: orgId })).deletedCount;
   audit(caller, OrgEvent.ORG_DELETED, {

@@ -57,6 +57,13 @@ export class Organization {
   @prop({ type: Boolean })
   deleting?: boolean;
 
+  /**
+   * Places taken by pending invitations (src/orgs/invitation.pending.ts), by the same conditional
+   * increments: never fewer than the pending invitations, so the cap of 100 holds in parallel.
+   */
+  @prop({ required: true, type: Number, default: 0 })
+  pendingInvitations!: number;
+
   @Field()
   readonly createdAt!: Date;
 }

@@ -213,6 +213,7 @@ describe('loadConfig', () => {
           verifyEmail: 'http://localhost:4100/account/verify-email?token={token}',
           resetPassword: 'http://localhost:4100/account/reset-password?token={token}',
           confirmEmailChange: 'http://localhost:4100/account/confirm-email?token={token}',
+          acceptInvitation: 'http://localhost:4100/playground?invitation={token}',
         },
       });
       expect(loadConfig({ SMTP_URL: 'smtps://u:p@mail.example.com:465' }).mail).toMatchObject({
@@ -225,12 +226,14 @@ describe('loadConfig', () => {
       const config = loadConfig({
         PUBLIC_URL: 'https://api.example.com/',
         RESET_PASSWORD_URL: 'https://app.example.com/reset/{token}',
+        ACCEPT_INVITATION_URL: 'https://app.example.com/join?invitation={token}',
       });
       expect(config.mail.publicUrl).toBe('https://api.example.com');
       expect(config.mail.links).toEqual({
         verifyEmail: 'https://api.example.com/account/verify-email?token={token}',
         resetPassword: 'https://app.example.com/reset/{token}',
         confirmEmailChange: 'https://api.example.com/account/confirm-email?token={token}',
+        acceptInvitation: 'https://app.example.com/join?invitation={token}',
       });
     });
 
@@ -251,6 +254,7 @@ describe('loadConfig', () => {
       [{ VERIFY_EMAIL_URL: 'https://app.example.com/verify' }, /^VERIFY_EMAIL_URL: must contain \{token\}/],
       [{ RESET_PASSWORD_URL: 'https://app.example.com/reset?t=token' }, /^RESET_PASSWORD_URL: must contain \{token\}/],
       [{ CONFIRM_EMAIL_CHANGE_URL: 'ftp://x/{token}' }, /^CONFIRM_EMAIL_CHANGE_URL: must be an http:\/\/ or https:/],
+      [{ ACCEPT_INVITATION_URL: 'https://app.example.com/join' }, /^ACCEPT_INVITATION_URL: must contain \{token\}/],
     ])('rejects %j naming the variable', (env, expected) => {
       expect(errorOf(env as Record<string, string>)).toMatch(expected);
     });

@@ -36,6 +36,7 @@ export const mail = section(
     VERIFY_EMAIL_URL: linkTemplate.optional(),
     RESET_PASSWORD_URL: linkTemplate.optional(),
     CONFIRM_EMAIL_CHANGE_URL: linkTemplate.optional(),
+    ACCEPT_INVITATION_URL: linkTemplate.optional(),
   },
   (v, { isProduction, port }: ServerSettings) => {
     const transport = v.MAIL_TRANSPORT ?? (v.SMTP_URL ? 'smtp' : isProduction ? undefined : 'log');
@@ -63,6 +64,9 @@ export const mail = section(
           verifyEmail: v.VERIFY_EMAIL_URL ?? `${publicUrl}/account/verify-email?token={token}`,
           resetPassword: v.RESET_PASSWORD_URL ?? `${publicUrl}/account/reset-password?token={token}`,
           confirmEmailChange: v.CONFIRM_EMAIL_CHANGE_URL ?? `${publicUrl}/account/confirm-email?token={token}`,
+          // Accepting needs a signed-in session, which the account pages do not keep: by default
+          // the link opens the playground with the token, for a frontend to take over.
+          acceptInvitation: v.ACCEPT_INVITATION_URL ?? `${publicUrl}/playground?invitation={token}`,
         },
       },
     };

@@ -76,6 +76,7 @@ const RATE_LIMITS = [
   'apiKey',
   'itemWrite',
   'read',
+  'invitation',
 ];
 
 /** The codes clients branch on (docs/api.md), and INTERNAL_SERVER_ERROR. */

@@ -1,5 +1,6 @@
 import { AuditEventModel } from '../../../src/audit/audit.model';
 import { flushAuditEvents } from '../../../src/audit/audit.service';
+import { InvitationModel } from '../../../src/orgs/invitation.model';
 import { addMember } from '../../../src/orgs/membership.service';
 import { MembershipModel, OrganizationModel, OrgRole } from '../../../src/orgs/org.model';
 import { bearer, logIn, signUp, strongPassword, uniqueEmail } from '../../helpers/auth';
@@ -12,6 +13,7 @@ const CREATE = `mutation($i: CreateOrganizationInput!) { createOrganization(inpu
 const ONE = `query($id: ID!) { organization(id: $id) { id } }`;
 const LIST = `query { organizations { id } }`;
 const DELETE = `mutation($id: ID!, $p: String) { deleteOrganization(id: $id, currentPassword: $p) }`;
+const INVITE = `mutation($id: ID!, $e: String!) { inviteMember(orgId: $id, email: $e, role: MEMBER) { id } }`;
 const REAUTH = `mutation($i: ReauthenticateInput!) { reauthenticate(input: $i) { expiresAt } }`;
 
 let t: TestServer;
@@ -59,6 +61,8 @@ describe('deleteOrganization', () => {
     const member = await signUp(t);
     const id = await createOrg(owner.accessToken);
     await addMember(id, member.user.id, OrgRole.MEMBER);
+    const invited = await t.gql(INVITE, { id, e: 'invitee@example.com' }, bearer(owner.accessToken));
+    expect(invited.body.errors).toBeUndefined();
     // The re-authentication window suffices instead of the password.
     expect(
       (await t.gql(REAUTH, { i: { password: owner.password } }, bearer(owner.accessToken))).body.errors,
@@ -72,6 +76,7 @@ describe('deleteOrganization', () => {
     }
     expect(await OrganizationModel.exists({ _id: id })).toBeNull();
     expect(await MembershipModel.countDocuments({ orgId: id })).toBe(0);
+    expect(await InvitationModel.countDocuments({ orgId: id })).toBe(0);
     await flushAuditEvents();
     const event = await AuditEventModel.findOne({ type: 'ORG_DELETED', 'details.orgId': id }).lean();
     expect(event).toMatchObject({ userId: owner.user.id, actorId: owner.user.id });
