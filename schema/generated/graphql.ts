@@ -83,7 +83,7 @@ export type CreateOrganizationInput = {
   slug: string;
 };
 
-/** Every condition given must hold; none given: every item. */
+/** Every condition given must hold; none given: every personal item (an organization's need orgId). */
 export type ItemEventFilter = {
   /** Only items in this category (after the change). */
   category?: string | null | undefined;
@@ -91,6 +91,8 @@ export type ItemEventFilter = {
   ids?: Array<string | number> | null | undefined;
   /** Only the caller's own items. */
   mine?: boolean | null | undefined;
+  /** Only this organization's items (its members and site ADMINs; NOT_FOUND for anyone else). Without it: personal items only (an organization's API key: its organization's). */
+  orgId?: string | number | null | undefined;
   /** Only the items of this owner. */
   ownerId?: string | number | null | undefined;
 };
