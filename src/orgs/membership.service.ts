@@ -1,6 +1,9 @@
+import type { AuthUser } from '../core/context';
 import { ConflictError, isDuplicateKeyError, NotFoundError } from '../core/errors';
+import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
+import { OBJECT_ID_HEX } from '../core/validation';
 import { atomically, op } from '../infra/db';
-import { LIVE_ORG, MembershipModel, OrganizationModel, OrgRole } from './org.model';
+import { LIVE_ORG, Membership, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
 
 /** Members one organization may have. */
 export const MAX_MEMBERS_PER_ORG = 1000;
@@ -8,7 +11,18 @@ export const MAX_MEMBERS_PER_ORG = 1000;
 /** The lock key of an organization's counters (conditional writes are queued per key on FerretDB). */
 export const orgLock = (orgId: string) => `org:${orgId}`;
 
-const noSuchOrganization = () => new NotFoundError('No such organization');
+/** The lock key of one membership's conditional writes (its role, its removal). */
+export const membershipLock = (orgId: string, userId: string) => `membership:${orgId}:${userId}`;
+
+export const noSuchOrganization = () => new NotFoundError('No such organization');
+
+/**
+ * Adds to an organization's counters. Queued per organization even when unconditional: FerretDB
+ * applies `$inc` as a read then a write too.
+ */
+export function count(orgId: string, inc: { memberCount?: number; ownerCount?: number }): Promise<unknown> {
+  return atomically(orgLock(orgId), () => OrganizationModel.updateOne({ _id: orgId }, { $inc: inc }));
+}
 
 /**
  * Adds a member: takes one of the organization's member places first (a conditional increment,
@@ -28,14 +42,10 @@ export async function addMember(orgId: string, userId: string, role: OrgRole): P
     if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) throw noSuchOrganization();
     throw new ConflictError(`An organization has at most ${MAX_MEMBERS_PER_ORG} members`, { reason: 'MEMBER_LIMIT' });
   }
-  const giveBack = () =>
-    atomically(orgLock(orgId), () =>
-      OrganizationModel.updateOne({ _id: orgId }, { $inc: { memberCount: -1, ownerCount: -owners } }),
-    );
   try {
     await MembershipModel.create({ orgId, userId, role, joinedAt: new Date() });
   } catch (err) {
-    await giveBack();
+    await count(orgId, { memberCount: -1, ownerCount: -owners });
     if (isDuplicateKeyError(err)) return 'already';
     throw err;
   }
@@ -45,4 +55,95 @@ export async function addMember(orgId: string, userId: string, role: OrgRole): P
     throw noSuchOrganization();
   }
   return 'added';
+}
+
+// ---------------------------------------------------------------- listing
+
+/** Furthest a Date may be from the epoch (ms), so a cursor's time is always a valid date. */
+const MAX_TIME = 8.64e15;
+
+const cursorOf = (m: Membership): string => encodeCursor([m.joinedAt.getTime(), String(m._id)]);
+
+/** Strictly after the cursor's (joinedAt, _id): a total order, so nothing repeats or is skipped. */
+function joinedAfter(after: string): Record<string, unknown> {
+  const [time, lastId] = decodeCursor(
+    after,
+    (v) =>
+      v.length === 2 &&
+      Number.isSafeInteger(v[0]) &&
+      Math.abs(v[0] as number) <= MAX_TIME &&
+      typeof v[1] === 'string' &&
+      OBJECT_ID_HEX.test(v[1]),
+  ) as [number, string];
+  const joinedAt = new Date(time);
+  return { $or: [{ joinedAt: op({ $gt: joinedAt }) }, { joinedAt, _id: op({ $gt: lastId }) }] };
+}
+
+/**
+ * `Organization.members`: oldest membership first, keyset-paged on (joinedAt, _id) by the index
+ * orgId + joinedAt + _id. Members and site ADMINs only (`myRole`: the caller's role there, null
+ * when not a member); an API key made for another organization sees nothing of this one.
+ * NOT_FOUND otherwise, never FORBIDDEN: ids reveal nothing.
+ */
+export async function listMembers(
+  me: AuthUser,
+  myRole: OrgRole | null,
+  orgId: string,
+  first: number | null | undefined,
+  after: string | null | undefined,
+): Promise<Connection<Membership>> {
+  const keyElsewhere = me.apiKey?.orgId !== undefined && me.apiKey.orgId !== orgId;
+  if (keyElsewhere || (myRole === null && me.role !== 'ADMIN')) throw noSuchOrganization();
+  const limit = pageSize(first);
+  const where = after ? { orgId, ...joinedAfter(after) } : { orgId };
+  const [rows, totalCount] = await Promise.all([
+    limit === 0
+      ? []
+      : MembershipModel.find(where)
+          .sort({ joinedAt: 1, _id: 1 })
+          .limit(limit + 1)
+          .lean<Membership[]>(),
+    MembershipModel.countDocuments({ orgId }),
+  ]);
+  return toConnection(rows, limit, totalCount, Boolean(after), cursorOf);
+}
+
+// ---------------------------------------------------------------- user deletion
+
+/**
+ * The user-deletion hook: the last OWNER of an organization that has other members cannot go
+ * (CONFLICT `LAST_OWNER`: someone must own it). Organizations they are the only member of go with
+ * them (deleteMembershipsOf). `ownerCount` never exceeds the OWNERs there are, so it proves
+ * another OWNER when above one.
+ */
+export async function assertNotLastOwner(userId: string): Promise<void> {
+  const memberships = await MembershipModel.find({ userId }).lean<Membership[]>();
+  const owned = memberships.filter((m) => m.role === OrgRole.OWNER).map((m) => m.orgId);
+  if (owned.length === 0) return;
+  const orgs = await OrganizationModel.find({ _id: op({ $in: owned }) }, { ownerCount: 1, slug: 1 }).lean<
+    Organization[]
+  >();
+  for (const org of orgs) {
+    if (org.ownerCount > 1) continue;
+    const orgId = String(org._id);
+    if (await MembershipModel.exists({ orgId, userId: op({ $ne: userId }) }))
+      throw new ConflictError(
+        `You are the last OWNER of the organization "${org.slug}", which has other members: transfer ownership first (make another member OWNER), or delete the organization`,
+        { reason: 'LAST_OWNER', orgId },
+      );
+  }
+}
+
+/**
+ * Ends one membership whatever its role (a deleted user's), keeping the counters: the removal
+ * answers the role it had, so a parallel role change cannot make the counts drift. Answers
+ * whether there was one.
+ */
+export async function dropMembership(orgId: string, userId: string): Promise<boolean> {
+  const gone = await atomically(membershipLock(orgId, userId), () =>
+    MembershipModel.findOneAndDelete({ orgId, userId }).lean<Membership>(),
+  );
+  if (!gone) return false;
+  await count(orgId, { memberCount: -1, ownerCount: gone.role === OrgRole.OWNER ? -1 : 0 });
+  return true;
 }

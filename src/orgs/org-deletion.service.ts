@@ -14,11 +14,8 @@ import { deleteInvitationsOf } from './invitation.service';
 import { orgLock } from './membership.service';
 
 /**
- * `deleteOrganization`: its OWNER (or a site ADMIN), re-authenticated. The organization is
- * marked first, so that from then on it is gone for every reader and no one joins it or adds an
- * item to it; then the other features delete their data (items), then its invitations and
- * memberships, then the organization. A deletion cut off halfway is finished by running it
- * again: a marked organization is still found here, and every step is idempotent.
+ * `deleteOrganization`: its OWNER (or a site ADMIN), re-authenticated. A deletion cut off halfway
+ * is finished by running it again: a marked organization is still found here.
  */
 export async function deleteOrganization(
   me: AuthUser,
@@ -36,17 +33,25 @@ export async function deleteOrganization(
   if (!account) throw new UnauthenticatedError();
   await requireReauthentication(me, account, currentPassword, caller, 'deleteOrganization');
 
-  await atomically(orgLock(orgId), () => OrganizationModel.updateOne({ _id: orgId }, { $set: { deleting: true } }));
-  // The marked organization's members lose its events at once, on every instance.
-  membershipEnded(orgId, null);
-  let removed = await deleteOrganizationData(orgId, me.id);
-  removed += await deleteInvitationsOf(orgId);
-  removed += (await MembershipModel.deleteMany({ orgId })).deletedCount;
-  removed += (await OrganizationModel.deleteOne({ _id: orgId })).deletedCount;
+  const removed = await eraseOrganization(orgId, me.id);
   audit(caller, OrgEvent.ORG_DELETED, {
     userId: me.id,
     actorId: me.id,
     details: { orgId, slug: org.slug, removed, resumed: org.deleting === true },
   });
   return true;
+}
+
+/**
+ * Deletes an organization and everything in it: marks it (from then on it is gone for every
+ * reader, and no one joins it or adds an item), ends its event streams, lets other features delete
+ * their data (items), then deletes its invitations, memberships and itself. Idempotent.
+ */
+export async function eraseOrganization(orgId: string, actorId: string): Promise<number> {
+  await atomically(orgLock(orgId), () => OrganizationModel.updateOne({ _id: orgId }, { $set: { deleting: true } }));
+  membershipEnded(orgId, null);
+  let removed = await deleteOrganizationData(orgId, actorId);
+  removed += await deleteInvitationsOf(orgId);
+  removed += (await MembershipModel.deleteMany({ orgId })).deletedCount;
+  return removed + (await OrganizationModel.deleteOne({ _id: orgId })).deletedCount;
 }

@@ -74,14 +74,18 @@ export const OrganizationModel = getModelForClass(Organization);
 export const LIVE_ORG = { deleting: op({ $ne: true }) };
 
 /**
- * A user's membership of an organization, with their role in it.
+ * A user's membership of an organization, with their role in it; also the GraphQL type (its
+ * `user` is resolved by MembershipResolver).
  *
  * Indexes: orgId + userId (unique): one membership each, read per request by the role checks;
- * userId + orgId: a user's organizations (and the deletion cascade).
+ * userId + orgId: a user's organizations (and the deletion cascade); orgId + joinedAt + _id: an
+ * organization's members, keyset-paged oldest first.
  */
+@ObjectType('Membership', { description: "A user's membership of an organization." })
 @modelOptions({ schemaOptions: { collection: 'memberships', versionKey: false } })
 @index({ orgId: 1, userId: 1 }, { unique: true })
 @index({ userId: 1, orgId: 1 })
+@index({ orgId: 1, joinedAt: 1, _id: 1 })
 export class Membership {
   readonly _id!: Types.ObjectId;
 
@@ -91,9 +95,11 @@ export class Membership {
   @prop({ required: true, type: String })
   userId!: string;
 
+  @Field(() => OrgRole)
   @prop({ required: true, enum: OrgRole, type: String })
   role!: OrgRole;
 
+  @Field({ description: 'When the user became a member.' })
   @prop({ required: true, type: Date })
   joinedAt!: Date;
 }

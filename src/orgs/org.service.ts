@@ -7,7 +7,10 @@ import { isObjectId, parseInput } from '../core/validation';
 import { op } from '../infra/db';
 import { LIVE_ORG, Membership, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
 import { OrgEvent } from './org.audit';
+import { eraseOrganization } from './org-deletion.service';
 import { roleIn } from './org.access';
+import { membershipEnded } from './org.events';
+import { dropMembership } from './membership.service';
 
 /** Organizations one user may create. */
 export const MAX_ORGS_PER_USER = 20;
@@ -95,16 +98,22 @@ export async function renameOrganization(me: AuthUser, id: string, rawName: stri
 }
 
 /**
- * A deleted user's memberships go; an organization they were the only member of goes with them.
- * (Refusing the deletion of the last OWNER of an organization with other members comes with
- * membership changes.) Answers how many documents went.
+ * A deleted user's memberships go, keeping the organizations' member and OWNER counts; an
+ * organization they were the only member of goes with them. Streams of those organizations'
+ * events the user had end on every instance. (assertNotLastOwner refused the deletion before if
+ * they were the last OWNER of an organization with other members.) Idempotent: a cascade cut off
+ * halfway finishes when run again. Answers how many documents went.
  */
-export async function deleteMembershipsOf(userId: string): Promise<number> {
+export async function deleteMembershipsOf(userId: string, actorId: string): Promise<number> {
   const mine = await MembershipModel.find({ userId }).lean<Membership[]>();
   let removed = 0;
   for (const { orgId } of mine) {
     const others = await MembershipModel.exists({ orgId, userId: op({ $ne: userId }) });
-    if (!others) removed += (await OrganizationModel.deleteOne({ _id: orgId })).deletedCount;
+    if (!others) removed += await eraseOrganization(orgId, actorId);
+    else if (await dropMembership(orgId, userId)) {
+      removed += 1;
+      membershipEnded(orgId, userId);
+    }
   }
-  return removed + (await MembershipModel.deleteMany({ userId })).deletedCount;
+  return removed;
 }

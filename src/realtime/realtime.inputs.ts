@@ -1,7 +1,16 @@
 import { Field, ID, InputType } from 'type-graphql';
 
-@InputType('ItemEventFilter', { description: 'Every condition given must hold; none given: every item.' })
+@InputType('ItemEventFilter', {
+  description: "Every condition given must hold; none given: every personal item (an organization's need orgId).",
+})
 export class ItemEventFilter {
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      "Only this organization's items (its members and site ADMINs; NOT_FOUND for anyone else). Without it: personal items only (an organization's API key: its organization's).",
+  })
+  orgId?: string | null;
+
   @Field(() => Boolean, { nullable: true, description: "Only the caller's own items." })
   mine?: boolean | null;
 

@@ -1,16 +1,9 @@
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
-import type { AuthUser, Context } from '../core/context';
+import type { Context } from '../core/context';
+import { actorShownTo } from './realtime.access';
 import { itemEventStream } from './realtime.stream';
 import { ItemEventFilter } from './realtime.inputs';
 import { ItemEvent } from './realtime.types';
-
-/**
- * Whether `caller` may see who changed an item of `ownerId`. `item` and `items` name no actor, so
- * an event shows one only to those who could change the item themselves: its owner and admins.
- */
-export function actorShownTo(caller: AuthUser | null, ownerId: string): boolean {
-  return caller !== null && (caller.role === 'ADMIN' || caller.id === ownerId);
-}
 
 @Resolver(() => ItemEvent)
 export class RealtimeResolver {
@@ -31,9 +24,10 @@ export class RealtimeResolver {
   // Per subscriber: events are executed once per caller (realtime.execution.ts), never shared across callers.
   @FieldResolver(() => ID, {
     nullable: true,
-    description: "Who made the change: shown to the item's owner and to admins, null for other subscribers.",
+    description:
+      "Who made the change: shown to the item's owner and to admins (for an organization's item, also to its OWNERs and ADMINs), null for other subscribers.",
   })
-  actorId(@Root() event: ItemEvent, @Ctx() ctx: Context): string | null {
-    return actorShownTo(ctx.user, event.ownerId) ? event.actorId : null;
+  async actorId(@Root() event: ItemEvent, @Ctx() ctx: Context): Promise<string | null> {
+    return (await actorShownTo(ctx, event)) ? event.actorId : null;
   }
 }

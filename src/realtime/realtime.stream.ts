@@ -2,6 +2,7 @@ import type { Context } from '../core/context';
 import { BadUserInputError, ForbiddenError, UnauthenticatedError } from '../core/errors';
 import { parseObjectId } from '../core/validation';
 import { forgetRuleResults } from '../http/access.rules';
+import { assertMayWatch, watchedOrganization } from './realtime.access';
 import type { RealtimeConnection } from './realtime.connection';
 import type { DeliveredEvent, EventSelector, FeedSubscriber, ItemEventFeed } from './realtime.feed';
 import type { ItemEventFilter } from './realtime.inputs';
@@ -42,9 +43,11 @@ function selectorOf(ctx: Context, filter: ItemEventFilter | null | undefined): E
   const category = f.category?.trim();
   if (category !== undefined && category.length > MAX_CATEGORY_LENGTH)
     throw new BadUserInputError('filter.category', `filter.category must be at most ${MAX_CATEGORY_LENGTH} characters`);
+  const orgId = watchedOrganization(ctx.user, f.orgId);
   return {
     caller: ctx.user,
     filter: {
+      ...(orgId === undefined ? {} : { orgId }),
       mine: f.mine ?? undefined,
       ownerId: f.ownerId?.toLowerCase() ?? undefined,
       // An empty category means items without one (they are stored as null).
@@ -109,6 +112,11 @@ class EventStream implements AsyncIterableIterator<ItemEvent>, FeedSubscriber {
     return this.finish();
   }
 
+  /** The caller's access ended (a membership): completes the subscription, the queue dropped. */
+  end(): void {
+    this.finish();
+  }
+
   return(): Promise<IteratorResult<ItemEvent>> {
     return Promise.resolve(this.finish());
   }
@@ -133,13 +141,31 @@ class EventStream implements AsyncIterableIterator<ItemEvent>, FeedSubscriber {
   }
 }
 
-/** The `itemEvents` source: the caller's view of the item channel, filtered as asked. */
-export function itemEventStream(ctx: Context, filter: ItemEventFilter | null | undefined): AsyncIterable<ItemEvent> {
+/**
+ * The `itemEvents` source: the caller's view of the item channel, filtered as asked; an
+ * organization's only for its members (and site ADMINs).
+ */
+export async function itemEventStream(
+  ctx: Context,
+  filter: ItemEventFilter | null | undefined,
+): Promise<AsyncIterable<ItemEvent>> {
   const binding = bindings.get(ctx);
   if (!binding) throw new BadUserInputError('itemEvents', 'Subscriptions run over WebSocket (graphql-ws) at /graphql');
   // graphql-ws forgets an operation whose id is reused before it started: counting the streams
   // themselves keeps the limit, and the connection ends every one of them when it closes.
   if (binding.connection.closed) throw new UnauthenticatedError('The connection is closing');
   if (binding.connection.streams.size >= binding.maxSubscriptions) throw subscriptionLimit(binding.maxSubscriptions);
-  return new EventStream(ctx, selectorOf(ctx, filter), binding);
+  const selector = selectorOf(ctx, filter);
+  // In the feed before the membership is checked: a membership ending between the check and
+  // joining the feed would otherwise go unnoticed, and the stream live on.
+  const stream = new EventStream(ctx, selector, binding);
+  if (selector.filter.orgId !== undefined) {
+    try {
+      await assertMayWatch(selector.caller, selector.filter.orgId);
+    } catch (err) {
+      stream.finish();
+      throw err;
+    }
+  }
+  return stream;
 }

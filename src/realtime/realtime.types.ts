@@ -26,15 +26,19 @@ export class ItemEvent {
   })
   version!: number | null;
 
-  /** Who made the change: resolved by RealtimeResolver.actorId, which shows it to the owner and admins only. */
+  /** Who made the change: resolved by RealtimeResolver.actorId, which shows it to those who could make it (realtime.access.ts). */
   @Field(() => ID, {
     nullable: true,
-    description: "Who made the change: shown to the item's owner and to admins, null for other subscribers.",
+    description:
+      "Who made the change: shown to the item's owner and to admins (for an organization's item, also to its OWNERs and ADMINs), null for other subscribers.",
   })
   actorId!: string | null;
 
   /** Not in the schema: the item's owner (also for DELETED), who decides who may see `actorId`. */
   ownerId!: string;
+
+  /** Not in the schema: the item's organization (null: personal), whose ADMINs and OWNERs see `actorId`. */
+  orgId!: string | null;
 
   @Field({ description: 'When the change was published, right after it was committed.' })
   at!: Date;
