@@ -5,7 +5,7 @@
 
 export const START = `# Sign in above, then run. You see yourself as a User (email, role);
 # other people, such as an item's owner, are a PublicUser (id only).
-{
+query Start {
   me {
     email
     role
@@ -126,11 +126,14 @@ mutation DeleteTeam($orgId: ID!, $password: String) {
 }
 `;
 
-export const ORGANIZATIONS_VARIABLES = `{
-  "orgId": "the id CreateTeam answered",
-  "email": "teammate@example.com",
-  "token": "the token from the invitation mail",
-  "userId": "the teammate's id from Members",
-  "password": "your password"
+/** The walk-through's variables; an invitation link's token (`?invitation=`) fills in "token". */
+export function organizationsVariables(token: string | null): string {
+  const variables = {
+    orgId: 'the id CreateTeam answered',
+    email: 'teammate@example.com',
+    token: token ?? 'the token from the invitation mail',
+    userId: "the teammate's id from Members",
+    password: 'your password',
+  };
+  return `${JSON.stringify(variables, null, 2)}\n`;
 }
-`;

@@ -5,7 +5,7 @@ import React, { useEffect, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import 'graphiql/graphiql.css';
 import './playground.css';
-import { ORGANIZATIONS, ORGANIZATIONS_VARIABLES, START } from './examples';
+import { ORGANIZATIONS, organizationsVariables, START } from './examples';
 import { takeProviderCallback } from './providers';
 import { SignIn } from './sign-in';
 import {
@@ -52,16 +52,35 @@ const wsClient = createClient({
   },
 });
 
-// Before anything renders: the provider's code leaves the address bar at once.
+/**
+ * The invitation token of an invitation link (ACCEPT_INVITATION_URL's default points here), taken
+ * out of the address bar at once so it is not left in the history.
+ */
+function takeInvitationToken(): string | null {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get('invitation');
+  if (token === null) return null;
+  url.searchParams.delete('invitation');
+  window.history.replaceState(window.history.state, '', url.href);
+  return token;
+}
+
+// Before anything renders: the provider's code and an invitation token leave the address bar at once.
 const providerCallback = takeProviderCallback();
+const invitationToken = takeInvitationToken();
 
 function App() {
   const [session, setSession] = useState<Session | null>(loadSession);
-  // A link with ?query= opens that document alone; otherwise the example documents, one tab each.
+  // A link with ?query= opens that document alone; otherwise the example documents, one tab each,
+  // the organization walk-through first (with its token) when an invitation link opened the page.
   const linked = new URLSearchParams(window.location.search).get('query');
-  const tabs = linked
+  const start = { query: START };
+  const organizations = { query: ORGANIZATIONS, variables: organizationsVariables(invitationToken) };
+  const tabs: Array<{ query: string; variables?: string }> = linked
     ? [{ query: linked }]
-    : [{ query: START }, { query: ORGANIZATIONS, variables: ORGANIZATIONS_VARIABLES }];
+    : invitationToken
+      ? [organizations, start]
+      : [start, organizations];
 
   useEffect(() => {
     listenToSession(setSession);
@@ -78,7 +97,14 @@ function App() {
     <div className="pg-root">
       <SignIn session={session} onChange={saveSession} callback={providerCallback} />
       <div className="pg-graphiql">
-        <GraphiQL fetcher={fetcher} defaultTabs={tabs} shouldPersistHeaders={false} />
+        <GraphiQL
+          fetcher={fetcher}
+          defaultTabs={tabs}
+          // GraphiQL fills the editors from these, not from the first tab.
+          query={tabs[0]!.query}
+          variables={tabs[0]!.variables}
+          shouldPersistHeaders={false}
+        />
       </div>
     </div>
   );

@@ -170,6 +170,29 @@ describe('the GraphiQL playground', () => {
       expect(text).not.toContain('"errors"');
       await page.close();
     }, 60_000);
+
+    it('has an organization walk-through tab, opened first with its token by an invitation link', async () => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(`${api.url}/playground`);
+      await page.locator('.graphiql-tab').nth(1).waitFor();
+      expect(await page.locator('.graphiql-tab').allInnerTexts()).toEqual(['Start', 'CreateTeam']);
+
+      const invited = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await invited.goto(`${api.url}/playground?invitation=invitation-token-123`);
+      await invited.locator('.graphiql-tab').nth(1).waitFor();
+      expect(await invited.locator('.graphiql-tab').allInnerTexts()).toEqual(['CreateTeam', 'Start']);
+      // Every CodeMirror editor's text (evaluated in the page: this file has no DOM types).
+      const [query, ...others] = await invited.evaluate<string[]>(
+        "[...document.querySelectorAll('.CodeMirror')].map((e) => e.CodeMirror.getValue())",
+      );
+      expect(query).toContain('mutation AcceptInvitation($token: String!)');
+      // The variables editor (GraphiQL keeps the headers and result editors beside it).
+      const variables = others.find((text) => text.includes('"orgId"'));
+      expect(JSON.parse(variables!)).toMatchObject({ token: 'invitation-token-123' });
+      // The token is not left in the address bar (or the history).
+      expect(invited.url()).toBe(`${api.url}/playground`);
+      await Promise.all([page.close(), invited.close()]);
+    }, 60_000);
   });
 });
 
