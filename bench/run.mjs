@@ -1,7 +1,7 @@
 // `npm run bench`: the service beside its same-work baseline and the transport ceiling, on one
 // embedded database, driven by autocannon over loopback (A, B, A, B…; median of the runs).
 //   --users N --items N --big-items N [--huge] --connections N --duration S --runs N --warmup S
-//   --only me,items,login,mixed,createItem,tracing,metrics,fanout,growth,fastify   --profile (CPU profiles of the service, the baseline and the stack floor)
+//   --only me,items,orgItems,login,mixed,createItem,tracing,metrics,fanout,growth,fastify   --profile (CPU profiles of the service, the baseline and the stack floor)
 //   --against <another build's dist/index.js> (measured beside the service in the me scenario)
 //   --fanout-users N --fanout-sockets-per-user N --fanout-rate N --fanout-duration S --fanout-warmup S
 import { fork } from 'node:child_process';
@@ -87,7 +87,10 @@ async function passwordHash(password, cost) {
   return `$bcrypt-sha256$${await bcrypt.hash(preHash, salt)}`;
 }
 
-async function seed(dbName, itemCount, userCount = USERS) {
+/** The organization every bench user is a MEMBER of; odd-numbered items are its items. */
+const ORG_ID = new ObjectId();
+
+async function seed(dbName, itemCount, userCount = USERS, { org = true } = {}) {
   const db = mongo.db(dbName);
   const hash = await passwordHash(PASSWORD, COST);
   const now = Date.now();
@@ -102,6 +105,26 @@ async function seed(dbName, itemCount, userCount = USERS) {
     updatedAt: new Date(now - 86400_000),
   }));
   await db.collection('users').insertMany(users);
+  if (org) {
+    const at = new Date(now - 86400_000);
+    await db.collection('organizations').insertOne({
+      _id: ORG_ID,
+      name: 'Bench org',
+      slug: 'bench-org',
+      createdBy: String(users[0]._id),
+      memberCount: userCount,
+      ownerCount: 1,
+      createdAt: at,
+    });
+    await db.collection('memberships').insertMany(
+      users.map((u, i) => ({
+        orgId: String(ORG_ID),
+        userId: String(u._id),
+        role: i ? 'MEMBER' : 'OWNER',
+        joinedAt: at,
+      })),
+    );
+  }
   const batch = 2000;
   for (let done = 0; done < itemCount; done += batch) {
     const docs = [];
@@ -119,6 +142,7 @@ async function seed(dbName, itemCount, userCount = USERS) {
         quantity: i % 50,
         version: 1,
         ownerId: String(users[i % userCount]._id),
+        orgId: org && i % 2 ? String(ORG_ID) : null,
         createdAt: created,
         updatedAt: created,
       });
@@ -238,16 +262,19 @@ function gqlRequest(query, variables, token) {
   };
 }
 
-/** Alternates A, B, A, B… after a warm-up of each, and keeps the median of each side. */
+/**
+ * Alternates A, B, A, B… after a warm-up of each, and keeps the median of each side. A target may
+ * bring its own `request` (one server, two requests: `{ ...service, name, request }`).
+ */
 async function compare(label, targets, request) {
-  for (const t of targets) await cannon(t.url, request, { duration: WARMUP });
+  for (const t of targets) await cannon(t.url, t.request ?? request, { duration: WARMUP });
   const runs = Object.fromEntries(targets.map((t) => [t.name, []]));
   for (let i = 0; i < RUNS; i++) {
     for (const t of targets) {
       // The server's own CPU per answered request: unlike rps, it does not move with what the load
       // generator and the database take of the same two cores.
       const cpuBefore = cpuSeconds(t.child.pid);
-      const r = await cannon(t.url, request);
+      const r = await cannon(t.url, t.request ?? request);
       r.cpuUs = r.requests ? ((cpuSeconds(t.child.pid) - cpuBefore) * 1e6) / r.requests : null;
       runs[t.name].push(r);
       progress(label, i * targets.length + targets.indexOf(t) + 1, RUNS * targets.length);
@@ -285,6 +312,8 @@ async function tokenFor(url, email) {
 const ME = '{ me { id email role } }';
 const ITEMS =
   '{ items(first: 20) { edges { cursor node { id name price tags createdAt owner { id } } } pageInfo { hasNextPage endCursor } } }';
+/** The same page of one organization's items (the caller is a MEMBER). */
+const ORG_ITEMS = ITEMS.replace('items(first: 20)', `items(first: 20, filter: { orgId: "${String(ORG_ID)}" })`);
 const CREATE = 'mutation { createItem(input: { name: "bench item", price: 9.5, tags: ["bench"] }) { id version } }';
 const LOGIN = 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }';
 
@@ -380,7 +409,8 @@ try {
   log('seeding…');
   await seed('bench_small', SMALL);
   // One item per user: the updates' own cost on FerretDB grows with the collection (no index use).
-  if (wanted('fanout')) await seed('bench_fanout', Number(flags['fanout-users']), Number(flags['fanout-users']));
+  if (wanted('fanout'))
+    await seed('bench_fanout', Number(flags['fanout-users']), Number(flags['fanout-users']), { org: false });
   if (wanted('growth')) await seed('bench_big', BIG);
   if (wanted('growth') && flags.huge) await seed('bench_huge', HUGE);
 
@@ -431,6 +461,21 @@ try {
       [service, baseline, await ceiling(itemsReq)],
       itemsReq,
     );
+  if (wanted('orgItems')) {
+    // The same service and caller, the personal page against the organization's (its membership
+    // read and scope), alternating run by run.
+    const orgItemsReq = gqlRequest(ORG_ITEMS, undefined, token);
+    const check = await (await fetch(`${service.url}/graphql`, orgItemsReq)).json();
+    if (check.data?.items?.edges?.length !== 20) throw new Error(`organization items: ${JSON.stringify(check)}`);
+    results.scenarios.orgItems = await compare(
+      `items: personal vs organization (${SMALL} items, half in the organization)`,
+      [
+        { ...service, name: 'personal' },
+        { ...service, name: 'organization', request: orgItemsReq },
+      ],
+      itemsReq,
+    );
+  }
   if (wanted('login')) results.scenarios.login = await compare('login', [service, baseline], loginReq);
 
   if (wanted('mixed')) {
@@ -655,6 +700,15 @@ if (s.items) {
   const p = ratio(s.items.service.p99, s.items.baseline.p99);
   targets['items: p99 <= 1.5 x baseline'] = target(p, 1.5, p <= 1.5);
 }
+if (s.orgItems) {
+  const { personal, organization } = s.orgItems;
+  const r = ratio(organization.rps, personal.rps);
+  targets['orgItems: organization page rps >= 0.90 x personal'] = target(r, 0.9, r >= 0.9);
+  const c = ratio(organization.cpuUsPerRequest, personal.cpuUsPerRequest);
+  targets['orgItems: organization page CPU per request <= 1.10 x personal'] = target(c, 1.1, c <= 1.1);
+  const p = ratio(organization.p99, personal.p99);
+  targets['orgItems (context): organization p99 / personal'] = target(p, 1.1, p <= 1.1);
+}
 if (s.tracing) {
   const r = ratio(s.tracing.traced.rps, s.tracing.service.rps);
   targets['tracing: me rps >= 0.80 x untraced (sampling 100 %)'] = target(r, 0.8, r >= 0.8);
@@ -703,6 +757,7 @@ results.targets = targets;
 console.table(Object.entries(targets).map(([name, t]) => ({ target: name, ...t })));
 console.log('micro:', JSON.stringify(results.micro));
 if (s.mixed) console.log('mixed:', JSON.stringify(s.mixed));
+if (s.orgItems) console.log('orgItems:', JSON.stringify(s.orgItems));
 if (s.tracing) console.log('tracing:', JSON.stringify(s.tracing));
 if (s.fanout) {
   const f = s.fanout;

@@ -29,6 +29,7 @@ const items = db.collection('items');
 const sessions = db.collection('sessions');
 const counters = db.collection('rate_limits');
 const quotas = db.collection('item_quotas');
+const memberships = db.collection('memberships');
 
 // What authentication reads of the user: the checks' fields and what `me` shows, so `me`
 // answers from that read (as the service does), not from a second one.
@@ -46,6 +47,7 @@ const ITEM_FIELDS = {
   quantity: 1,
   version: 1,
   ownerId: 1,
+  orgId: 1,
   createdAt: 1,
   updatedAt: 1,
 };
@@ -74,10 +76,14 @@ async function hit(k) {
 
 export const rootValue = {
   me: (_args, ctx) => ctx.user?.account ?? null,
-  items: async ({ first }) => {
+  items: async ({ first, filter }, ctx) => {
     const limit = first ?? 20;
+    // Personal items, or one organization's after the caller's membership read, as the service does.
+    const orgId = filter?.orgId ?? null;
+    if (orgId && !(await memberships.findOne({ orgId, userId: ctx.user.id }, { projection: { role: 1 } })))
+      throw new Error('No such organization');
     const rows = await items
-      .find({}, { projection: ITEM_FIELDS })
+      .find({ orgId }, { projection: ITEM_FIELDS })
       .sort({ createdAt: -1, _id: -1 })
       .limit(limit + 1)
       .toArray();

@@ -44,6 +44,14 @@ export class ApiKey {
   @prop({ required: true, type: String })
   ownerId!: string;
 
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'The organization the key acts in, only on its items and with my role there at each request; null: it acts as me.',
+  })
+  @prop({ type: String, default: null })
+  orgId?: string | null;
+
   /** HMAC-SHA256 of the secret under API_KEY_PEPPER, base64url. */
   @prop({ required: true, type: String })
   hash!: string;

@@ -22,13 +22,14 @@ export class ApiKeyResolver {
   }
 
   @Mutation(() => CreatedApiKey, {
-    description: 'Creates an API key acting as me within its scopes (at most 20 active). Not for API keys.',
+    description:
+      'Creates an API key acting as me within its scopes (at most 20 active), or with input.orgId only inside that organization. Not for API keys.',
   })
   createApiKey(
     @Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput,
     @Ctx() ctx: Context,
   ): Promise<CreatedApiKey> {
-    return apiKeys.createApiKey(ctx.config, actorOf(ctx), input);
+    return apiKeys.createApiKey(ctx.config, actorOf(ctx), input, ctx.user?.role === 'ADMIN');
   }
 
   @Mutation(() => Boolean, {

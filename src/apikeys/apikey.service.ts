@@ -8,8 +8,10 @@ import { authChanged } from '../infra/auth-events';
 import type { AuthUser } from '../core/context';
 import type { Config } from '../core/config';
 import { atomically, op } from '../infra/db';
-import { ConflictError, isDuplicateKeyError, NotFoundError } from '../core/errors';
-import { OBJECT_ID_HEX, parseInput } from '../core/validation';
+import { ConflictError, ForbiddenError, isDuplicateKeyError, NotFoundError } from '../core/errors';
+import { OBJECT_ID_HEX, parseInput, parseObjectId } from '../core/validation';
+import { roleIn } from '../orgs/org.access';
+import { OrganizationModel } from '../orgs/org.model';
 import { User, UserModel } from '../users/user.model';
 import { authUserOf } from '../users/user.actor';
 import { undoUnlessUserActive } from '../users/user.guard';
@@ -49,16 +51,35 @@ const active = (key: Pick<ApiKey, 'revokedAt' | 'expiresAt'>, now = Date.now()) 
   !key.revokedAt && !(key.expiresAt && key.expiresAt.getTime() <= now);
 
 /**
- * Creates a key for the caller. The key takes one of the owner's free slots by inserting with a
- * unique (owner, slot) pair: parallel creations that pick the same slot collide and retry, and
- * when no slot is free the answer is CONFLICT. Expired keys give their slots back here.
+ * The organization a new key is to act in: the caller must be a member (any role; the key acts
+ * with their role there at each request). To anyone else it does not exist (NOT_FOUND); a site
+ * ADMIN who is not a member may see it but would have no role there (FORBIDDEN).
+ */
+async function keyOrganization(actor: Actor, given: string | null | undefined, isSiteAdmin: boolean) {
+  if (given === null || given === undefined) return null;
+  const orgId = parseObjectId(given, 'orgId');
+  if (await roleIn(actor.id, orgId)) return orgId;
+  if (isSiteAdmin && (await OrganizationModel.exists({ _id: orgId })))
+    throw new ForbiddenError("An organization key acts with its creator's role there: join it first", {
+      reason: 'ORG_ROLE',
+    });
+  throw new NotFoundError('No such organization');
+}
+
+/**
+ * Creates a key for the caller, acting as them or, with `orgId`, only inside that organization.
+ * The key takes one of the owner's free slots by inserting with a unique (owner, slot) pair:
+ * parallel creations that pick the same slot collide and retry, and when no slot is free the
+ * answer is CONFLICT. Expired keys give their slots back here.
  */
 export async function createApiKey(
   config: Config,
   actor: Actor,
   input: CreateApiKeyInput,
+  isSiteAdmin = false,
 ): Promise<{ apiKey: ApiKey; secret: string }> {
   const { name, scopes, expiresInDays } = parseInput(createSchema, { ...input });
+  const orgId = await keyOrganization(actor, input.orgId, isSiteAdmin);
   const secret = SECRET_PREFIX + randomBytes(32).toString('base64url');
   const expiresAt = expiresInDays ? new Date(Date.now() + expiresInDays * 86_400_000) : null;
   for (let round = 0; round < MAX_ACTIVE_KEYS * 2; round++) {
@@ -73,6 +94,7 @@ export async function createApiKey(
         hash: hashOf(config, secret),
         slot,
         expiresAt,
+        orgId,
       });
       const apiKey = doc.toObject<ApiKey>();
       // A key written after a disable or deletion swept the owner's keys must not survive it.
@@ -84,7 +106,7 @@ export async function createApiKey(
           actorId: actor.id,
           ip: actor.ip,
           userAgent: actor.userAgent,
-          details: { keyId: String(apiKey._id), scopes: scopes.join(' ') },
+          details: { keyId: String(apiKey._id), scopes: scopes.join(' '), ...(orgId ? { orgId } : {}) },
         },
         actor.logger,
       );
@@ -229,19 +251,20 @@ export async function recheckApiKey(id: string): Promise<KeyCaller | ApiKeyRefus
 async function keyCaller(key: ApiKey): Promise<KeyCaller | ApiKeyRefusal> {
   if (key.revokedAt) return 'SESSION_REVOKED';
   if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) return 'TOKEN_EXPIRED';
-  // The owner as they stand now: a disabled or deleted owner stops every key at once.
-  const owner = await UserModel.findById(key.ownerId, {
-    email: 1,
-    role: 1,
-    disabled: 1,
-    emailVerified: 1,
-  }).lean<User>();
+  // The owner as they stand now: a disabled or deleted owner stops every key at once; an
+  // organization key, too, once its owner is no longer a member there (removed, left, or the
+  // organization deleted). Their role there is read again by each request that needs it.
+  const [owner, member] = await Promise.all([
+    UserModel.findById(key.ownerId, { email: 1, role: 1, disabled: 1, emailVerified: 1 }).lean<User>(),
+    key.orgId ? roleIn(key.ownerId, key.orgId) : null,
+  ]);
   if (!owner || owner.disabled) return 'SESSION_REVOKED';
-  return {
-    user: authUserOf(key.ownerId, owner, { apiKey: { id: String(key._id), scopes: [...key.scopes] } }),
-    keyId: String(key._id),
-    expiresAt: key.expiresAt ?? null,
-  };
+  if (key.orgId && !member) return 'SESSION_REVOKED';
+  const apiKey = { id: String(key._id), scopes: [...key.scopes], ...(key.orgId ? { orgId: key.orgId } : {}) };
+  const user = authUserOf(key.ownerId, owner, { apiKey });
+  // No site ADMIN powers inside an organization: to every check, the key's caller is a USER.
+  if (key.orgId) user.role = 'USER';
+  return { user, keyId: String(key._id), expiresAt: key.expiresAt ?? null };
 }
 
 /** Records use at most once a minute per key: a conditional write, so parallel requests write once. */

@@ -15,7 +15,8 @@ import {
 const MESSAGES: Record<ApiKeyRefusal, string> = {
   TOKEN_EXPIRED: 'The API key has expired',
   TOKEN_INVALID: 'Invalid API key',
-  SESSION_REVOKED: 'The API key was revoked or its owner can no longer sign in',
+  SESSION_REVOKED:
+    'The API key was revoked, its owner can no longer sign in, or (an organization key) its owner is no longer a member there',
 };
 
 /**
@@ -36,7 +37,8 @@ export const apiKeyStrategy: AuthStrategy = {
       user,
       expiresAt: expiresAt?.getTime() ?? null,
       key: `apikey:${keyId}`,
-      // The key as it stands now (revoked, owner disabled): no secret check, no rate limit.
+      // The key as it stands now (revoked, owner disabled or no longer a member of the key's
+      // organization): no secret check, no rate limit.
       revalidate: () => recheckApiKey(keyId),
     };
   },

@@ -52,10 +52,19 @@ function costsOf(schema: GraphQLSchema): SchemaCosts {
   return costs;
 }
 
+/** An object with an id of its own: another entity a node refers to (an item's owner or organization). */
+function isEntity(type: GraphQLNamedType): boolean {
+  return (isObjectType(type) || isInterfaceType(type)) && 'id' in type.getFields();
+}
+
 /**
  * What selecting every field of `type` costs, 1 per field plus its children, objects expanded to
  * their leaves. Left out: totalCount (charged apart), fields with arguments (a nested connection
- * is not part of one node), and a type already on the path (no cycles).
+ * is not part of one node), and a type already on the path (no cycles). Inside a node (the
+ * connection, its edge and its node are on the path), a reference to another entity counts as
+ * one field: it is read once per page by a loader, not per document scanned, and its own fields
+ * are charged where a page selects them (so a field added to Organization does not make a scan
+ * of items dearer).
  */
 function everyFieldCost(type: GraphQLNamedType, path: ReadonlySet<string>): number {
   if (!isObjectType(type) && !isInterfaceType(type)) return 0;
@@ -63,15 +72,17 @@ function everyFieldCost(type: GraphQLNamedType, path: ReadonlySet<string>): numb
   for (const field of Object.values(type.getFields())) {
     const named = getNamedType(field.type);
     if (field.name === COUNT_FIELD || field.args.length > 0 || path.has(named.name)) continue;
-    cost += 1 + everyFieldCost(named, new Set([...path, named.name]));
+    const reference = path.size >= 3 && isEntity(named);
+    cost += 1 + (reference ? 0 : everyFieldCost(named, new Set([...path, named.name])));
   }
   return cost;
 }
 
 /**
  * The cost of a full page of `connection`: `first: 100` with every field selected, as the pages
- * themselves are costed (1 + 100 × the selection). For ItemConnection, 1 + 100 × 21 = 2101: the
- * page of the committed Items operation without its totalCount.
+ * themselves are costed (1 + 100 × the selection), references counted as one field each. For
+ * ItemConnection, 1 + 100 × 20 = 2001 (the page of the committed Items operation, which also
+ * selects its owner's fields, costs 2101).
  */
 function fullPageCost(schema: GraphQLSchema, connection: GraphQLNamedType): number {
   const { fullPages } = costsOf(schema);

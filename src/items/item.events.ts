@@ -17,6 +17,8 @@ export interface ItemSnapshot {
   quantity: number;
   version: number;
   ownerId: string;
+  /** The item's organization; null for a personal item (absent from instances before organizations). */
+  orgId?: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -37,7 +39,7 @@ export interface ItemEventMessage {
   item: ItemSnapshot | null;
 }
 
-/** Every scalar field of Item as JSON puts it (dates as ISO strings), plus the owner's id. */
+/** Every scalar field of Item as JSON puts it (dates as ISO strings), plus the owner's and organization's ids. */
 export function itemSnapshot(item: Item): ItemSnapshot {
   return {
     id: String(item._id),
@@ -49,6 +51,7 @@ export function itemSnapshot(item: Item): ItemSnapshot {
     quantity: item.quantity,
     version: item.version,
     ownerId: item.ownerId,
+    orgId: item.orgId ?? null,
     createdAt: item.createdAt.toISOString(),
     updatedAt: item.updatedAt.toISOString(),
   };

@@ -22,6 +22,13 @@ export class CreateItemInput {
 
   @Field(() => Int, { nullable: true, description: 'An integer >= 0; 0 when omitted.' })
   quantity?: number | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      "The organization the item belongs to (MEMBER or above there); none: a personal item. An organization API key's items always go to its organization.",
+  })
+  orgId?: string | null;
 }
 
 @InputType('UpdateItemInput', {
@@ -66,6 +73,13 @@ export class ItemFilter {
 
   @Field(() => Boolean, { nullable: true, description: 'Only my items.' })
   mine?: boolean | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      "Only this organization's items (members only; NOT_FOUND to anyone else). Without it: personal items only (an organization API key: its organization's).",
+  })
+  orgId?: string | null;
 }
 
 export enum ItemOrderField {

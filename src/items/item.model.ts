@@ -3,27 +3,31 @@ import type { Types } from 'mongoose';
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 
 /**
- * Indexes and the queries they serve (every list is keyset-paged on <order key>, _id):
- * - createdAt/updatedAt/nameKey/priceKey + _id: `items` with no filter, in each order;
- * - ownerId + each order key: `mine: true` / `ownerId` (owner + order);
- * - category + createdAt: `category` filter (category + order, default order);
- * - tags + createdAt: `tags` filter (multikey);
+ * Indexes and the queries they serve (every list is keyset-paged on <order key>, _id). Every
+ * list is scoped to one organization or to none: `orgId` is an equality in each, and null (which
+ * also matches items stored before organizations, without the field) for personal items.
+ * - orgId + createdAt/updatedAt/nameKey/priceKey + _id: `items` personal (orgId null) or of one
+ *   organization, in each order; an organization's item count (its quota);
+ * - ownerId + orgId + each order key: `mine: true` / `ownerId`, personal or in one organization,
+ *   and an owner's personal items (quota, account deletion);
+ * - orgId + category + createdAt: `category` filter (category + order, default order);
+ * - orgId + tags + createdAt: `tags` filter (multikey);
  * - the default _id index: `item(id)`, update, delete and the owner lookups' `$in`.
  * `search` is a case-insensitive substring match: no index serves it (FerretDB has no text
  * indexes), so it is applied on top of the other conditions.
  */
-@ObjectType('Item', { description: 'A record kept by a signed-in user.' })
+@ObjectType('Item', { description: 'A record kept by a signed-in user, personal or of an organization.' })
 @modelOptions({ schemaOptions: { collection: 'items', timestamps: true } })
-@index({ createdAt: -1, _id: -1 })
-@index({ updatedAt: -1, _id: -1 })
-@index({ nameKey: 1, _id: 1 })
-@index({ priceKey: 1, _id: 1 })
-@index({ ownerId: 1, createdAt: -1, _id: -1 })
-@index({ ownerId: 1, updatedAt: -1, _id: -1 })
-@index({ ownerId: 1, nameKey: 1, _id: 1 })
-@index({ ownerId: 1, priceKey: 1, _id: 1 })
-@index({ category: 1, createdAt: -1, _id: -1 })
-@index({ tags: 1, createdAt: -1, _id: -1 })
+@index({ orgId: 1, createdAt: -1, _id: -1 })
+@index({ orgId: 1, updatedAt: -1, _id: -1 })
+@index({ orgId: 1, nameKey: 1, _id: 1 })
+@index({ orgId: 1, priceKey: 1, _id: 1 })
+@index({ ownerId: 1, orgId: 1, createdAt: -1, _id: -1 })
+@index({ ownerId: 1, orgId: 1, updatedAt: -1, _id: -1 })
+@index({ ownerId: 1, orgId: 1, nameKey: 1, _id: 1 })
+@index({ ownerId: 1, orgId: 1, priceKey: 1, _id: 1 })
+@index({ orgId: 1, category: 1, createdAt: -1, _id: -1 })
+@index({ orgId: 1, tags: 1, createdAt: -1, _id: -1 })
 export class Item {
   @Field(() => ID, { name: 'id' })
   readonly _id!: Types.ObjectId;
@@ -67,7 +71,10 @@ export class Item {
   @prop({ required: true, type: String })
   ownerId!: string;
 
-  /** The organization the item belongs to; null (or absent, before organizations) for a personal item. */
+  /**
+   * The organization the item belongs to (for good: items never move); null, or absent on items
+   * stored before organizations, for a personal item.
+   */
   @prop({ type: String, default: null })
   orgId?: string | null;
 

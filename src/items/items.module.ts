@@ -1,5 +1,5 @@
 import type { FeatureModule } from '../core/module';
-import { deleteItemsOf } from './item-quota.service';
+import { deleteItemsOf, deleteOrganizationItems } from './item-quota.service';
 import { ItemResolver } from './item.resolver';
 import { itemPermissions } from './item.rules';
 
@@ -11,6 +11,9 @@ export const itemsModule: FeatureModule = {
     ITEMS_READ: { Query: ['item', 'items'] },
     ITEMS_WRITE: { Mutation: ['createItem', 'updateItem', 'deleteItem'] },
   },
-  // Closes the quota, waits for creations in flight, deletes the items (subscribers see DELETED).
+  // Each closes the holder's quota, waits for creations in flight and deletes the items
+  // (subscribers see DELETED): a deleted user's personal items (those made in organizations stay
+  // there), a deleted organization's items.
   userHooks: { deleteUserData: deleteItemsOf },
+  organizationHooks: { deleteOrganizationData: deleteOrganizationItems },
 };

@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import { ItemModel } from '../../../src/items/item.model';
+import { MembershipModel, OrgRole } from '../../../src/orgs/org.model';
 import { UserModel } from '../../../src/users/user.model';
 import { bearer, signUp } from '../../helpers/auth';
 import {
@@ -221,6 +222,7 @@ describe('index coverage checker', () => {
       collection: 'items',
       key: [
         ['ownerId', 1],
+        ['orgId', 1],
         ['createdAt', -1],
         ['_id', -1],
       ],
@@ -230,7 +232,7 @@ describe('index coverage checker', () => {
     const mine: QueryShape = {
       collection: 'items',
       command: 'find',
-      filter: filterShape({ ownerId: 'o' }),
+      filter: filterShape({ ownerId: 'o', orgId: null }),
       sort: [
         ['createdAt', -1],
         ['_id', -1],
@@ -240,7 +242,7 @@ describe('index coverage checker', () => {
     const without = indexes.filter((i) => JSON.stringify(i) !== JSON.stringify(ownerByCreation));
     expect(checkShape(mine, without).covered).toBe(false);
     expect(uncoveredReport([checkShape(mine, without)])).toContain(
-      'find items {ownerId:eq} sort {createdAt:-1, _id:-1}',
+      'find items {ownerId:eq, orgId:eq} sort {createdAt:-1, _id:-1}',
     );
   });
 });
@@ -292,6 +294,24 @@ describe('index coverage of a representative workload', () => {
         totalCount edges { node { id owner { id } } } pageInfo { endCursor }
       }
     }`;
+    // An organization's items, with Bob as a MEMBER: the same lists scoped to it.
+    const org = await ok<{ createOrganization: { id: string } }>(
+      'mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }',
+      { i: { name: 'Coverage', slug: `coverage-${Date.now().toString(36)}` } },
+      auth,
+    );
+    const orgId = org.createOrganization.id;
+    await MembershipModel.create({ orgId, userId: bob.user.id, role: OrgRole.MEMBER, joinedAt: new Date() });
+    const orgItemIds: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const input = { name: `Shared ${i}`, orgId, category: i % 2 ? 'tools' : 'toys', tags: ['a', `t${i % 3}`] };
+      const data = await ok<{ createItem: { id: string } }>(
+        CREATE,
+        { input },
+        bearer((i % 2 ? alice : bob).accessToken),
+      );
+      orgItemIds.push(data.createItem.id);
+    }
     const filters = [
       undefined,
       { mine: true },
@@ -300,6 +320,12 @@ describe('index coverage of a representative workload', () => {
       { tags: ['a', 't1'] },
       { search: 'thing' },
       { mine: true, search: 'thing' },
+      { orgId },
+      { orgId, mine: true },
+      { orgId, ownerId: bob.user.id },
+      { orgId, category: 'tools' },
+      { orgId, tags: ['a', 't1'] },
+      { orgId, search: 'shared' },
     ];
     for (const filter of filters) {
       for (const field of ['CREATED_AT', 'UPDATED_AT', 'NAME', 'PRICE']) {
@@ -317,6 +343,14 @@ describe('index coverage of a representative workload', () => {
       auth,
     );
     await ok('mutation($id: ID!) { deleteItem(id: $id) }', { id: ids[2] }, auth);
+    await ok('query($id: ID!) { item(id: $id) { id organization { id } } }', { id: orgItemIds[0] }, auth);
+    const bobAuth = bearer(bob.accessToken);
+    await ok(
+      'mutation($id: ID!) { updateItem(id: $id, expectedVersion: 1, input: { quantity: 3 }) { id } }',
+      { id: orgItemIds[0] },
+      bobAuth,
+    );
+    await ok('mutation($id: ID!) { deleteItem(id: $id) }', { id: orgItemIds[2] }, bobAuth);
     await ok('{ me { id } sessions { id } }', {}, auth);
     await ok('mutation($t: String) { refreshToken(refreshToken: $t) { accessToken } }', { t: alice.refreshToken }, {});
     await ok('mutation { logoutAll }', {}, bearer(bob.accessToken));
@@ -324,8 +358,10 @@ describe('index coverage of a representative workload', () => {
     const shapes = [...recorded.values()];
     const itemFinds = shapes.filter((s) => s.collection === 'items' && s.command === 'find');
     // The workload reached the paths it is meant to check: every order, with and without an owner.
-    for (const key of ['createdAt', 'updatedAt', 'nameKey', 'priceKey'])
+    for (const key of ['createdAt', 'updatedAt', 'nameKey', 'priceKey']) {
       expect(itemFinds.some((s) => s.sort[0]?.[0] === key && 'ownerId' in s.filter.fields)).toBe(true);
+      expect(itemFinds.some((s) => s.sort[0]?.[0] === key && s.filter.fields.orgId === 'eq')).toBe(true);
+    }
     expect(shapes.some((s) => s.collection === 'items' && s.command === 'aggregate')).toBe(true);
     expect(shapes.some((s) => s.collection === 'items' && s.command === 'findAndModify')).toBe(true);
 

@@ -154,7 +154,7 @@ describe('query cost (MAX_COST 5000), with the request variables', () => {
   });
 
   it('costs a count and a search each as a full page of 100: two fit in 5000, three do not', async () => {
-    // A full page of the Items operation costs 2101 (see pagedEstimator): 2 × 2101 fit, 3 do not.
+    // A full page of items costs 2001 (see pagedEstimator): 2 × 2001 fit, 3 do not.
     for (const [field, selection] of [
       ['items(first: 0)', 'totalCount'],
       [scan, 'pageInfo { hasNextPage }'],
@@ -182,7 +182,7 @@ describe('query cost (MAX_COST 5000), with the request variables', () => {
   });
 
   it('costs totalCount on every connection (users), before any permission check', async () => {
-    // A full page of users costs 1 + 100 × 16 = 1601. users is ADMIN-only: four counts are
+    // A full page of users costs 1 + 100 × 17 = 1701. users is ADMIN-only: four counts are
     // refused for their cost (400), before their permission is looked at.
     refused(await t.gql(aliased(4, 'users(first: 0)', 'totalCount'), {}, bearer(token)));
   });

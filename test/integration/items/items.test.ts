@@ -208,10 +208,10 @@ describe('items: create, read, update, delete', () => {
     const { owner, ...scalars } = won;
     expect(lost.body.errors![0]!.extensions).toMatchObject({
       currentVersion: 2,
-      current: { ...scalars, ownerId: owner.id },
+      current: { ...scalars, ownerId: owner.id, orgId: null },
     });
     expect(Object.keys(lost.body.errors![0]!.extensions!.current as object).sort()).toEqual(
-      [...Object.keys(scalars), 'ownerId'].sort(),
+      [...Object.keys(scalars), 'ownerId', 'orgId'].sort(),
     );
   });
 
