@@ -1,12 +1,13 @@
-import { MembershipModel, OrgRole } from '../../src/orgs/org.model';
+import type { OrgRole } from '../../src/orgs/org.model';
 import { addMember } from '../../src/orgs/membership.service';
 import { bearer } from './auth';
 import type { GraphQLClient, GraphQLResponse } from './graphql';
 
 /*
- * Organization set-up for the organization items and keys tests. Memberships are written here
- * directly (addMember, or the membership document) rather than through invitations and
- * setMemberRole/removeMember, which are written in parallel with these tests (issue 25).
+ * Organizations for the organization items, keys and events tests. Roles change and memberships
+ * end over HTTP (setMemberRole, removeMember, by an OWNER), as they do for clients. Joining is
+ * set-up: `join` adds the member as an accepted invitation does, without the mail round trip
+ * (invitations themselves are tested over HTTP and SMTP in test/integration/orgs/invitations.test.ts).
  */
 
 export const ITEM_FIELDS = 'id name category tags price version owner { id displayName } organization { id slug }';
@@ -60,14 +61,52 @@ export async function join(orgId: string, userId: string, role: OrgRole): Promis
   if ((await addMember(orgId, userId, role)) !== 'added') throw new Error('already a member');
 }
 
-/** Changes a member's role in place (as setMemberRole will). */
-export async function setRole(orgId: string, userId: string, role: OrgRole): Promise<void> {
-  await MembershipModel.updateOne({ orgId, userId }, { $set: { role } });
+export const SET_MEMBER_ROLE = `mutation($o: ID!, $u: ID!, $r: OrgRole!) {
+  setMemberRole(orgId: $o, userId: $u, role: $r) { role }
+}`;
+export const REMOVE_MEMBER = 'mutation($o: ID!, $u: ID!) { removeMember(orgId: $o, userId: $u) }';
+export const DELETE_ORG = 'mutation($id: ID!, $p: String) { deleteOrganization(id: $id, currentPassword: $p) }';
+
+/** setMemberRole over HTTP, by `ownerToken`'s user (an OWNER there); throws unless it succeeded. */
+export async function setRole(
+  client: GraphQLClient,
+  ownerToken: string,
+  orgId: string,
+  userId: string,
+  role: OrgRole,
+): Promise<void> {
+  const res = await client.gql<{ setMemberRole: { role: OrgRole } }>(
+    SET_MEMBER_ROLE,
+    { o: orgId, u: userId, r: role },
+    bearer(ownerToken),
+  );
+  if (res.body.data?.setMemberRole?.role !== role) throw new Error(`setMemberRole: ${JSON.stringify(res.body.errors)}`);
 }
 
-/** Ends a membership (as removeMember and leaveOrganization will). */
-export async function removeFromOrg(orgId: string, userId: string): Promise<void> {
-  await MembershipModel.deleteOne({ orgId, userId });
+/** removeMember over HTTP, by `ownerToken`'s user (an OWNER there); throws unless it succeeded. */
+export async function removeFromOrg(
+  client: GraphQLClient,
+  ownerToken: string,
+  orgId: string,
+  userId: string,
+): Promise<void> {
+  const res = await client.gql<{ removeMember: boolean }>(REMOVE_MEMBER, { o: orgId, u: userId }, bearer(ownerToken));
+  if (res.body.data?.removeMember !== true) throw new Error(`removeMember: ${JSON.stringify(res.body.errors)}`);
+}
+
+/** deleteOrganization over HTTP, by its OWNER (re-authenticated with their password); throws unless it succeeded. */
+export async function deleteOrg(
+  client: GraphQLClient,
+  owner: { accessToken: string; password: string },
+  orgId: string,
+): Promise<void> {
+  const res = await client.gql<{ deleteOrganization: boolean }>(
+    DELETE_ORG,
+    { id: orgId, p: owner.password },
+    bearer(owner.accessToken),
+  );
+  if (res.body.data?.deleteOrganization !== true)
+    throw new Error(`deleteOrganization: ${JSON.stringify(res.body.errors)}`);
 }
 
 /** Creates an item and answers it, or throws with the errors. */

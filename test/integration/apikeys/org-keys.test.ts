@@ -1,23 +1,25 @@
 import mongoose from 'mongoose';
-import { deleteOrganizationData } from '../../../src/core/hooks';
-import { MembershipModel, OrganizationModel, OrgRole } from '../../../src/orgs/org.model';
+import { OrgRole } from '../../../src/orgs/org.model';
 import { basic, bearer, logIn, ME, signUp, strongPassword, uniqueEmail } from '../../helpers/auth';
 import { codes, type GraphQLResponse } from '../../helpers/graphql';
 import {
   createIn,
   createOrg,
   CREATE_ITEM,
+  deleteOrg,
   DELETE_ITEM,
   GET_ITEM,
   join,
   listAll,
   LIST_ITEMS,
-  removeFromOrg,
+  REMOVE_MEMBER,
   setRole,
   UPDATE_ITEM,
+  type OrgItem,
 } from '../../helpers/org-items';
+import { subscribeItems } from '../../helpers/realtime';
 import { startTestServer, type TestServer } from '../../helpers/server';
-import { openRaw, wsUrl } from '../../helpers/ws';
+import { connectWs, openRaw, wsUrl } from '../../helpers/ws';
 
 const CREATE_KEY = `mutation($input: CreateApiKeyInput!) {
   createApiKey(input: $input) { apiKey { id orgId scopes } secret }
@@ -33,7 +35,8 @@ interface Key {
 let t: TestServer;
 let admin: { accessToken: string; user: { id: string } };
 beforeAll(async () => {
-  t = await startTestServer({ ADMIN_EMAIL, ADMIN_PASSWORD });
+  // Sockets check their credential again every second: an organization key's socket closes soon after its creator goes.
+  t = await startTestServer({ ADMIN_EMAIL, ADMIN_PASSWORD, WS_AUTH_RECHECK_SECONDS: '1' });
   admin = await logIn(t, ADMIN_EMAIL, ADMIN_PASSWORD);
 });
 afterAll(() => t.stop());
@@ -152,33 +155,55 @@ describe('an organization key', () => {
   });
 
   it("follows its creator's role at each request: demoted to VIEWER it only reads, promoted to ADMIN it changes any item", async () => {
-    const { orgId, member, ownersItem } = await setting();
+    const { orgId, owner, member, ownersItem } = await setting();
     const key = await createKey(member.accessToken, { orgId });
-    await setRole(orgId, member.user.id, OrgRole.VIEWER);
+    await setRole(t, owner.accessToken, orgId, member.user.id, OrgRole.VIEWER);
     const burst = await Promise.all(
       Array.from({ length: 6 }, (_, i) => t.gql(CREATE_ITEM, { input: { name: `Burst ${i}` } }, withKey(key))),
     );
     for (const res of burst) expect(refusal(res)).toEqual([['FORBIDDEN'], 'ORG_ROLE']);
     expect((await listAll(t, withKey(key), {})).map((i) => i.id)).toEqual([ownersItem.id]);
-    await setRole(orgId, member.user.id, OrgRole.ADMIN);
+    await setRole(t, owner.accessToken, orgId, member.user.id, OrgRole.ADMIN);
     const fixed = await t.gql(UPDATE_ITEM, { id: ownersItem.id, input: { name: 'Fixed' } }, withKey(key));
     expect(fixed.body.data!.updateItem).toMatchObject({ name: 'Fixed' });
   });
 
   it('is refused (401) from the moment its creator is no longer a member, over HTTP and WebSocket', async () => {
-    const { orgId, member } = await setting();
+    const { orgId, owner, member, ownersItem } = await setting();
     const key = await createKey(member.accessToken, { orgId });
     const personalKey = await createKey(member.accessToken, {});
-    // Parallel reads while the membership ends: each is answered, and none after it succeeds.
-    const during = await Promise.all([
-      ...Array.from({ length: 6 }, () => t.gql(LIST_ITEMS, {}, withKey(key))),
-      removeFromOrg(orgId, member.user.id).then(() => null),
-    ]);
-    for (const res of during.filter((r): r is GraphQLResponse => r !== null)) expect([200, 401]).toContain(res.status);
+    const socket = await connectWs(t.url, `Bearer ${key.secret}`);
+    await subscribeItems(socket, 'key');
+    // Creations through the key while the OWNER removes its creator (removeMember over HTTP): each
+    // is answered, made in the organization or refused, never a server error.
+    const creations = Array.from({ length: 8 }, (_, i) =>
+      t.gql(CREATE_ITEM, { input: { name: `Race ${i}` } }, withKey(key)),
+    );
+    const removal = await t.gql(REMOVE_MEMBER, { o: orgId, u: member.user.id }, as(owner));
+    expect(removal.body).toEqual({ data: { removeMember: true } });
+    const made: string[] = [];
+    for (const res of await Promise.all(creations)) {
+      const item = res.body.data?.createItem as OrgItem | undefined;
+      if (item) {
+        expect(item.organization?.id).toBe(orgId);
+        made.push(item.id);
+      } else if (res.status === 401) expect401(res);
+      else {
+        expect(res.status).toBe(200);
+        expect(['NOT_FOUND', 'FORBIDDEN']).toContain(codes(res).join());
+      }
+    }
+    // After it, every use of the key is refused: HTTP (Bearer and Basic), a new socket, and the
+    // open one, closed at its next credential check.
+    expect401(await t.gql(CREATE_ITEM, { input: { name: 'Late' } }, withKey(key)));
     expect401(await t.gql(LIST_ITEMS, {}, withKey(key)));
     expect401(await t.gql(ME, {}, basic(key.apiKey.id, key.secret)));
     const ws = await openRaw(wsUrl(t.url));
     expect(await ws.init({ authorization: `Bearer ${key.secret}` })).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+    expect(await socket.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+    // What the key made stays in the organization.
+    const left = await listAll(t, as(owner), { filter: { orgId } });
+    expect(left.map((i) => i.id).sort()).toEqual([ownersItem.id, ...made].sort());
     // Only that key: the member's personal key and session go on.
     expect((await t.gql(ME, {}, withKey(personalKey))).status).toBe(200);
     // Membership is read at each request: made a member again, the key acts again (with the new role).
@@ -192,10 +217,7 @@ describe('an organization key', () => {
       createKey(owner.accessToken, { orgId }),
       createKey(member.accessToken, { orgId }),
     ]);
-    // As deleteOrganization does: the organization, its memberships, then each feature's data.
-    await OrganizationModel.deleteOne({ _id: orgId });
-    await MembershipModel.deleteMany({ orgId });
-    await deleteOrganizationData(orgId, owner.user.id);
+    await deleteOrg(t, owner, orgId);
     for (const key of [ownerKey, memberKey]) expect401(await t.gql(LIST_ITEMS, {}, withKey(key)));
   });
 });

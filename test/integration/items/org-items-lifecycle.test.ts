@@ -1,11 +1,19 @@
 import mongoose from 'mongoose';
-import { deleteOrganizationData } from '../../../src/core/hooks';
 import { eventBus } from '../../../src/infra/events';
 import { ITEM_EVENTS_CHANNEL, type ItemEventMessage } from '../../../src/items/item.events';
-import { MembershipModel, OrganizationModel, OrgRole } from '../../../src/orgs/org.model';
+import { OrgRole } from '../../../src/orgs/org.model';
 import { bearer, signUp } from '../../helpers/auth';
 import { codes, type GraphQLResponse } from '../../helpers/graphql';
-import { createIn, createOrg, CREATE_ITEM, DELETE_ITEM, join, listAll, type OrgItem } from '../../helpers/org-items';
+import {
+  createIn,
+  createOrg,
+  CREATE_ITEM,
+  DELETE_ITEM,
+  DELETE_ORG,
+  join,
+  listAll,
+  type OrgItem,
+} from '../../helpers/org-items';
 import { eventually } from '../../helpers/realtime';
 import { startTestServer, type TestServer } from '../../helpers/server';
 
@@ -79,36 +87,37 @@ describe("an organization's items when people and organizations go", () => {
 
   it('are all deleted with the organization, with a DELETED event each, even while members create more', async () => {
     const { orgId, users } = await orgOf(2);
+    const owner = users[0]!;
     const before = await Promise.all([1, 2].map((i) => createIn(t, as(users[i % 2]!), { name: `Old ${i}`, orgId })));
     const events: ItemEventMessage[] = [];
     const unsubscribe = eventBus().subscribe(ITEM_EVENTS_CHANNEL, (m) => events.push(m as ItemEventMessage));
+    const deleteOrg = () => t.gql(DELETE_ORG, { id: orgId, p: owner.password }, as(owner));
     try {
       const racing = users.flatMap((u) =>
         Array.from({ length: 5 }, (_, i) => t.gql(CREATE_ITEM, { input: { name: `Racing ${i}`, orgId } }, as(u))),
       );
-      // As deleteOrganization does, once the first creation answered and while the rest run: the
-      // organization document first, then each feature's data.
+      // The OWNER's deleteOrganization, once the first creation answered and while the rest run.
       await Promise.race(racing);
-      await OrganizationModel.deleteOne({ _id: orgId });
-      const removed = await deleteOrganizationData(orgId, users[0]!.user.id);
+      expect((await deleteOrg()).body).toEqual({ data: { deleteOrganization: true } });
       const answers = await Promise.all(racing);
       // Each racing creation is refused (the cap, or the organization gone) or, if it landed
       // first, deleted with the rest: none leaves an item behind.
-      for (const res of answers.filter((r) => !r.body.data?.createItem))
-        expect(['CONFLICT', 'NOT_FOUND']).toContain(codes(res)[0]);
-      expect(removed).toBeGreaterThanOrEqual(before.length);
+      for (const res of answers.filter((r) => !r.body.data?.createItem)) {
+        expect(res.status).toBe(200);
+        expect(['CONFLICT', 'NOT_FOUND']).toContain(codes(res).join());
+      }
       expect(await items().countDocuments({ orgId })).toBe(0);
+      const landed = [...before.map((i) => i.id), ...created(answers)];
       const gone = await eventually(() => {
         const deletions = events.filter((e) => e.type === 'DELETED' && e.orgId === orgId).map((e) => e.id);
-        return before.every((i) => deletions.includes(i.id)) && deletions;
+        return landed.every((id) => deletions.includes(id)) && deletions;
       }, 'DELETED events of the organization items');
       expect(new Set(gone).size).toBe(gone.length);
     } finally {
       unsubscribe();
     }
-    // Idempotent: a second run finds nothing left to delete.
-    expect(await deleteOrganizationData(orgId, users[0]!.user.id)).toBe(0);
-    await MembershipModel.deleteMany({ orgId });
+    // Gone for good: deleting it again and creating in it are NOT_FOUND, and nothing came back.
+    expect(codes(await deleteOrg())).toEqual(['NOT_FOUND']);
     expect(codes(await t.gql(CREATE_ITEM, { input: { name: 'Late', orgId } }, as(users[1]!)))).toEqual(['NOT_FOUND']);
     expect(await items().countDocuments({ orgId })).toBe(0);
   });

@@ -12,6 +12,7 @@ import {
   listAll,
   LIST_ITEMS,
   removeFromOrg,
+  REMOVE_MEMBER,
   setRole,
   UPDATE_ITEM,
   type ItemPage,
@@ -208,28 +209,50 @@ describe('organization items: versions, roles changing and items without orgId',
   });
 
   it('applies a role change from the next request: demoted to VIEWER, then removed', async () => {
-    const { orgId, member } = await team();
+    const { orgId, owner, member } = await team();
     const item = await createIn(t, as(member), { name: 'Mine for now', orgId });
-    await setRole(orgId, member.user.id, OrgRole.VIEWER);
+    await setRole(t, owner.accessToken, orgId, member.user.id, OrgRole.VIEWER);
     expect(refusal(await t.gql(UPDATE_ITEM, { id: item.id, input: { name: 'X' } }, as(member)))).toEqual([
       ['FORBIDDEN'],
       'ORG_ROLE',
     ]);
     expect((await listAll(t, as(member), { filter: { orgId } })).map((i) => i.id)).toEqual([item.id]);
-    await removeFromOrg(orgId, member.user.id);
+    await removeFromOrg(t, owner.accessToken, orgId, member.user.id);
     expect(codes(await t.gql(LIST_ITEMS, { filter: { orgId } }, as(member)))).toEqual(['NOT_FOUND']);
     expect((await t.gql(GET_ITEM, { id: item.id }, as(member))).body.data!.item).toBeNull();
   });
 
   it('leaves every creation answered and in the organization while its creator is removed at the same time', async () => {
     const { orgId, owner, member } = await team();
-    const results = await Promise.all([
-      ...Array.from({ length: 8 }, (_, i) => t.gql(CREATE_ITEM, { input: { name: `Race ${i}`, orgId } }, as(member))),
-      removeFromOrg(orgId, member.user.id).then(() => null),
-    ]);
-    const answers = results.filter((r): r is GraphQLResponse => r !== null);
-    const made = answers.filter((r) => r.body.data?.createItem).map((r) => (r.body.data!.createItem as OrgItem).id);
-    for (const res of answers.filter((r) => !r.body.data?.createItem)) expect(codes(res)).toEqual(['NOT_FOUND']);
+    // Three clients of the member create one item after another while the OWNER's removeMember
+    // runs, each until it has sent one more after the removal answered.
+    let removalAnswered = false;
+    const answers: Array<{ res: GraphQLResponse; sentAfter: boolean }> = [];
+    const lane = async (n: number) => {
+      for (let i = 0; ; i += 1) {
+        const sentAfter = removalAnswered;
+        const res = await t.gql(CREATE_ITEM, { input: { name: `Race ${n}.${i}`, orgId } }, as(member));
+        answers.push({ res, sentAfter });
+        if (sentAfter) return;
+      }
+    };
+    const lanes = [0, 1, 2].map(lane);
+    const removal = await t.gql(REMOVE_MEMBER, { o: orgId, u: member.user.id }, as(owner));
+    removalAnswered = true;
+    await Promise.all(lanes);
+    expect(removal.body).toEqual({ data: { removeMember: true } });
+    const made: string[] = [];
+    for (const { res, sentAfter } of answers) {
+      // Answered either way, never a server error: made in the organization, or refused (the
+      // membership gone, the organization no longer exists for them), always once it has gone.
+      expect(res.status).toBe(200);
+      const item = res.body.data?.createItem as OrgItem | undefined;
+      if (sentAfter) expect(codes(res)).toEqual(['NOT_FOUND']);
+      else if (item) {
+        expect([item.organization?.id, item.owner.id]).toEqual([orgId, member.user.id]);
+        made.push(item.id);
+      } else expect(['NOT_FOUND', 'FORBIDDEN']).toContain(codes(res).join());
+    }
     // What was created belongs to the organization and stays there.
     expect((await listAll(t, as(owner), { filter: { orgId } })).map((i) => i.id).sort()).toEqual(made.sort());
   });

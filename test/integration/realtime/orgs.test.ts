@@ -1,23 +1,28 @@
-import { ItemModel, type Item } from '../../../src/items/item.model';
-import { itemChanged } from '../../../src/items/item.events';
-import { addMember } from '../../../src/orgs/membership.service';
 import { OrgRole } from '../../../src/orgs/org.model';
 import { bearer, logIn, signUp, strongPassword, uniqueEmail, type Payload } from '../../helpers/auth';
 import { startInstance, stopAllInstances, type Instance } from '../../helpers/instance';
-import { createItem, eventually, readiness, subscribeItems, EVENTS, type ItemEventData } from '../../helpers/realtime';
+import { createOrg, join, removeFromOrg } from '../../helpers/org-items';
+import {
+  createItem,
+  deleteItem,
+  eventually,
+  readiness,
+  subscribeItems,
+  updateItem,
+  EVENTS,
+  type ItemEventData,
+} from '../../helpers/realtime';
 import { startRedis, type RunningRedis } from '../../helpers/redis';
 import { startTestServer, type TestServer } from '../../helpers/server';
-import { connectWs, type RawClient } from '../../helpers/ws';
+import { connectWs, openRaw, wsUrl, type RawClient } from '../../helpers/ws';
 
 /**
  * itemEvents for organizations, on two API instances sharing one real Redis and one database
- * (instance A in this process, B a child process, as in redis.test.ts).
- *
- * Organization items are created over HTTP by another branch working in parallel: until it lands,
- * an organization's item events are published here with the service's own itemChanged, in this
- * process (instance A's event bus, so through Redis to B as well), for items inserted with
- * ItemModel. Memberships are made with addMember for the same reason (invitations come with that
- * other branch); removals and leaving go over HTTP.
+ * (instance A in this process, B a child process, as in redis.test.ts). Items are created,
+ * changed and deleted over HTTP by members; members are removed (removeMember) and leave over
+ * HTTP. Joining is set-up (join: as an accepted invitation, without the mail round trip).
+ * Sockets re-check their credentials only every 30 s here, so a stream that ends at once was
+ * ended by the membership message.
  */
 
 const ADMIN = { email: uniqueEmail('admin'), password: strongPassword() };
@@ -61,31 +66,16 @@ async function connect(url: string, token: string): Promise<RawClient> {
   return ws;
 }
 
-let serial = 0;
-
 /** An organization of `owner` (over HTTP) with `others` as members of the given roles. */
 async function organization(owner: User, others: Array<[User, OrgRole]> = []): Promise<string> {
-  const res = await a.gql<{ createOrganization: { id: string } }>(
-    'mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }',
-    { i: { name: 'Live team', slug: `live-${Date.now().toString(36)}-${(serial++).toString(36)}` } },
-    bearer(owner.accessToken),
-  );
-  const orgId = res.body.data!.createOrganization.id;
-  for (const [user, role] of others) expect(await addMember(orgId, user.user.id, role)).toBe('added');
+  const orgId = await createOrg(a, owner.accessToken, 'Live team');
+  for (const [user, role] of others) await join(orgId, user.user.id, role);
   return orgId;
 }
 
-/** Inserts an item of the organization and publishes its creation, as createItem will. */
-async function orgItemCreated(orgId: string, owner: User, name = 'Roadmap'): Promise<string> {
-  const item = await ItemModel.create({
-    name,
-    nameKey: name.toLowerCase(),
-    priceKey: -1,
-    ownerId: owner.user.id,
-    orgId,
-  });
-  itemChanged('CREATED', item.toObject<Item>(), owner.user.id);
-  return String(item._id);
+/** Creates an item of the organization over HTTP, as `by` (a member), and answers its id. */
+async function orgItemCreated(orgId: string, by: User, name = 'Roadmap'): Promise<string> {
+  return (await createItem(a, by.accessToken, { name, orgId })).id;
 }
 
 /** The next event of subscription `id`, checked to carry no errors. */
@@ -118,6 +108,18 @@ describe('itemEvents of an organization', () => {
     const got = await Promise.all(sockets.map((ws) => nextEvent(ws, 'org')));
     expect(got.map((e) => [e.type, e.id])).toEqual(watchers.map(() => ['CREATED', id]));
     expect(got.map((e) => e.actorId)).toEqual([member.user.id, member.user.id, member.user.id, null, member.user.id]);
+
+    // Changed by its creator, then deleted by the organization's ADMIN.
+    await updateItem(a, member.accessToken, id, { name: 'Roadmap 2' });
+    await deleteItem(a, adminMember.accessToken, id);
+    const updated = await Promise.all(sockets.map((ws) => nextEvent(ws, 'org')));
+    expect(updated.map((e) => [e.type, e.id, e.version, e.item?.name])).toEqual(
+      watchers.map(() => ['UPDATED', id, 2, 'Roadmap 2']),
+    );
+    const deleted = await Promise.all(sockets.map((ws) => nextEvent(ws, 'org')));
+    expect(deleted.map((e) => [e.type, e.id, e.item])).toEqual(watchers.map(() => ['DELETED', id, null]));
+    const by = adminMember.user.id;
+    expect(deleted.map((e) => e.actorId)).toEqual([by, by, by, null, by]);
   });
 
   it('never reach a non-member: subscribing on it is NOT_FOUND, and no other filter lets them through', async () => {
@@ -128,29 +130,18 @@ describe('itemEvents of an organization', () => {
     expect(await refusal(ws, 'missing', { orgId: '0123456789abcdef01234567' })).toEqual(['NOT_FOUND']);
     expect(await refusal(ws, 'bad', { orgId: 'nope' })).toEqual(['BAD_USER_INPUT']);
 
-    // An item of the organization, and a personal one of its owner, both known before subscribing.
-    const orgItem = await ItemModel.create({
-      name: 'Plan',
-      nameKey: 'plan',
-      priceKey: -1,
-      ownerId: owner.user.id,
-      orgId,
-    });
+    // An item of the organization, and a personal one of its owner, both made before subscribing.
+    const orgItem = await orgItemCreated(orgId, owner, 'Plan');
     const marker = await createItem(a, owner.accessToken, { name: 'personal' });
     const own = await connect(a.url, owner.accessToken);
     await subscribeItems(own, 'all');
     await subscribeItems(ws, 'all');
     await subscribeItems(ws, 'owner', { ownerId: owner.user.id });
-    await subscribeItems(ws, 'ids', { ids: [String(orgItem._id), marker.id] });
-    itemChanged('UPDATED', orgItem.toObject<Item>(), owner.user.id);
+    await subscribeItems(ws, 'ids', { ids: [orgItem, marker.id] });
+    await updateItem(a, owner.accessToken, orgItem, { name: 'Plan 2' });
     // Then the personal item changes: the first event of every subscription (even the owner's
     // unfiltered one: without orgId, subscriptions are personal).
-    const updated = await a.gql(
-      'mutation($id: ID!, $i: UpdateItemInput!) { updateItem(id: $id, input: $i) { id } }',
-      { id: marker.id, i: { name: 'personal 2' } },
-      bearer(owner.accessToken),
-    );
-    expect(updated.body.errors).toBeUndefined();
+    await updateItem(a, owner.accessToken, marker.id, { name: 'personal 2' });
     for (const [socket, id] of [
       [own, 'all'],
       [ws, 'all'],
@@ -169,17 +160,9 @@ describe('itemEvents of an organization', () => {
     await orgItemCreated(orgId, member);
     expect((await nextEvent(ws, 'org')).type).toBe('CREATED');
 
-    const res = await a.gql(
-      'mutation($o: ID!, $u: ID!) { removeMember(orgId: $o, userId: $u) }',
-      {
-        o: orgId,
-        u: member.user.id,
-      },
-      bearer(owner.accessToken),
-    );
-    expect(res.body.data).toEqual({ removeMember: true });
+    await removeFromOrg(a, owner.accessToken, orgId, member.user.id);
     expect((await ws.next('complete')).id).toBe('org');
-    await notDeliveredAfter(ws, orgId, member);
+    await notDeliveredAfter(ws, orgId, owner, member);
     expect(await refusal(ws, 'again', { orgId })).toEqual(['NOT_FOUND']);
   });
 
@@ -222,29 +205,64 @@ describe('itemEvents of an organization', () => {
     expect((await nextEvent(ws, 'org')).id).toBe(first);
     expect((await nextEvent(other, 'org')).id).toBe(first);
 
-    const res = await a.gql(
-      'mutation($o: ID!, $u: ID!) { removeMember(orgId: $o, userId: $u) }',
-      {
-        o: orgId,
-        u: member.user.id,
-      },
-      bearer(owner.accessToken),
-    );
-    expect(res.body.data).toEqual({ removeMember: true });
+    await removeFromOrg(a, owner.accessToken, orgId, member.user.id);
     expect((await ws.next('complete', 5000)).id).toBe('org');
-    const after = await notDeliveredAfter(ws, orgId, member);
+    const after = await notDeliveredAfter(ws, orgId, owner, member);
     // The other member's stream on B goes on.
     expect((await nextEvent(other, 'org')).id).toBe(after);
   });
 });
 
+describe('itemEvents of an organization API key', () => {
+  it("carry its organization's events only, and end at once when its creator is removed", async () => {
+    const [owner, creator, viewer] = await Promise.all([signUp(a), signUp(a), signUp(a)]);
+    const orgId = await organization(owner, [
+      [creator, OrgRole.MEMBER],
+      [viewer, OrgRole.VIEWER],
+    ]);
+    const elsewhere = await organization(creator);
+    const created = await a.gql<{ createApiKey: { secret: string } }>(
+      'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }',
+      { i: { name: 'team feed', orgId, scopes: ['ITEMS_READ'] } },
+      bearer(creator.accessToken),
+    );
+    const secret = created.body.data!.createApiKey.secret;
+    // On B, with the key as Bearer: the events come from A through Redis.
+    const ws = await connect(b.url, secret);
+    expect(await refusal(ws, 'elsewhere', { orgId: elsewhere })).toEqual(['NOT_FOUND']);
+    await subscribeItems(ws, 'key');
+    const watcher = await connect(b.url, viewer.accessToken);
+    await subscribeItems(watcher, 'org', { orgId });
+
+    // Its creator's personal item and an item of their other organization, then one of the key's
+    // organization: only that one arrives (the others, published first, would have come first).
+    await createItem(a, creator.accessToken, { name: 'personal' });
+    await orgItemCreated(elsewhere, creator, 'Elsewhere');
+    const shared = await orgItemCreated(orgId, creator, 'Shared');
+    expect(await nextEvent(ws, 'key')).toMatchObject({ type: 'CREATED', id: shared, actorId: creator.user.id });
+    expect((await nextEvent(watcher, 'org')).id).toBe(shared);
+
+    await removeFromOrg(a, owner.accessToken, orgId, creator.user.id);
+    expect((await ws.next('complete', 5000)).id).toBe('key');
+    // The organization's next event reaches its members, not the key: subscribing again is
+    // NOT_FOUND, and a new connection with the key is refused as over HTTP (401).
+    const later = await orgItemCreated(orgId, owner, 'Later');
+    expect((await nextEvent(watcher, 'org')).id).toBe(later);
+    expect(await refusal(ws, 'again', {})).toEqual(['NOT_FOUND']);
+    await expect(ws.nextWhere((m) => m.type === 'next', 50)).rejects.toThrow('no matching message');
+    const fresh = await openRaw(wsUrl(b.url));
+    open.push(fresh);
+    expect(await fresh.init({ authorization: `Bearer ${secret}` })).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+  });
+});
+
 /**
- * Publishes an event of the organization, then one of the member's personal items: once the
- * personal one arrived on `mine`, the organization's would have arrived before it (one bus, in
- * order, one socket), so its absence is proven.
+ * Creates an item of the organization over HTTP by `by` (still a member), then one of the removed
+ * member's personal items: once the personal one arrived on `mine`, the organization's would have
+ * arrived before it (published in that order on one bus, one socket), so its absence is proven.
  */
-async function notDeliveredAfter(ws: RawClient, orgId: string, member: User): Promise<string> {
-  const id = await orgItemCreated(orgId, member, 'After');
+async function notDeliveredAfter(ws: RawClient, orgId: string, by: User, member: User): Promise<string> {
+  const id = await orgItemCreated(orgId, by, 'After');
   const marker = await createItem(a, member.accessToken, { name: 'marker' });
   expect((await nextEvent(ws, 'mine')).id).toBe(marker.id);
   await expect(ws.nextWhere((m) => m.id === 'org', 50)).rejects.toThrow('no matching message');
