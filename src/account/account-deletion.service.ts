@@ -18,9 +18,9 @@ import { setUserDisabled, type Actor } from '../users/user.service';
  * cascade cut off halfway is finished by running it again. Audit events are kept: they are the
  * record of what happened to the account.
  */
-async function cascade(userId: string, actorId: string): Promise<number> {
+async function cascade(userId: string, actor: Actor): Promise<number> {
   const removed = (await UserModel.deleteOne({ _id: userId })).deletedCount;
-  return removed + (await deleteUserData(userId, actorId));
+  return removed + (await deleteUserData(userId, actor.id, actor.logger));
 }
 
 async function remove(user: User, actor: Actor, by: 'self' | 'admin'): Promise<true> {
@@ -30,7 +30,7 @@ async function remove(user: User, actor: Actor, by: 'self' | 'admin'): Promise<t
   // Disabling first goes through the last-admin check of setUserDisabled (CONFLICT, nothing
   // changed) and signs the user out everywhere before anything is deleted.
   if (!user.disabled) await setUserDisabled(actor, userId, true);
-  await cascade(userId, actor.id);
+  await cascade(userId, actor);
   await clearLockout(user.email);
   recordAuditEvent(
     {
@@ -64,7 +64,7 @@ export async function deleteUser(actor: Actor, userId: string): Promise<boolean>
   const id = parseObjectId(userId, 'userId');
   const user = await UserModel.findById(id).lean<User>();
   if (user) return remove(user, actor, 'admin');
-  if ((await cascade(id, actor.id)) === 0) throw new NotFoundError('No such user');
+  if ((await cascade(id, actor)) === 0) throw new NotFoundError('No such user');
   recordAuditEvent(
     {
       type: AccountEvent.USER_DELETED,

@@ -52,6 +52,13 @@ export class ApiKey {
   @prop({ type: String, default: null })
   orgId?: string | null;
 
+  /**
+   * The creator's membership the key was made under: once it ends, the key never acts again, even
+   * if they join the organization anew (a leaked key of a removed member stays dead).
+   */
+  @prop({ type: String, default: null })
+  membershipId?: string | null;
+
   /** HMAC-SHA256 of the secret under API_KEY_PEPPER, base64url. */
   @prop({ required: true, type: String })
   hash!: string;

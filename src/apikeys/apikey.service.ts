@@ -10,8 +10,8 @@ import type { Config } from '../core/config';
 import { atomically, op } from '../infra/db';
 import { ConflictError, ForbiddenError, isDuplicateKeyError, NotFoundError } from '../core/errors';
 import { OBJECT_ID_HEX, parseInput, parseObjectId } from '../core/validation';
-import { roleIn } from '../orgs/org.access';
-import { OrganizationModel } from '../orgs/org.model';
+import { membershipIdOf } from '../orgs/org.access';
+import { LIVE_ORG, OrganizationModel } from '../orgs/org.model';
 import { User, UserModel } from '../users/user.model';
 import { authUserOf } from '../users/user.actor';
 import { undoUnlessUserActive } from '../users/user.guard';
@@ -55,11 +55,16 @@ const active = (key: Pick<ApiKey, 'revokedAt' | 'expiresAt'>, now = Date.now()) 
  * with their role there at each request). To anyone else it does not exist (NOT_FOUND); a site
  * ADMIN who is not a member may see it but would have no role there (FORBIDDEN).
  */
-async function keyOrganization(actor: Actor, given: string | null | undefined, isSiteAdmin: boolean) {
+async function keyOrganization(
+  actor: Actor,
+  given: string | null | undefined,
+  isSiteAdmin: boolean,
+): Promise<{ orgId: string; membershipId: string } | null> {
   if (given === null || given === undefined) return null;
   const orgId = parseObjectId(given, 'orgId');
-  if (await roleIn(actor.id, orgId)) return orgId;
-  if (isSiteAdmin && (await OrganizationModel.exists({ _id: orgId })))
+  const membershipId = await membershipIdOf(actor.id, orgId);
+  if (membershipId) return { orgId, membershipId };
+  if (isSiteAdmin && (await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG })))
     throw new ForbiddenError("An organization key acts with its creator's role there: join it first", {
       reason: 'ORG_ROLE',
     });
@@ -79,7 +84,8 @@ export async function createApiKey(
   isSiteAdmin = false,
 ): Promise<{ apiKey: ApiKey; secret: string }> {
   const { name, scopes, expiresInDays } = parseInput(createSchema, { ...input });
-  const orgId = await keyOrganization(actor, input.orgId, isSiteAdmin);
+  const scope = await keyOrganization(actor, input.orgId, isSiteAdmin);
+  const orgId = scope?.orgId ?? null;
   const secret = SECRET_PREFIX + randomBytes(32).toString('base64url');
   const expiresAt = expiresInDays ? new Date(Date.now() + expiresInDays * 86_400_000) : null;
   for (let round = 0; round < MAX_ACTIVE_KEYS * 2; round++) {
@@ -95,6 +101,7 @@ export async function createApiKey(
         slot,
         expiresAt,
         orgId,
+        membershipId: scope?.membershipId ?? null,
       });
       const apiKey = doc.toObject<ApiKey>();
       // A key written after a disable or deletion swept the owner's keys must not survive it.
@@ -254,12 +261,13 @@ async function keyCaller(key: ApiKey): Promise<KeyCaller | ApiKeyRefusal> {
   // The owner as they stand now: a disabled or deleted owner stops every key at once; an
   // organization key, too, once its owner is no longer a member there (removed, left, or the
   // organization deleted). Their role there is read again by each request that needs it.
-  const [owner, member] = await Promise.all([
+  const [owner, membershipId] = await Promise.all([
     UserModel.findById(key.ownerId, { email: 1, role: 1, disabled: 1, emailVerified: 1 }).lean<User>(),
-    key.orgId ? roleIn(key.ownerId, key.orgId) : null,
+    key.orgId ? membershipIdOf(key.ownerId, key.orgId) : null,
   ]);
   if (!owner || owner.disabled) return 'SESSION_REVOKED';
-  if (key.orgId && !member) return 'SESSION_REVOKED';
+  // The membership it was made under, not just any: one that ended stops the key for good.
+  if (key.orgId && (!membershipId || membershipId !== key.membershipId)) return 'SESSION_REVOKED';
   const apiKey = { id: String(key._id), scopes: [...key.scopes], ...(key.orgId ? { orgId: key.orgId } : {}) };
   const user = authUserOf(key.ownerId, owner, { apiKey });
   // No site ADMIN powers inside an organization: to every check, the key's caller is a USER.

@@ -1,3 +1,4 @@
+import type { Logger } from './logger';
 import type { FeatureModule, Revocation, SecondFactorCheck } from './module';
 
 /**
@@ -17,9 +18,9 @@ export async function revokeCredentials(userId: string, revocation: Revocation):
 }
 
 /** Deletes a deleted user's data in every feature, in module order; answers how many documents went. */
-export async function deleteUserData(userId: string, actorId: string): Promise<number> {
+export async function deleteUserData(userId: string, actorId: string, logger: Logger): Promise<number> {
   let removed = 0;
-  for (const m of installed) removed += (await m.userHooks?.deleteUserData?.(userId, actorId)) ?? 0;
+  for (const m of installed) removed += (await m.userHooks?.deleteUserData?.(userId, actorId, logger)) ?? 0;
   return removed;
 }
 

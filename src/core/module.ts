@@ -48,7 +48,7 @@ export interface UserHooks {
    * Deletes what the feature keeps for a deleted user, idempotently (a deletion cut off halfway is
    * finished by running it again); answers how many documents went.
    */
-  deleteUserData?(userId: string, actorId: string): Promise<number>;
+  deleteUserData?(userId: string, actorId: string, logger: Logger): Promise<number>;
   /**
    * Refuses (throws, typically CONFLICT) a user's deletion the feature cannot follow through,
    * before anything is changed: an organization's last OWNER while it has other members.

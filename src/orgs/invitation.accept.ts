@@ -7,7 +7,7 @@ import { Invitation, InvitationModel, InvitationState } from './invitation.model
 import { noSuchOrganization, releasePlaces, transition } from './invitation.pending';
 import { addMember } from './membership.service';
 import { OrgEvent } from './org.audit';
-import { Organization, OrganizationModel } from './org.model';
+import { LIVE_ORG, Organization, OrganizationModel } from './org.model';
 
 /** One answer for an unknown, used, replaced, revoked and expired link, so none can be told apart. */
 const invalidInvitation = () => new BadUserInputError('token', 'This invitation is invalid or has expired');
@@ -69,7 +69,7 @@ export async function acceptInvitation(me: AuthUser, token: string, caller: Call
         invitedBy: invitation.invitedById,
       },
     });
-  const org = await OrganizationModel.findById(invitation.orgId).lean<Organization>();
+  const org = await OrganizationModel.findOne({ _id: invitation.orgId, ...LIVE_ORG }).lean<Organization>();
   if (!org) throw noSuchOrganization();
   return org;
 }

@@ -19,7 +19,7 @@ import {
 } from './invitation.pending';
 import { atLeast, roleIn } from './org.access';
 import { OrgEvent } from './org.audit';
-import { MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
+import { LIVE_ORG, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
 
 /** How long an invitation's link works. */
 export const INVITATION_TTL_SECONDS = 7 * 86_400;
@@ -43,7 +43,7 @@ async function managedOrg(
   const siteAdmin = me.role === 'ADMIN';
   const role = await roleIn(me.id, orgId);
   if (!role && !siteAdmin) throw notFound();
-  const org = await OrganizationModel.findById(orgId).lean<Organization>();
+  const org = await OrganizationModel.findOne({ _id: orgId, ...LIVE_ORG }).lean<Organization>();
   if (!org) throw notFound();
   if (siteAdmin) return { org, role: OrgRole.OWNER };
   if (!atLeast(role, OrgRole.ADMIN))
@@ -83,14 +83,15 @@ export async function inviteMember(
     throw new ForbiddenError('Only an OWNER may invite an OWNER', { reason: 'ORG_ROLE' });
   const orgId = String(org._id);
   await refuseMember(orgId, email);
-  const throttleKey = await throttleInvitationMail(orgId);
+  if (mine !== OrgRole.OWNER) await refuseOwnerInvitationReplacement(orgId, email);
+  const throttleKeys = await throttleInvitationMail(orgId, me.id);
   try {
     // A pending invitation to this address gives its place to the new one; else a new place.
     const { length: replaced } = (await replacePending(orgId, email)).replaced;
     if (replaced === 0) await takePlace(orgId);
     else await releasePlaces(orgId, replaced - 1);
   } catch (err) {
-    await uncount(throttleKey);
+    await Promise.all(throttleKeys.map((key) => uncount(key)));
     throw err;
   }
   const token = randomBytes(32).toString('base64url');
@@ -124,16 +125,37 @@ async function refuseMember(orgId: string, email: string): Promise<void> {
     });
 }
 
-/** Counts one invitation mail for the organization; TOO_MANY_REQUESTS once the hour's 20 are used. */
-async function throttleInvitationMail(orgId: string): Promise<string> {
-  const key = `invitation:org:${orgId}`;
-  const sent = await countInWindow(key, { windowSeconds: 3600, cap: INVITATION_MAILS_PER_HOUR });
-  if (!sent.counted) {
-    countRefusal('invitation');
-    const wait = Math.ceil((sent.resetAt.getTime() - Date.now()) / 1000);
-    throw new TooManyRequestsError(Math.max(1, wait), 'Too many invitations from this organization, try again later');
+/**
+ * An ADMIN may not revoke an invitation to OWNER, so may not replace one either (a newer
+ * invitation to the address would): FORBIDDEN `ORG_ROLE`.
+ */
+async function refuseOwnerInvitationReplacement(orgId: string, email: string): Promise<void> {
+  const pending = { orgId, email, state: InvitationState.PENDING, expiresAt: op({ $gt: new Date() }) };
+  if (await InvitationModel.exists({ ...pending, role: OrgRole.OWNER }))
+    throw new ForbiddenError('Only an OWNER may replace an invitation to OWNER', { reason: 'ORG_ROLE' });
+}
+
+/**
+ * Counts one invitation mail for the organization and one for the inviter: at most 20 an hour
+ * each (TOO_MANY_REQUESTS), so that neither many organizations nor deleting and re-creating one
+ * lets a user mail more. Answers the counters' keys, to give the counts back on a refusal.
+ */
+async function throttleInvitationMail(orgId: string, inviterId: string): Promise<string[]> {
+  const counted: string[] = [];
+  for (const [key, whose] of [
+    [`invitation:org:${orgId}`, 'this organization'],
+    [`invitation:user:${inviterId}`, 'you'],
+  ] as const) {
+    const sent = await countInWindow(key, { windowSeconds: 3600, cap: INVITATION_MAILS_PER_HOUR });
+    if (!sent.counted) {
+      await Promise.all(counted.map((k) => uncount(k)));
+      countRefusal('invitation');
+      const wait = Math.ceil((sent.resetAt.getTime() - Date.now()) / 1000);
+      throw new TooManyRequestsError(Math.max(1, wait), `Too many invitations from ${whose}, try again later`);
+    }
+    counted.push(key);
   }
-  return key;
+  return counted;
 }
 
 /**
@@ -170,7 +192,7 @@ async function writeInvitation(fields: {
   }
   const { replaced, kept } = await replacePending(orgId, email, true);
   await releasePlaces(orgId, replaced.length);
-  if (!(await OrganizationModel.exists({ _id: orgId }))) {
+  if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) {
     await InvitationModel.deleteOne({ _id: invitation._id });
     throw noSuchOrganization();
   }

@@ -6,7 +6,7 @@ import { atomically, op } from '../infra/db';
 import { atLeast, roleIn } from './org.access';
 import { OrgEvent } from './org.audit';
 import { membershipEnded } from './org.events';
-import { Membership, MembershipModel, OrganizationModel, OrgRole } from './org.model';
+import { LIVE_ORG, Membership, MembershipModel, OrganizationModel, OrgRole } from './org.model';
 import { count, membershipLock, noSuchOrganization, orgLock } from './membership.service';
 
 /** How often a change reads the membership again after a parallel change to it came first. */
@@ -24,7 +24,7 @@ async function powersIn(me: AuthUser, rawOrgId: string): Promise<{ orgId: string
   if (!isObjectId(rawOrgId)) throw noSuchOrganization();
   const orgId = rawOrgId.toLowerCase();
   if (me.role === 'ADMIN') {
-    if (!(await OrganizationModel.exists({ _id: orgId }))) throw noSuchOrganization();
+    if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) throw noSuchOrganization();
     return { orgId, role: OrgRole.OWNER };
   }
   const role = await roleIn(me.id, orgId);
@@ -51,7 +51,7 @@ async function releaseOwnerPlace(orgId: string, refusal: () => Error): Promise<v
     OrganizationModel.updateOne({ _id: orgId, ownerCount: op({ $gt: 1 }) }, { $inc: { ownerCount: -1 } }),
   );
   if (released.modifiedCount > 0) return;
-  if (!(await OrganizationModel.exists({ _id: orgId }))) throw noSuchOrganization();
+  if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) throw noSuchOrganization();
   throw refusal();
 }
 

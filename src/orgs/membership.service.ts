@@ -135,15 +135,65 @@ export async function assertNotLastOwner(userId: string): Promise<void> {
 }
 
 /**
- * Ends one membership whatever its role (a deleted user's), keeping the counters: the removal
- * answers the role it had, so a parallel role change cannot make the counts drift. Answers
- * whether there was one.
+ * Ends a deleted user's membership whatever its role, keeping the counters: the removal answers
+ * the role it had, so a parallel role change cannot make them drift. An OWNER's place is given up
+ * only while another OWNER remains (`ownerCount > 1`, as a demotion); when the check before the
+ * deletion passed but a parallel change took the other OWNER meanwhile (two OWNERs deleting their
+ * accounts at once), the place goes to a successor instead (appointSuccessor). Answers whether
+ * there was a membership, and the successor's id when one was appointed.
  */
-export async function dropMembership(orgId: string, userId: string): Promise<boolean> {
+export async function dropMembership(
+  orgId: string,
+  userId: string,
+): Promise<{ dropped: boolean; successor?: Successor | null }> {
   const gone = await atomically(membershipLock(orgId, userId), () =>
     MembershipModel.findOneAndDelete({ orgId, userId }).lean<Membership>(),
   );
-  if (!gone) return false;
-  await count(orgId, { memberCount: -1, ownerCount: gone.role === OrgRole.OWNER ? -1 : 0 });
-  return true;
+  if (!gone) return { dropped: false };
+  if (gone.role !== OrgRole.OWNER) {
+    await count(orgId, { memberCount: -1 });
+    return { dropped: true };
+  }
+  const released = await atomically(orgLock(orgId), () =>
+    OrganizationModel.updateOne(
+      { _id: orgId, ownerCount: op({ $gt: 1 }) },
+      { $inc: { ownerCount: -1, memberCount: -1 } },
+    ),
+  );
+  if (released.modifiedCount > 0) return { dropped: true };
+  await count(orgId, { memberCount: -1 });
+  return { dropped: true, successor: await appointSuccessor(orgId) };
+}
+
+/** A member made OWNER because the last OWNER's account went, and the role they had. */
+export interface Successor {
+  userId: string;
+  from: OrgRole;
+}
+
+/**
+ * Makes the longest-standing ADMIN (or, without one, the longest-standing member) the OWNER of an
+ * organization whose last OWNER just went; the OWNER place moves to them (`ownerCount` unchanged).
+ * A compare-and-set on the role read, retried if a parallel change came first. Null when nobody
+ * is left (the caller then erases the organization), or when an OWNER is found after all.
+ */
+async function appointSuccessor(orgId: string): Promise<Successor | null> {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const next =
+      (await MembershipModel.findOne({ orgId, role: OrgRole.ADMIN })
+        .sort({ joinedAt: 1, _id: 1 })
+        .lean<Membership>()) ??
+      (await MembershipModel.findOne({ orgId }).sort({ joinedAt: 1, _id: 1 }).lean<Membership>());
+    if (!next) return null;
+    // An OWNER after all (a promotion came first): the place that went is given up as usual.
+    if (next.role === OrgRole.OWNER) {
+      await count(orgId, { ownerCount: -1 });
+      return null;
+    }
+    const promoted = await atomically(membershipLock(orgId, next.userId), () =>
+      MembershipModel.updateOne({ orgId, userId: next.userId, role: next.role }, { $set: { role: OrgRole.OWNER } }),
+    );
+    if (promoted.modifiedCount > 0) return { userId: next.userId, from: next.role };
+  }
+  return null;
 }

@@ -28,6 +28,15 @@ export async function roleIn(userId: string, orgId: string): Promise<OrgRole | n
 }
 
 /**
+ * The id of a user's membership of an organization, or null: a membership that ended and began
+ * again is another one (an organization API key made under the first does not act under the second).
+ */
+export async function membershipIdOf(userId: string, orgId: string): Promise<string | null> {
+  const membership = await MembershipModel.findOne({ orgId, userId }, { _id: 1 }).lean<Pick<Membership, '_id'>>();
+  return membership ? String(membership._id) : null;
+}
+
+/**
  * The caller's role per organization, batched and cached for the request: every rule and field
  * of one request that asks shares one read. Keyed by user as well, since a subscription event's
  * loaders are shared by every subscriber of that event.

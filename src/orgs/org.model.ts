@@ -79,13 +79,15 @@ export const LIVE_ORG = { deleting: op({ $ne: true }) };
  *
  * Indexes: orgId + userId (unique): one membership each, read per request by the role checks;
  * userId + orgId: a user's organizations (and the deletion cascade); orgId + joinedAt + _id: an
- * organization's members, keyset-paged oldest first.
+ * organization's members, keyset-paged oldest first; orgId + role + joinedAt + _id: the
+ * longest-standing ADMIN, who succeeds an OWNER whose account went (membership.service.ts).
  */
 @ObjectType('Membership', { description: "A user's membership of an organization." })
 @modelOptions({ schemaOptions: { collection: 'memberships', versionKey: false } })
 @index({ orgId: 1, userId: 1 }, { unique: true })
 @index({ userId: 1, orgId: 1 })
 @index({ orgId: 1, joinedAt: 1, _id: 1 })
+@index({ orgId: 1, role: 1, joinedAt: 1, _id: 1 })
 export class Membership {
   readonly _id!: Types.ObjectId;
 

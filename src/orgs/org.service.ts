@@ -1,6 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { audit } from '../auth/auth.audit';
+import { recordAuditEvent } from '../audit/audit.service';
+import type { Logger } from '../core/logger';
 import type { AuthUser, Caller } from '../core/context';
 import { ConflictError, ForbiddenError, isDuplicateKeyError, NotFoundError } from '../core/errors';
 import { isObjectId, parseInput } from '../core/validation';
@@ -101,18 +103,29 @@ export async function renameOrganization(me: AuthUser, id: string, rawName: stri
  * A deleted user's memberships go, keeping the organizations' member and OWNER counts; an
  * organization they were the only member of goes with them. Streams of those organizations'
  * events the user had end on every instance. (assertNotLastOwner refused the deletion before if
- * they were the last OWNER of an organization with other members.) Idempotent: a cascade cut off
+ * they were the last OWNER of an organization with other members; one that lost that race to a
+ * parallel change hands the organization to a successor, audited.) Idempotent: a cascade cut off
  * halfway finishes when run again. Answers how many documents went.
  */
-export async function deleteMembershipsOf(userId: string, actorId: string): Promise<number> {
+export async function deleteMembershipsOf(userId: string, actorId: string, logger: Logger): Promise<number> {
   const mine = await MembershipModel.find({ userId }).lean<Membership[]>();
   let removed = 0;
   for (const { orgId } of mine) {
     const others = await MembershipModel.exists({ orgId, userId: op({ $ne: userId }) });
-    if (!others) removed += await eraseOrganization(orgId, actorId);
-    else if (await dropMembership(orgId, userId)) {
-      removed += 1;
-      membershipEnded(orgId, userId);
+    if (!others) {
+      removed += await eraseOrganization(orgId, actorId);
+      continue;
+    }
+    const { dropped, successor } = await dropMembership(orgId, userId);
+    if (!dropped) continue;
+    removed += 1;
+    membershipEnded(orgId, userId);
+    if (successor) {
+      const details = { orgId, from: successor.from, to: OrgRole.OWNER, reason: 'LAST_OWNER_DELETED' };
+      recordAuditEvent({ type: OrgEvent.MEMBER_ROLE_CHANGED, userId: successor.userId, actorId, details }, logger);
+    } else if (successor === null && !(await MembershipModel.exists({ orgId }))) {
+      // Everybody else left meanwhile: the organization goes, as with a sole member.
+      removed += await eraseOrganization(orgId, actorId);
     }
   }
   return removed;

@@ -2,7 +2,7 @@ import type { AuthUser, Context } from '../core/context';
 import { NotFoundError } from '../core/errors';
 import { parseObjectId } from '../core/validation';
 import { atLeast, orgRoleLoader, roleIn } from '../orgs/org.access';
-import { OrganizationModel, OrgRole } from '../orgs/org.model';
+import { LIVE_ORG, OrganizationModel, OrgRole } from '../orgs/org.model';
 
 const noSuchOrganization = () => new NotFoundError('No such organization');
 
@@ -20,13 +20,14 @@ export function watchedOrganization(caller: AuthUser, requested: string | null |
 
 /**
  * An organization's events are for its members and site ADMINs; to anyone else it does not exist
- * (NOT_FOUND, never FORBIDDEN). Checked once when the subscription starts: after that, the end of
- * the membership ends the stream (realtime.feed.ts).
+ * (NOT_FOUND, never FORBIDDEN). Checked when the subscription starts; after that, the end of the
+ * membership ends the stream (realtime.feed.ts), and a stream a site ADMIN watches without being
+ * a member ends once they are no longer one (realtime.stream.ts). Answers which it was.
  */
-export async function assertMayWatch(caller: AuthUser, orgId: string): Promise<void> {
-  const allowed =
-    caller.role === 'ADMIN' ? await OrganizationModel.exists({ _id: orgId }) : await roleIn(caller.id, orgId);
-  if (!allowed) throw noSuchOrganization();
+export async function assertMayWatch(caller: AuthUser, orgId: string): Promise<'member' | 'siteAdmin'> {
+  if (await roleIn(caller.id, orgId)) return 'member';
+  if (caller.role === 'ADMIN' && (await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) return 'siteAdmin';
+  throw noSuchOrganization();
 }
 
 /**

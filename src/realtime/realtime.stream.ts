@@ -68,6 +68,8 @@ class EventStream implements AsyncIterableIterator<ItemEvent>, FeedSubscriber {
   private wake: (() => void) | undefined;
   private done = false;
   private readonly leave: () => void;
+  /** Watching an organization as a site ADMIN who is not a member: only while they are one. */
+  asSiteAdmin = false;
 
   constructor(
     private readonly ctx: Context,
@@ -103,6 +105,9 @@ class EventStream implements AsyncIterableIterator<ItemEvent>, FeedSubscriber {
         continue;
       }
       if (this.binding.connection.closed) break;
+      // The connection's user is re-checked when their account changes: a site ADMIN demoted
+      // since the subscription started has no business in an organization they are not in.
+      if (this.asSiteAdmin && this.binding.connection.user.role !== 'ADMIN') break;
       // Fresh per event: loaders shared with the event's other subscribers, and the permission
       // rules evaluated again against the caller as last checked.
       this.ctx.loaders = next.loaders;
@@ -161,7 +166,7 @@ export async function itemEventStream(
   const stream = new EventStream(ctx, selector, binding);
   if (selector.filter.orgId !== undefined) {
     try {
-      await assertMayWatch(selector.caller, selector.filter.orgId);
+      stream.asSiteAdmin = (await assertMayWatch(selector.caller, selector.filter.orgId)) === 'siteAdmin';
     } catch (err) {
       stream.finish();
       throw err;

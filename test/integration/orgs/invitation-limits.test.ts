@@ -5,7 +5,7 @@ import { InvitationModel, InvitationState } from '../../../src/orgs/invitation.m
 import { MembershipModel, OrganizationModel } from '../../../src/orgs/org.model';
 import { uniqueEmail } from '../../helpers/auth';
 import { codes } from '../../helpers/graphql';
-import { invitationKit, reasons } from '../../helpers/invitations';
+import { invitationKit, type Account, reasons } from '../../helpers/invitations';
 import { startMailbox, type Mailbox } from '../../helpers/mailbox';
 import { startTestServer, type TestServer } from '../../helpers/server';
 
@@ -26,13 +26,15 @@ afterAll(async () => {
 
 const pendingPlaces = async (orgId: string) => (await OrganizationModel.findById(orgId).lean())!.pendingInvitations;
 const pendingDocs = (orgId: string) => InvitationModel.countDocuments({ orgId, state: InvitationState.PENDING });
-/** Starts the organization's mail hour afresh, so a test can send more than 20 invitations. */
-const newHour = (orgId: string) => deleteCounter(`invitation:org:${orgId}`);
+/** Starts the organization's and the inviter's mail hour afresh, so a test can send more than 20 invitations. */
+const newHour = (orgId: string, inviter: Account) =>
+  Promise.all([deleteCounter(`invitation:org:${orgId}`), deleteCounter(`invitation:user:${inviter.id}`)]);
 
 describe('invitation limits', () => {
-  it('send at most 20 invitation mails per organization per hour (TOO_MANY_REQUESTS), per organization', async () => {
+  it('send at most 20 invitation mails per organization, and per inviter, per hour (TOO_MANY_REQUESTS)', async () => {
     const owner = await kit.user();
-    const [orgId, otherOrg] = [await kit.org(owner), await kit.org(owner)];
+    const otherOwner = await kit.user();
+    const [orgId, ownersOtherOrg, otherOrg] = [await kit.org(owner), await kit.org(owner), await kit.org(otherOwner)];
     const emails = Array.from({ length: 21 }, () => uniqueEmail('throttled'));
     const results = await Promise.all(emails.map((e) => kit.invite(owner, orgId, e)));
     expect(results.filter((r) => r.body.data?.inviteMember)).toHaveLength(20);
@@ -42,24 +44,27 @@ describe('invitation limits', () => {
     const refusedEmail = emails[results.indexOf(refused[0]!)]!;
     await mailbox.waitFor(() => emails.filter((e) => kit.invitationMails(e).length === 1).length === 20, 30_000);
     expect(kit.invitationMails(refusedEmail)).toHaveLength(0);
-    // A refused invitation is not written; the other organization has its own hour.
+    // A refused invitation is not written; another organization has its own hour, but the inviter
+    // has used theirs: a second organization (or a deleted and re-created one) sends no more.
     expect(await pendingDocs(orgId)).toBe(20);
     expect(await pendingPlaces(orgId)).toBe(20);
-    expect(codes(await kit.invite(owner, otherOrg, refusedEmail))).toEqual([]);
+    expect(codes(await kit.invite(otherOwner, otherOrg, refusedEmail))).toEqual([]);
+    expect(codes(await kit.invite(owner, ownersOtherOrg, refusedEmail))).toEqual(['TOO_MANY_REQUESTS']);
+    expect(await pendingDocs(ownersOtherOrg)).toBe(0);
   });
 
   it('keep at most 100 pending invitations per organization under parallel invites (CONFLICT INVITATION_LIMIT)', async () => {
     const owner = await kit.user();
     const orgId = await kit.org(owner);
     for (let batch = 0; batch < 4; batch += 1) {
-      await newHour(orgId);
+      await newHour(orgId, owner);
       const made = await Promise.all(Array.from({ length: 20 }, () => kit.invite(owner, orgId, uniqueEmail('cap'))));
       expect(made.flatMap(codes)).toEqual([]);
     }
-    await newHour(orgId);
+    await newHour(orgId, owner);
     await Promise.all(Array.from({ length: 10 }, () => kit.invite(owner, orgId, uniqueEmail('cap'))));
     // 90 pending: of 20 parallel invites, exactly 10 get a place.
-    await newHour(orgId);
+    await newHour(orgId, owner);
     const race = await Promise.all(Array.from({ length: 20 }, () => kit.invite(owner, orgId, uniqueEmail('cap'))));
     expect(race.filter((r) => r.body.data?.inviteMember)).toHaveLength(10);
     const refused = race.filter((r) => codes(r).length > 0);
