@@ -2,10 +2,11 @@ import { audit } from '../auth/auth.audit';
 import type { AuthUser, Caller } from '../core/context';
 import { sha256 } from '../core/crypto';
 import { BadUserInputError, emailNotVerified, ForbiddenError } from '../core/errors';
+import { undoUnlessUserActive } from '../users/user.guard';
 import { User, UserModel } from '../users/user.model';
 import { Invitation, InvitationModel, InvitationState } from './invitation.model';
 import { noSuchOrganization, releasePlaces, transition } from './invitation.pending';
-import { addMember } from './membership.service';
+import { addMember, dropMembership } from './membership.service';
 import { OrgEvent } from './org.audit';
 import { LIVE_ORG, Organization, OrganizationModel } from './org.model';
 
@@ -58,7 +59,9 @@ export async function acceptInvitation(me: AuthUser, token: string, caller: Call
     throw err;
   }
   await releasePlaces(invitation.orgId);
-  if (joined === 'added')
+  if (joined === 'added') {
+    // Deleted or disabled meanwhile: the cascade may have passed, so the membership goes again.
+    await undoUnlessUserActive(me.id, () => dropMembership(invitation.orgId, me.id));
     audit(caller, OrgEvent.MEMBER_JOINED, {
       userId: me.id,
       actorId: me.id,
@@ -69,6 +72,7 @@ export async function acceptInvitation(me: AuthUser, token: string, caller: Call
         invitedBy: invitation.invitedById,
       },
     });
+  }
   const org = await OrganizationModel.findOne({ _id: invitation.orgId, ...LIVE_ORG }).lean<Organization>();
   if (!org) throw noSuchOrganization();
   return org;

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { audit } from '../auth/auth.audit';
+import { undoUnlessUserActive } from '../users/user.guard';
 import { recordAuditEvent } from '../audit/audit.service';
 import type { Logger } from '../core/logger';
 import type { AuthUser, Caller } from '../core/context';
@@ -34,6 +35,8 @@ export async function createOrganization(
   const { name, slug } = parseInput(z.object({ name: nameSchema, slug: slugSchema }), input);
   const org = await insertInFreeSlot({ name, slug, createdBy: me.id });
   await MembershipModel.create({ orgId: String(org._id), userId: me.id, role: OrgRole.OWNER, joinedAt: new Date() });
+  // Deleted or disabled meanwhile: the cascade may have passed, so the organization goes again.
+  await undoUnlessUserActive(me.id, () => eraseOrganization(String(org._id), me.id));
   audit(caller, OrgEvent.ORG_CREATED, { userId: me.id, actorId: me.id, details: { orgId: String(org._id), slug } });
   return org;
 }
