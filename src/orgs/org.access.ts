@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { AuthUser, Context } from '../core/context';
-import { op } from '../infra/db';
+import { driverCollection, op } from '../infra/db';
 import { Membership, MembershipModel, OrgRole } from './org.model';
 
 /** Roles from least to most: each may do what the ones before it may. */
@@ -22,9 +22,18 @@ export async function rolesOf(userId: string, orgIds: readonly string[]): Promis
   return new Map(memberships.map((m) => [m.orgId, m.role]));
 }
 
-/** A user's role in one organization, or null when they are not a member. */
+const memberships = driverCollection<Pick<Membership, 'orgId' | 'userId' | 'role'>>(MembershipModel);
+
+/**
+ * A user's role in one organization, or null when they are not a member. Straight to the driver:
+ * an organization's every request reads it (ids and roles are plain strings, nothing to cast).
+ */
 export async function roleIn(userId: string, orgId: string): Promise<OrgRole | null> {
-  return (await rolesOf(userId, [orgId])).get(orgId) ?? null;
+  const membership = await memberships.findOne(
+    { orgId: String(orgId), userId: String(userId) },
+    { projection: { role: 1 } },
+  );
+  return membership?.role ?? null;
 }
 
 /**
@@ -46,6 +55,8 @@ export function orgRoleLoader(ctx: Pick<Context, 'loaders'>, caller: AuthUser): 
   let loader = ctx.loaders.get(key) as DataLoader<string, OrgRole | null> | undefined;
   if (!loader) {
     loader = new DataLoader(async (ids: readonly string[]) => {
+      // Mostly one organization per request: one indexed read, without a query builder.
+      if (ids.length === 1) return [await roleIn(caller.id, ids[0]!)];
       const roles = await rolesOf(caller.id, ids);
       return ids.map((id) => roles.get(id) ?? null);
     });
