@@ -130,8 +130,12 @@ async function refuseMember(orgId: string, email: string): Promise<void> {
  * invitation to the address would): FORBIDDEN `ORG_ROLE`.
  */
 async function refuseOwnerInvitationReplacement(orgId: string, email: string): Promise<void> {
-  const pending = { orgId, email, state: InvitationState.PENDING, expiresAt: op({ $gt: new Date() }) };
-  if (await InvitationModel.exists({ ...pending, role: OrgRole.OWNER }))
+  // By the index on orgId + email + state; role and expiry are checked on the few it finds.
+  const pending = await InvitationModel.find(
+    { orgId, email, state: InvitationState.PENDING },
+    { role: 1, expiresAt: 1 },
+  ).lean<Pick<Invitation, 'role' | 'expiresAt'>[]>();
+  if (pending.some((i) => i.role === OrgRole.OWNER && i.expiresAt.getTime() > Date.now()))
     throw new ForbiddenError('Only an OWNER may replace an invitation to OWNER', { reason: 'ORG_ROLE' });
 }
 
