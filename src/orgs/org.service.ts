@@ -1,13 +1,13 @@
-import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { audit } from '../auth/auth.audit';
 import { undoUnlessUserActive } from '../users/user.guard';
 import { recordAuditEvent } from '../audit/audit.service';
 import type { Logger } from '../core/logger';
 import type { AuthUser, Caller } from '../core/context';
-import { ConflictError, ForbiddenError, isDuplicateKeyError, NotFoundError } from '../core/errors';
+import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors';
 import { isObjectId, parseInput } from '../core/validation';
 import { op } from '../infra/db';
+import { insertInFreeSlot } from '../infra/slots';
 import { LIVE_ORG, Membership, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
 import { OrgEvent } from './org.audit';
 import { eraseOrganization } from './org-deletion.service';
@@ -33,7 +33,7 @@ export async function createOrganization(
   caller: Caller,
 ): Promise<Organization> {
   const { name, slug } = parseInput(z.object({ name: nameSchema, slug: slugSchema }), input);
-  const org = await insertInFreeSlot({ name, slug, createdBy: me.id });
+  const org = await insertInCreatorSlot({ name, slug, createdBy: me.id });
   await MembershipModel.create({ orgId: String(org._id), userId: me.id, role: OrgRole.OWNER, joinedAt: new Date() });
   // Deleted or disabled meanwhile: the cascade may have passed, so the organization goes again.
   await undoUnlessUserActive(me.id, () => eraseOrganization(String(org._id), me.id));
@@ -55,26 +55,23 @@ export async function listOrganizations(me: AuthUser, all: boolean): Promise<Org
 
 const tooMany = () => new ConflictError(`At most ${MAX_ORGS_PER_USER} organizations per user`, { reason: 'ORG_LIMIT' });
 
+const CREATOR_SLOTS = Array.from({ length: MAX_ORGS_PER_USER }, (_, i) => i);
+
 /** Inserts the organization in one of its creator's free slots (the unique index decides races). */
-async function insertInFreeSlot(fields: Pick<Organization, 'name' | 'slug' | 'createdBy'>): Promise<Organization> {
-  for (let attempt = 0; attempt < 5; attempt += 1) {
-    const taken = new Set(
+function insertInCreatorSlot(fields: Pick<Organization, 'name' | 'slug' | 'createdBy'>): Promise<Organization> {
+  return insertInFreeSlot({
+    slots: CREATOR_SLOTS,
+    taken: async () =>
       (await OrganizationModel.find({ createdBy: fields.createdBy }, { creatorSlot: 1 }).lean<Organization[]>()).map(
         (o) => o.creatorSlot,
       ),
-    );
-    const free = Array.from({ length: MAX_ORGS_PER_USER }, (_, i) => i).filter((slot) => !taken.has(slot));
-    if (free.length === 0) throw tooMany();
-    try {
-      return (await OrganizationModel.create({ ...fields, creatorSlot: free[randomInt(free.length)] })).toObject();
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-      if (await OrganizationModel.exists({ slug: fields.slug }))
-        throw new ConflictError('This slug is taken', { field: 'slug' });
-      // Else a parallel creation took the slot: pick again.
-    }
-  }
-  throw tooMany();
+    insert: async (creatorSlot) => (await OrganizationModel.create({ ...fields, creatorSlot })).toObject(),
+    otherConflict: async () =>
+      (await OrganizationModel.exists({ slug: fields.slug }))
+        ? new ConflictError('This slug is taken', { field: 'slug' })
+        : null,
+    full: tooMany,
+  });
 }
 
 /** One organization the caller may see (a member, or a site ADMIN), else null: ids reveal nothing. */

@@ -1,4 +1,4 @@
-import { randomInt, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   generateRegistrationOptions,
   verifyRegistrationResponse,
@@ -19,6 +19,7 @@ import {
 import { isObjectId, parseInput } from '../core/validation';
 import { User, UserModel } from '../users/user.model';
 import { undoUnlessUserActive } from '../users/user.guard';
+import { insertInFreeSlot } from '../infra/slots';
 import { PasswordlessEvent } from './passwordless.audit';
 import { Passkey, PasskeyModel, WebAuthnChallengeModel, WebAuthnUserModel } from './passkey.model';
 import type { Revocation } from '../core/module';
@@ -141,7 +142,7 @@ export async function finishRegistration(
     transports: credential.transports ?? [],
     backedUp: info.credentialBackedUp,
   };
-  const passkey = await insertInFreeSlot(fields);
+  const passkey = await insertInUserSlot(fields);
   // Deleted or signed out everywhere meanwhile: the sweep may have passed, so the passkey goes.
   await undoUnlessUserActive(me.id, () => PasskeyModel.deleteOne({ _id: passkey._id }), me.tokenVersion);
   audit(caller, PasswordlessEvent.PASSKEY_ADDED, {
@@ -152,22 +153,19 @@ export async function finishRegistration(
   return passkey;
 }
 
-async function insertInFreeSlot(fields: Omit<Passkey, '_id' | 'slot' | 'createdAt' | 'lastUsedAt'>): Promise<Passkey> {
-  for (let attempt = 0; attempt < 5; attempt += 1) {
-    const taken = await PasskeyModel.find({ userId: fields.userId }, { slot: 1 }).lean<Passkey[]>();
-    const free = SLOTS.filter((slot) => !taken.some((p) => p.slot === slot));
-    if (!free.length) throw tooMany();
-    try {
-      return (await PasskeyModel.create({ ...fields, slot: free[randomInt(free.length)] })).toObject();
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-      // The same credential registered twice (excludeCredentials should have stopped it).
-      if (await PasskeyModel.exists({ credentialId: fields.credentialId }))
-        throw new ConflictError('This passkey is already registered', { reason: 'PASSKEY_EXISTS' });
-      // Else a parallel registration took the slot: pick again.
-    }
-  }
-  throw tooMany();
+function insertInUserSlot(fields: Omit<Passkey, '_id' | 'slot' | 'createdAt' | 'lastUsedAt'>): Promise<Passkey> {
+  return insertInFreeSlot({
+    slots: SLOTS,
+    taken: async () =>
+      (await PasskeyModel.find({ userId: fields.userId }, { slot: 1 }).lean<Passkey[]>()).map((p) => p.slot),
+    insert: async (slot) => (await PasskeyModel.create({ ...fields, slot })).toObject(),
+    // The same credential registered twice (excludeCredentials should have stopped it).
+    otherConflict: async () =>
+      (await PasskeyModel.exists({ credentialId: fields.credentialId }))
+        ? new ConflictError('This passkey is already registered', { reason: 'PASSKEY_EXISTS' })
+        : null,
+    full: tooMany,
+  });
 }
 
 function findMine(userId: string, id: string): Promise<Passkey | null> {
