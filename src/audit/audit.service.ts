@@ -2,8 +2,8 @@ import { Types } from 'mongoose';
 import { op } from '../infra/db';
 import { BadUserInputError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { emailSchema, isObjectId, OBJECT_ID_HEX } from '../core/validation';
-import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
+import { emailSchema, isObjectId } from '../core/validation';
+import { decodeTimeCursor, encodeTimeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
 import { auditLevel, AuditEventType, isAuditEventType } from './audit-event-types';
 import { AuditEvent, AuditEventModel, type AuditDetailValue } from './audit.model';
 import type { AuditEventFilter } from './audit.inputs';
@@ -168,9 +168,6 @@ export async function flushAuditEvents(timeoutMs = 10_000): Promise<void> {
 
 // ---------------------------------------------------------------- reading
 
-/** The largest time a Date can hold, in epoch milliseconds. */
-const MAX_TIME = 8.64e15;
-
 function conditions(filter: AuditEventFilter | null | undefined): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   if (filter?.userId !== undefined && filter.userId !== null) {
@@ -188,20 +185,11 @@ function conditions(filter: AuditEventFilter | null | undefined): Record<string,
 
 /** Strictly older than the cursor's (createdAt, _id): a total order, so nothing repeats or is skipped. */
 function olderThan(after: string): Record<string, unknown> {
-  const [time, lastId] = decodeCursor(
-    after,
-    (v) =>
-      v.length === 2 &&
-      Number.isSafeInteger(v[0]) &&
-      Math.abs(v[0] as number) <= MAX_TIME &&
-      typeof v[1] === 'string' &&
-      OBJECT_ID_HEX.test(v[1]),
-  ) as [number, string];
-  const createdAt = new Date(time);
+  const { time: createdAt, id: lastId } = decodeTimeCursor(after);
   return { $or: [{ createdAt: op({ $lt: createdAt }) }, { createdAt, _id: op({ $lt: lastId }) }] };
 }
 
-const cursorOf = (event: AuditEvent): string => encodeCursor([event.createdAt.getTime(), String(event._id)]);
+const cursorOf = (event: AuditEvent): string => encodeTimeCursor(event.createdAt, event._id);
 
 /** Newest first, keyset-paged on (createdAt desc, _id desc). */
 export async function listAuditEvents(args: {

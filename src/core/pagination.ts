@@ -1,5 +1,6 @@
 import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { BadUserInputError } from './errors';
+import { OBJECT_ID_HEX } from './validation';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -43,6 +44,28 @@ export function decodeCursor(cursor: string, check: (values: unknown[]) => boole
   }
   if (!Array.isArray(values) || !check(values)) throw invalid();
   return values;
+}
+
+/** The largest time a Date can hold, in epoch milliseconds. */
+const MAX_TIME = 8.64e15;
+
+/** A document's cursor on a (time, _id) order: the time in epoch milliseconds, then the id. */
+export function encodeTimeCursor(time: Date, id: unknown): string {
+  return encodeCursor([time.getTime(), String(id)]);
+}
+
+/** The (time, id) of a cursor made by encodeTimeCursor; BAD_USER_INPUT for anything else. */
+export function decodeTimeCursor(cursor: string): { time: Date; id: string } {
+  const [time, id] = decodeCursor(
+    cursor,
+    (v) =>
+      v.length === 2 &&
+      Number.isSafeInteger(v[0]) &&
+      Math.abs(v[0] as number) <= MAX_TIME &&
+      typeof v[1] === 'string' &&
+      OBJECT_ID_HEX.test(v[1]),
+  ) as [number, string];
+  return { time: new Date(time), id };
 }
 
 export interface Edge<T> {

@@ -1,7 +1,6 @@
 import type { AuthUser } from '../core/context';
 import { ConflictError, isDuplicateKeyError, NotFoundError } from '../core/errors';
-import { decodeCursor, encodeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
-import { OBJECT_ID_HEX } from '../core/validation';
+import { decodeTimeCursor, encodeTimeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
 import { atomically, op } from '../infra/db';
 import { LIVE_ORG, Membership, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
 
@@ -59,23 +58,11 @@ export async function addMember(orgId: string, userId: string, role: OrgRole): P
 
 // ---------------------------------------------------------------- listing
 
-/** Furthest a Date may be from the epoch (ms), so a cursor's time is always a valid date. */
-const MAX_TIME = 8.64e15;
-
-const cursorOf = (m: Membership): string => encodeCursor([m.joinedAt.getTime(), String(m._id)]);
+const cursorOf = (m: Membership): string => encodeTimeCursor(m.joinedAt, m._id);
 
 /** Strictly after the cursor's (joinedAt, _id): a total order, so nothing repeats or is skipped. */
 function joinedAfter(after: string): Record<string, unknown> {
-  const [time, lastId] = decodeCursor(
-    after,
-    (v) =>
-      v.length === 2 &&
-      Number.isSafeInteger(v[0]) &&
-      Math.abs(v[0] as number) <= MAX_TIME &&
-      typeof v[1] === 'string' &&
-      OBJECT_ID_HEX.test(v[1]),
-  ) as [number, string];
-  const joinedAt = new Date(time);
+  const { time: joinedAt, id: lastId } = decodeTimeCursor(after);
   return { $or: [{ joinedAt: op({ $gt: joinedAt }) }, { joinedAt, _id: op({ $gt: lastId }) }] };
 }
 
