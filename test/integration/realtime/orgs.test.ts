@@ -1,20 +1,11 @@
 import { OrgRole } from '../../../src/orgs/org.model';
 import { bearer, logIn, signUp, strongPassword, uniqueEmail, type Payload } from '../../helpers/auth';
-import { startInstance, stopAllInstances, type Instance } from '../../helpers/instance';
+import type { Instance } from '../../helpers/instance';
+import { startInstancePair, type InstancePair } from '../../helpers/instance-pair';
 import { createOrg, join, removeFromOrg } from '../../helpers/org-items';
-import {
-  createItem,
-  deleteItem,
-  eventually,
-  readiness,
-  subscribeItems,
-  updateItem,
-  EVENTS,
-  type ItemEventData,
-} from '../../helpers/realtime';
-import { startRedis, type RunningRedis } from '../../helpers/redis';
-import { startTestServer, type TestServer } from '../../helpers/server';
-import { connectWs, openRaw, wsUrl, type RawClient } from '../../helpers/ws';
+import { createItem, deleteItem, subscribeItems, updateItem, EVENTS, type ItemEventData } from '../../helpers/realtime';
+import type { TestServer } from '../../helpers/server';
+import { openRaw, wsUrl, type RawClient } from '../../helpers/ws';
 
 /**
  * itemEvents for organizations, on two API instances sharing one real Redis and one database
@@ -28,43 +19,25 @@ import { connectWs, openRaw, wsUrl, type RawClient } from '../../helpers/ws';
 const ADMIN = { email: uniqueEmail('admin'), password: strongPassword() };
 type User = Payload & { email: string; password: string };
 
-let redis: RunningRedis;
 let a: TestServer;
 let b: Instance;
 let admin: Payload;
-const open: RawClient[] = [];
+let pair: InstancePair;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  const shared = {
-    REDIS_URL: redis.url,
+  pair = await startInstancePair({
     WS_AUTH_RECHECK_SECONDS: '30',
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
-  };
-  a = await startTestServer(shared);
-  b = await startInstance({ ...shared, MONGODB_URI: a.config.mongodbUri!, JWT_SECRET: a.config.jwt.secret });
-  for (const url of [a.url, b.url])
-    await eventually(async () => (await readiness(url)).body.events === 'up', `events up on ${url}`);
+  });
+  ({ a, b } = pair);
   admin = await logIn(a, ADMIN.email, ADMIN.password);
 }, 120_000);
 
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-});
+afterEach(() => pair.closeSockets());
+afterAll(() => pair?.stop(), 60_000);
 
-afterAll(async () => {
-  await b?.stop().catch(() => undefined);
-  await stopAllInstances();
-  await a?.stop();
-  await redis?.stop();
-}, 60_000);
-
-async function connect(url: string, token: string): Promise<RawClient> {
-  const ws = await connectWs(url, `Bearer ${token}`);
-  open.push(ws);
-  return ws;
-}
+const connect = (url: string, token: string): Promise<RawClient> => pair.connect(url, token);
 
 /** An organization of `owner` (over HTTP) with `others` as members of the given roles. */
 async function organization(owner: User, others: Array<[User, OrgRole]> = []): Promise<string> {
@@ -250,8 +223,7 @@ describe('itemEvents of an organization API key', () => {
     expect((await nextEvent(watcher, 'org')).id).toBe(later);
     expect(await refusal(ws, 'again', {})).toEqual(['NOT_FOUND']);
     await expect(ws.nextWhere((m) => m.type === 'next', 50)).rejects.toThrow('no matching message');
-    const fresh = await openRaw(wsUrl(b.url));
-    open.push(fresh);
+    const fresh = pair.keep(await openRaw(wsUrl(b.url)));
     expect(await fresh.init({ authorization: `Bearer ${secret}` })).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
   });
 });

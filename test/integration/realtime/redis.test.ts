@@ -1,18 +1,17 @@
 import { bearer, logIn, signUp, strongPassword, uniqueEmail } from '../../helpers/auth';
 import { graphqlClient, type GraphQLClient } from '../../helpers/graphql';
-import { startInstance, stopAllInstances, type Instance } from '../../helpers/instance';
+import type { Instance } from '../../helpers/instance';
+import { startInstancePair, type InstancePair } from '../../helpers/instance-pair';
 import {
   createItem,
   deleteItem,
-  eventually,
   readiness,
   subscribeItems,
   updateItem,
   type ItemEventData,
 } from '../../helpers/realtime';
-import { startRedis, type RunningRedis } from '../../helpers/redis';
-import { startTestServer, type TestServer } from '../../helpers/server';
-import { connectWs, type Closed, type RawClient } from '../../helpers/ws';
+import type { TestServer } from '../../helpers/server';
+import type { Closed, RawClient } from '../../helpers/ws';
 
 /**
  * Two API instances sharing one real Redis and one database: instance A runs in this process,
@@ -23,45 +22,26 @@ import { connectWs, type Closed, type RawClient } from '../../helpers/ws';
 const RECHECK_SECONDS = 30;
 const ADMIN = { email: uniqueEmail('admin'), password: strongPassword() };
 
-let redis: RunningRedis;
 let a: TestServer;
 let b: Instance;
 let bClient: GraphQLClient;
-const open: RawClient[] = [];
+let pair: InstancePair;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  const shared = {
-    REDIS_URL: redis.url,
+  pair = await startInstancePair({
     // The periodic re-check is the backstop; these tests prove the notice closes sockets first.
     WS_AUTH_RECHECK_SECONDS: String(RECHECK_SECONDS),
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
-  };
-  a = await startTestServer(shared);
-  b = await startInstance({ ...shared, MONGODB_URI: a.config.mongodbUri!, JWT_SECRET: a.config.jwt.secret });
+  });
+  ({ a, b } = pair);
   bClient = graphqlClient(b.url);
-  // Both are subscribed to Redis before any test subscribes.
-  for (const url of [a.url, b.url])
-    await eventually(async () => (await readiness(url)).body.events === 'up', `events up on ${url}`);
 }, 120_000);
 
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-});
+afterEach(() => pair.closeSockets());
+afterAll(() => pair?.stop(), 60_000);
 
-afterAll(async () => {
-  await b?.stop().catch(() => undefined);
-  await stopAllInstances();
-  await a?.stop();
-  await redis?.stop();
-}, 60_000);
-
-async function connect(url: string, token: string): Promise<RawClient> {
-  const ws = await connectWs(url, `Bearer ${token}`);
-  open.push(ws);
-  return ws;
-}
+const connect = (url: string, token: string): Promise<RawClient> => pair.connect(url, token);
 
 /** The next `count` events of subscription `id`, checked to carry no errors. */
 async function events(ws: RawClient, id: string, count: number): Promise<ItemEventData['itemEvents'][]> {
