@@ -11,7 +11,7 @@ import { insertInFreeSlot } from '../infra/slots';
 import { LIVE_ORG, Membership, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
 import { OrgEvent } from './org.audit';
 import { eraseOrganization } from './org-deletion.service';
-import { roleIn } from './org.access';
+import { atLeast, roleIn } from './org.access';
 import { membershipEnded } from './org.events';
 import { dropMembership } from './membership.service';
 
@@ -85,10 +85,15 @@ export async function findVisible(me: AuthUser, id: string): Promise<Organizatio
 /** `renameOrganization`: OWNER or ADMIN of it (or a site ADMIN); NOT_FOUND for non-members. */
 export async function renameOrganization(me: AuthUser, id: string, rawName: string): Promise<Organization> {
   const name = parseInput(nameSchema, rawName, 'name');
-  const org = await findVisible(me, id);
-  if (!org) throw new NotFoundError('No such organization');
-  const role = await roleIn(me.id, String(org._id));
-  if (me.role !== 'ADMIN' && role !== OrgRole.OWNER && role !== OrgRole.ADMIN)
+  if (!isObjectId(id)) throw new NotFoundError('No such organization');
+  const orgId = id.toLowerCase();
+  // The caller's membership and the organization, each read once.
+  const [role, org] = await Promise.all([
+    roleIn(me.id, orgId),
+    OrganizationModel.findOne({ _id: orgId, ...LIVE_ORG }, { _id: 1 }).lean<Organization>(),
+  ]);
+  if (!org || (role === null && me.role !== 'ADMIN')) throw new NotFoundError('No such organization');
+  if (me.role !== 'ADMIN' && !atLeast(role, OrgRole.ADMIN))
     throw new ForbiddenError('Only an OWNER or ADMIN of the organization may rename it', { reason: 'ORG_ROLE' });
   const renamed = await OrganizationModel.findOneAndUpdate(
     { _id: org._id, ...LIVE_ORG },

@@ -1,4 +1,5 @@
-import { MembershipModel, OrganizationModel } from '../../../src/orgs/org.model';
+import { addMember } from '../../../src/orgs/membership.service';
+import { MembershipModel, OrganizationModel, OrgRole } from '../../../src/orgs/org.model';
 import { bearer, logIn, signUp, strongPassword, uniqueEmail } from '../../helpers/auth';
 import { codes, type GraphQLResponse } from '../../helpers/graphql';
 import { startTestServer, type TestServer } from '../../helpers/server';
@@ -53,12 +54,19 @@ describe('organizations', () => {
     expect(results.flatMap(codes)).toEqual(['CONFLICT', 'CONFLICT']);
   });
 
-  it('are renamed by their OWNER; to a non-member they are NOT_FOUND', async () => {
-    const owner = await signUp(t);
-    const stranger = await signUp(t);
+  it('are renamed by their OWNER or ADMIN; a VIEWER is FORBIDDEN, to a non-member they are NOT_FOUND', async () => {
+    const [owner, stranger, admin, viewer] = await Promise.all([signUp(t), signUp(t), signUp(t), signUp(t)]);
     const { id } = (await create(owner.accessToken, 'Old name')).body.data!.createOrganization as { id: string };
+    // The membership service stands in for accepted invitations (tested in invitations.test.ts).
+    await addMember(id, admin.user.id, OrgRole.ADMIN);
+    await addMember(id, viewer.user.id, OrgRole.VIEWER);
     const renamed = await t.gql(RENAME, { id, n: 'New name' }, bearer(owner.accessToken));
     expect(renamed.body.data!.renameOrganization).toMatchObject({ id, name: 'New name' });
+    const byAdmin = await t.gql(RENAME, { id, n: 'Admin name' }, bearer(admin.accessToken));
+    expect(byAdmin.body.data!.renameOrganization).toMatchObject({ id, name: 'Admin name', myRole: 'ADMIN' });
+    const byViewer = await t.gql(RENAME, { id, n: 'Viewer name' }, bearer(viewer.accessToken));
+    expect(codes(byViewer)).toEqual(['FORBIDDEN']);
+    expect(byViewer.body.errors![0]!.extensions!.reason).toBe('ORG_ROLE');
     expect(codes(await t.gql(RENAME, { id, n: 'Mine now' }, bearer(stranger.accessToken)))).toEqual(['NOT_FOUND']);
     expect(codes(await t.gql(RENAME, { id, n: ' ' }, bearer(owner.accessToken)))).toEqual(['BAD_USER_INPUT']);
   });
