@@ -2,12 +2,12 @@ import { audit } from '../auth/auth.audit';
 import type { AuthUser, Caller } from '../core/context';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors';
 import { isObjectId } from '../core/validation';
-import { atomically, op } from '../infra/db';
+import { atomically } from '../infra/db';
 import { atLeast, roleIn } from './org.access';
 import { OrgEvent } from './org.audit';
 import { membershipEnded } from './org.events';
 import { LIVE_ORG, Membership, MembershipModel, OrganizationModel, OrgRole } from './org.model';
-import { count, membershipLock, noSuchOrganization, orgLock } from './membership.service';
+import { count, membershipLock, noSuchOrganization, releaseOwnerPlace } from './membership.service';
 
 /** How often a change reads the membership again after a parallel change to it came first. */
 const MAX_ATTEMPTS = 5;
@@ -46,11 +46,8 @@ function assertMayManage(mine: OrgRole, from: OrgRole | null, to: OrgRole | null
  * at once only one can succeed. (A promotion counts its place only once it is made, so the count
  * may be one short for a moment and refuse a demotion it need not: never the other way round.)
  */
-async function releaseOwnerPlace(orgId: string, refusal: () => Error): Promise<void> {
-  const released = await atomically(orgLock(orgId), () =>
-    OrganizationModel.updateOne({ _id: orgId, ownerCount: op({ $gt: 1 }) }, { $inc: { ownerCount: -1 } }),
-  );
-  if (released.modifiedCount > 0) return;
+async function giveUpOwnerPlace(orgId: string, refusal: () => Error): Promise<void> {
+  if (await releaseOwnerPlace(orgId)) return;
   if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) throw noSuchOrganization();
   throw refusal();
 }
@@ -62,7 +59,7 @@ async function releaseOwnerPlace(orgId: string, refusal: () => Error): Promise<v
 async function tryChange(current: Membership, to: OrgRole | null, refusal: () => Error): Promise<boolean> {
   const { orgId, userId, role: from } = current;
   const losesOwner = from === OrgRole.OWNER && to !== OrgRole.OWNER;
-  if (losesOwner) await releaseOwnerPlace(orgId, refusal);
+  if (losesOwner) await giveUpOwnerPlace(orgId, refusal);
   const asRead = { orgId, userId, role: from };
   const changed = await atomically(membershipLock(orgId, userId), async () =>
     to === null

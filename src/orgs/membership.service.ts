@@ -137,19 +137,21 @@ export async function dropMembership(
     MembershipModel.findOneAndDelete({ orgId, userId }).lean<Membership>(),
   );
   if (!gone) return { dropped: false };
-  if (gone.role !== OrgRole.OWNER) {
-    await count(orgId, { memberCount: -1 });
-    return { dropped: true };
-  }
-  const released = await atomically(orgLock(orgId), () =>
-    OrganizationModel.updateOne(
-      { _id: orgId, ownerCount: op({ $gt: 1 }) },
-      { $inc: { ownerCount: -1, memberCount: -1 } },
-    ),
-  );
-  if (released.modifiedCount > 0) return { dropped: true };
   await count(orgId, { memberCount: -1 });
+  if (gone.role !== OrgRole.OWNER || (await releaseOwnerPlace(orgId))) return { dropped: true };
   return { dropped: true, successor: await appointSuccessor(orgId) };
+}
+
+/**
+ * Gives up one of the organization's OWNER places unless it is the last (`ownerCount > 1`, one
+ * conditional write): whether it did. Demotions, removals and a deleted OWNER's membership all
+ * go through it, so the count never exceeds the OWNERs there are.
+ */
+export async function releaseOwnerPlace(orgId: string): Promise<boolean> {
+  const released = await atomically(orgLock(orgId), () =>
+    OrganizationModel.updateOne({ _id: orgId, ownerCount: op({ $gt: 1 }) }, { $inc: { ownerCount: -1 } }),
+  );
+  return released.modifiedCount > 0;
 }
 
 /** A member made OWNER because the last OWNER's account went, and the role they had. */
