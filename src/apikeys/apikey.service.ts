@@ -11,7 +11,7 @@ import { atomically, op } from '../infra/db';
 import { ConflictError, ForbiddenError, isDuplicateKeyError, NotFoundError } from '../core/errors';
 import { OBJECT_ID_HEX, parseInput, parseObjectId } from '../core/validation';
 import { membershipIdOf } from '../orgs/org.access';
-import { LIVE_ORG, OrganizationModel } from '../orgs/org.model';
+import { isLiveOrganization } from '../orgs/org.model';
 import { User, UserModel } from '../users/user.model';
 import { authUserOf } from '../users/user.actor';
 import { undoUnlessUserActive } from '../users/user.guard';
@@ -64,7 +64,7 @@ async function keyOrganization(
   const orgId = parseObjectId(given, 'orgId');
   const membershipId = await membershipIdOf(actor.id, orgId);
   if (membershipId) return { orgId, membershipId };
-  if (isSiteAdmin && (await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG })))
+  if (isSiteAdmin && (await isLiveOrganization(orgId)))
     throw new ForbiddenError("An organization key acts with its creator's role there: join it first", {
       reason: 'ORG_ROLE',
     });

@@ -1,6 +1,6 @@
 import { atomically, batched, op } from '../infra/db';
 import { accountGone, ConflictError, isDuplicateKeyError, NotFoundError } from '../core/errors';
-import { LIVE_ORG, OrganizationModel } from '../orgs/org.model';
+import { isLiveOrganization } from '../orgs/org.model';
 import { UserModel } from '../users/user.model';
 import { ItemQuotaModel } from './item-quota.model';
 import { itemDeleted } from './item.events';
@@ -43,9 +43,7 @@ const holderGone = (holder: QuotaHolder) =>
   holder.kind === 'user' ? accountGone() : new NotFoundError('No such organization');
 
 const holderExists = async (holder: QuotaHolder) =>
-  (holder.kind === 'user'
-    ? await UserModel.exists({ _id: holder.id })
-    : await OrganizationModel.exists({ _id: holder.id, ...LIVE_ORG })) !== null;
+  holder.kind === 'user' ? await UserModel.exists({ _id: holder.id }) : await isLiveOrganization(holder.id);
 
 const lockKey = (holderId: string) => `itemQuota:${holderId}`;
 

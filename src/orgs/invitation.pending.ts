@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError } from '../core/errors';
 import { atomically, op } from '../infra/db';
 import { Invitation, InvitationModel, InvitationState } from './invitation.model';
 import { orgLock } from './membership.service';
-import { LIVE_ORG, OrganizationModel } from './org.model';
+import { OrganizationModel, isLiveOrganization } from './org.model';
 
 /**
  * Pending invitations per organization, kept by places: `Organization.pendingInvitations` is
@@ -95,7 +95,7 @@ export async function takePlace(orgId: string): Promise<void> {
       )
     ).modifiedCount === 1;
   if (await increment()) return;
-  if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) throw noSuchOrganization();
+  if (!(await isLiveOrganization(orgId))) throw noSuchOrganization();
   // Expired invitations hold their places until housekeeping or this reclaim deletes them.
   if ((await reclaimExpired(orgId)) > 0 && (await increment())) return;
   throw new ConflictError(`An organization has at most ${MAX_PENDING_INVITATIONS} pending invitations`, {

@@ -19,7 +19,7 @@ import {
 } from './invitation.pending';
 import { atLeast, roleIn } from './org.access';
 import { OrgEvent } from './org.audit';
-import { LIVE_ORG, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
+import { LIVE_ORG, MembershipModel, Organization, OrganizationModel, OrgRole, isLiveOrganization } from './org.model';
 
 /** How long an invitation's link works. */
 export const INVITATION_TTL_SECONDS = 7 * 86_400;
@@ -196,7 +196,7 @@ async function writeInvitation(fields: {
   }
   const { replaced, kept } = await replacePending(orgId, email, true);
   await releasePlaces(orgId, replaced.length);
-  if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) {
+  if (!(await isLiveOrganization(orgId))) {
     await InvitationModel.deleteOne({ _id: invitation._id });
     throw noSuchOrganization();
   }

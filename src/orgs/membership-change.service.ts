@@ -6,7 +6,7 @@ import { atomically } from '../infra/db';
 import { atLeast, roleIn } from './org.access';
 import { OrgEvent } from './org.audit';
 import { membershipEnded } from './org.events';
-import { LIVE_ORG, Membership, MembershipModel, OrganizationModel, OrgRole } from './org.model';
+import { Membership, MembershipModel, OrgRole, isLiveOrganization } from './org.model';
 import { count, membershipLock, noSuchOrganization, releaseOwnerPlace } from './membership.service';
 
 /** How often a change reads the membership again after a parallel change to it came first. */
@@ -24,7 +24,7 @@ async function powersIn(me: AuthUser, rawOrgId: string): Promise<{ orgId: string
   if (!isObjectId(rawOrgId)) throw noSuchOrganization();
   const orgId = rawOrgId.toLowerCase();
   if (me.role === 'ADMIN') {
-    if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) throw noSuchOrganization();
+    if (!(await isLiveOrganization(orgId))) throw noSuchOrganization();
     return { orgId, role: OrgRole.OWNER };
   }
   const role = await roleIn(me.id, orgId);
@@ -48,7 +48,7 @@ function assertMayManage(mine: OrgRole, from: OrgRole | null, to: OrgRole | null
  */
 async function giveUpOwnerPlace(orgId: string, refusal: () => Error): Promise<void> {
   if (await releaseOwnerPlace(orgId)) return;
-  if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) throw noSuchOrganization();
+  if (!(await isLiveOrganization(orgId))) throw noSuchOrganization();
   throw refusal();
 }
 

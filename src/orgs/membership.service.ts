@@ -2,7 +2,15 @@ import type { AuthUser } from '../core/context';
 import { ConflictError, isDuplicateKeyError, NotFoundError } from '../core/errors';
 import { decodeTimeCursor, encodeTimeCursor, pageSize, toConnection, type Connection } from '../core/pagination';
 import { atomically, op } from '../infra/db';
-import { LIVE_ORG, Membership, MembershipModel, Organization, OrganizationModel, OrgRole } from './org.model';
+import {
+  LIVE_ORG,
+  Membership,
+  MembershipModel,
+  Organization,
+  OrganizationModel,
+  OrgRole,
+  isLiveOrganization,
+} from './org.model';
 
 /** Members one organization may have. */
 export const MAX_MEMBERS_PER_ORG = 1000;
@@ -38,7 +46,7 @@ export async function addMember(orgId: string, userId: string, role: OrgRole): P
     ),
   );
   if (taken.modifiedCount === 0) {
-    if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) throw noSuchOrganization();
+    if (!(await isLiveOrganization(orgId))) throw noSuchOrganization();
     throw new ConflictError(`An organization has at most ${MAX_MEMBERS_PER_ORG} members`, { reason: 'MEMBER_LIMIT' });
   }
   try {
@@ -49,7 +57,7 @@ export async function addMember(orgId: string, userId: string, role: OrgRole): P
     throw err;
   }
   // Deleted meanwhile: deleteOrganization removed the memberships it saw, not this one.
-  if (!(await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) {
+  if (!(await isLiveOrganization(orgId))) {
     await MembershipModel.deleteOne({ orgId, userId });
     throw noSuchOrganization();
   }

@@ -73,6 +73,11 @@ export const OrganizationModel = getModelForClass(Organization);
 /** Organizations not being deleted (a deletion marks the organization first): the only ones anyone sees. */
 export const LIVE_ORG = { deleting: op({ $ne: true }) };
 
+/** Whether the organization exists and is not being deleted. */
+export async function isLiveOrganization(orgId: string): Promise<boolean> {
+  return (await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG })) !== null;
+}
+
 /**
  * A user's membership of an organization, with their role in it; also the GraphQL type (its
  * `user` is resolved by MembershipResolver).

@@ -2,7 +2,7 @@ import type { AuthUser, Context } from '../core/context';
 import { NotFoundError } from '../core/errors';
 import { parseObjectId } from '../core/validation';
 import { atLeast, orgRoleLoader, roleIn } from '../orgs/org.access';
-import { LIVE_ORG, OrganizationModel, OrgRole } from '../orgs/org.model';
+import { OrgRole, isLiveOrganization } from '../orgs/org.model';
 
 const noSuchOrganization = () => new NotFoundError('No such organization');
 
@@ -26,7 +26,7 @@ export function watchedOrganization(caller: AuthUser, requested: string | null |
  */
 export async function assertMayWatch(caller: AuthUser, orgId: string): Promise<'member' | 'siteAdmin'> {
   if (await roleIn(caller.id, orgId)) return 'member';
-  if (caller.role === 'ADMIN' && (await OrganizationModel.exists({ _id: orgId, ...LIVE_ORG }))) return 'siteAdmin';
+  if (caller.role === 'ADMIN' && (await isLiveOrganization(orgId))) return 'siteAdmin';
   throw noSuchOrganization();
 }
 
